@@ -1,0 +1,5 @@
+import sys
+
+from cimscope.cli import main
+
+sys.exit(main())

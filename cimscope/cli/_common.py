@@ -1,0 +1,33 @@
+"""Helpers shared by CLI subcommands: JSON output and key=value attribute parsing."""
+from __future__ import annotations
+
+import json
+import sys
+from typing import Any
+
+import yaml
+
+from cimscope.errors import InputError
+
+
+def print_json(obj: Any) -> None:
+    """``--json``: one JSON document on stdout and nothing else."""
+    sys.stdout.write(json.dumps(obj, indent=2, default=str) + "\n")
+    sys.stdout.flush()
+
+
+def parse_attrs(pairs: list[str] | None) -> dict[str, Any]:
+    """Parse ``--attr name=value`` pairs; values are read as YAML scalars (numbers, booleans, strings)."""
+    out: dict[str, Any] = {}
+    for pair in pairs or []:
+        if "=" not in pair:
+            raise InputError(f"attribute {pair!r} is not of the form name=value")
+        key, value = pair.split("=", 1)
+        key = key.strip()
+        if not key:
+            raise InputError(f"attribute {pair!r} has an empty name")
+        try:
+            out[key] = yaml.safe_load(value) if value.strip() else value
+        except yaml.YAMLError:
+            out[key] = value
+    return out

@@ -1,0 +1,8 @@
+"""`cimscope bitfluid`: placeholder registration, replaced by the owning module's implementation."""
+from __future__ import annotations
+
+import typer
+
+
+def register(app: typer.Typer) -> None:
+    pass

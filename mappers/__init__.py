@@ -1,0 +1,1 @@
+"""cimscope.mappers"""

@@ -1,0 +1,158 @@
+"""The one estimator interface every cimscope model implements.
+
+An :class:`Estimator` is built from attributes (validated against its declared :class:`Attr` specs) and
+answers energy, latency and area per action. The Accelergy v0.4 adapter and the hwcomponents adapter are
+thin wrappers over this interface, so each model is implemented once.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any, ClassVar, Optional
+
+from cimscope.errors import InputError, UnknownNameError
+
+
+@dataclass(frozen=True)
+class Attr:
+    """Declaration of one attribute of a component."""
+
+    default: Any
+    doc: str
+    kind: type = float
+    low: Optional[float] = None           # inclusive bounds for numbers
+    high: Optional[float] = None
+    choices: Optional[tuple] = None       # allowed values for strings
+    required: bool = False
+
+    def coerce(self, component: str, name: str, value: Any) -> Any:
+        if self.choices is not None:
+            v = str(value)
+            if v not in self.choices:
+                raise InputError(f"{component}: attribute {name}={value!r} is not one of "
+                                 f"{', '.join(map(str, self.choices))}")
+            return v
+        try:
+            v = self.kind(value) if self.kind is not bool else _to_bool(value)
+        except (TypeError, ValueError):
+            raise InputError(f"{component}: attribute {name}={value!r} is not a {self.kind.__name__}") from None
+        if self.low is not None and v < self.low or self.high is not None and v > self.high:
+            raise InputError(f"{component}: attribute {name}={value!r} is out of range "
+                             f"[{self.low}, {self.high}]")
+        return v
+
+
+def _to_bool(value: Any) -> bool:
+    if isinstance(value, bool):
+        return value
+    if str(value).lower() in ("1", "true", "yes", "on"):
+        return True
+    if str(value).lower() in ("0", "false", "no", "off"):
+        return False
+    raise ValueError(value)
+
+
+@dataclass
+class ActionCost:
+    """Cost of one action of a component instance."""
+
+    energy_pJ: float
+    latency_s: float = 0.0
+    source: str = ""                      # formula or published figure it comes from
+
+
+@dataclass
+class Estimate:
+    """Everything a model says about one configured component."""
+
+    component: str
+    attributes: dict[str, Any]
+    actions: dict[str, ActionCost]
+    area_um2: float
+    leakage_W: float = 0.0
+    percent_accuracy: int = 70
+    notes: dict[str, Any] = field(default_factory=dict)
+
+    def to_dict(self) -> dict:
+        return {
+            "component": self.component,
+            "attributes": self.attributes,
+            "area_um2": self.area_um2,
+            "leakage_W": self.leakage_W,
+            "percent_accuracy": self.percent_accuracy,
+            "actions": {a: {"energy_pJ": c.energy_pJ, "latency_s": c.latency_s, "source": c.source}
+                        for a, c in self.actions.items()},
+            "notes": self.notes,
+        }
+
+
+class Estimator:
+    """Subclass, set ``component_name``, ``attributes`` and ``percent_accuracy``, implement ``estimate``.
+
+    Attribute names shared across models: ``technology`` (nm, number), ``voltage`` (V), ``width``/``depth``
+    for memories, ``datawidth``/``bits`` for word and operand widths.
+    """
+
+    component_name: ClassVar[str] = ""
+    aliases: ClassVar[tuple[str, ...]] = ()
+    attributes: ClassVar[dict[str, Attr]] = {}
+    percent_accuracy: ClassVar[int] = 70
+    description: ClassVar[str] = ""
+
+    def __init__(self, **attrs: Any) -> None:
+        self.attrs = self.resolve(attrs)
+
+    @classmethod
+    def resolve(cls, attrs: dict[str, Any]) -> dict[str, Any]:
+        """Fill defaults and validate; unknown or bad attributes raise an error listing the valid ones."""
+        unknown = [k for k in attrs if k not in cls.attributes]
+        if unknown:
+            raise InputError(
+                f"{cls.component_name}: unknown attribute(s) {', '.join(sorted(unknown))}; valid attributes: "
+                + ", ".join(f"{k} (default {a.default!r})" for k, a in cls.attributes.items()))
+        out = {}
+        for name, spec in cls.attributes.items():
+            if name in attrs and attrs[name] is not None:
+                out[name] = spec.coerce(cls.component_name, name, attrs[name])
+            elif spec.required:
+                raise InputError(f"{cls.component_name}: missing required attribute {name!r} ({spec.doc}); "
+                                 f"valid attributes: {', '.join(cls.attributes)}")
+            else:
+                out[name] = spec.default
+        return out
+
+    def estimate(self) -> Estimate:  # pragma: no cover - abstract
+        raise NotImplementedError
+
+    # Convenience accessors used by adapters.
+    def action_energy_pJ(self, action: str) -> float:
+        est = self.estimate()
+        if action not in est.actions:
+            raise UnknownNameError(f"action of {self.component_name}", action, est.actions)
+        return est.actions[action].energy_pJ
+
+
+#: component name (and aliases) -> Estimator subclass
+REGISTRY: dict[str, type[Estimator]] = {}
+
+
+def register(cls: type[Estimator]) -> type[Estimator]:
+    """Class decorator: make a model known to ``cimscope estimate`` and both adapters."""
+    for name in (cls.component_name,) + tuple(cls.aliases):
+        if name in REGISTRY and REGISTRY[name] is not cls:
+            raise RuntimeError(f"component name {name!r} registered twice")
+        REGISTRY[name] = cls
+    return cls
+
+
+def get_estimator(component: str) -> type[Estimator]:
+    """Look up a model by component name (case-insensitive); unknown names list the known ones."""
+    from cimscope.plugins import load_all  # noqa: F401  (imports every model module once)
+    load_all()
+    key = {k.lower(): k for k in REGISTRY}.get(component.lower())
+    if key is None:
+        raise UnknownNameError("component", component, {c.component_name for c in REGISTRY.values()})
+    return REGISTRY[key]
+
+
+def estimate(component: str, attributes: Optional[dict[str, Any]] = None) -> Estimate:
+    return get_estimator(component)(**(attributes or {})).estimate()

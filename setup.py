@@ -1,0 +1,43 @@
+"""cimscope: what kind of compute-in-memory to use, when it pays off, and where to put it.
+
+One import namespace, ``cimscope``. The top-level folders ``plugins``, ``arch``, ``workloads`` and
+``mappers`` are its sub-packages (``cimscope.plugins`` ...), so nothing generic is installed at top level.
+``hwcomponents_cimscope`` is the thin module hwcomponents discovers by its ``hwcomponents_`` prefix.
+"""
+from setuptools import setup
+
+SUBPACKAGES = ("plugins", "arch", "workloads", "mappers")
+
+setup(
+    name="cimscope",
+    version="0.1.0",
+    description="Compute-in-memory design-space exploration on top of the Timeloop/Accelergy ecosystem",
+    long_description=open("README.md", encoding="utf-8").read(),
+    long_description_content_type="text/markdown",
+    python_requires=">=3.10",
+    packages=["cimscope", "cimscope.cli", "hwcomponents_cimscope"] + [f"cimscope.{p}" for p in SUBPACKAGES],
+    package_dir={"cimscope": "cimscope", **{f"cimscope.{p}": p for p in SUBPACKAGES}},
+    package_data={f"cimscope.{p}": ["*.yaml", "presets/*.yaml", "data/*.yaml"] for p in SUBPACKAGES},
+    include_package_data=True,
+    install_requires=[
+        "numpy>=1.26",
+        "pandas>=2.0",
+        "pyyaml>=6.0",
+        "typer>=0.12",
+        "rich>=13",
+        "tqdm>=4.66",
+        "matplotlib>=3.8",
+        "dask[distributed]>=2024.1",
+    ],
+    extras_require={
+        "torch": ["torch>=2.4,<2.15", "torchvision>=0.19,<0.30", "transformers>=4.40"],
+        "hwcomponents": ["hwcomponents>=1.0.114; python_version>='3.12'"],
+        "test": ["pytest>=8", "hypothesis>=6"],
+        "all": [
+            "torch>=2.4,<2.15", "torchvision>=0.19,<0.30", "transformers>=4.40",
+            "hwcomponents>=1.0.114; python_version>='3.12'",
+            "pytest>=8", "hypothesis>=6",
+        ],
+    },
+    entry_points={"console_scripts": ["cimscope=cimscope.cli:main"]},
+)
