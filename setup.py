@@ -19,6 +19,10 @@ setup(
     package_dir={"cimscope": "cimscope", **{f"cimscope.{p}": p for p in SUBPACKAGES}},
     package_data={f"cimscope.{p}": ["*.yaml", "presets/*.yaml", "data/*.yaml"] for p in SUBPACKAGES},
     include_package_data=True,
+    # Accelergy v0.4 looks for estimator plug-ins under <prefix>/share/accelergy/estimation_plug_ins/ by default,
+    # so a plain `pip install cimscope` makes the plug-in visible with no configuration step.
+    data_files=[("share/accelergy/estimation_plug_ins/cimscope",
+                 ["plugins/cimscope.estimator.yaml", "plugins/accelergy_plugin.py"])],
     install_requires=[
         "numpy>=1.26",
         "pandas>=2.0",

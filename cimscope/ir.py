@@ -334,3 +334,90 @@ class Result:
         d["latency_s"] = self.latency_s
         d["edp_Js"] = self.edp_Js
         return d
+
+
+# ---------------------------------------------------------------------------------------------------------
+# Network results (cimscope.evaluate): the boundary reports and the profiler join against
+# ---------------------------------------------------------------------------------------------------------
+
+@dataclass
+class OpEvaluation:
+    """One operator of a network evaluation. Figures are for ONE occurrence; the network totals multiply
+    them by ``count``."""
+
+    name: str
+    target: str
+    module: str
+    op_class: str                  # GEMM or a NonGEMM class
+    kind: str
+    count: int
+    unit: str                      # where it ran: "tensor_core", "cim", "simt" or "none" (0-byte alias)
+    energy_pJ: float
+    cycles: float
+    latency_s: float
+    macs: int = 0
+    elem_ops: int = 0
+    weight_bytes: float = 0.0
+    reuse_macs_per_weight_byte: float = 0.0
+    energy_pJ_per_level: dict[str, float] = field(default_factory=dict)
+    bound: str = ""                # what limits its latency (compute, a level's bandwidth, CiM waves ...)
+    roofline_s: float = 0.0        # A100 lower bound for GEMMs (0 for NonGEMM)
+    note: str = ""
+    extra: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def edp_Js(self) -> float:
+        return self.energy_pJ * 1e-12 * self.latency_s
+
+    def to_dict(self) -> dict:
+        d = asdict(self)
+        d["edp_Js"] = self.edp_Js
+        return d
+
+
+@dataclass
+class NetworkResult:
+    """Whole-network evaluation: every operator (GEMM and NonGEMM) of ``model`` on ``arch`` with CiM at
+    ``placement`` (``none``: the GPU baseline) built from ``primitive``. Operators run one after another, so
+    latencies add; totals count every occurrence."""
+
+    model: str
+    arch: str
+    placement: str
+    primitive: Optional[str]
+    engine: str
+    ops: list[OpEvaluation]
+    energy_pJ: float
+    latency_s: float
+    cycles: float
+    energy_pJ_per_level: dict[str, float]
+    gemm_energy_pJ: float
+    gemm_latency_s: float
+    nongemm_energy_pJ: float
+    nongemm_latency_s: float
+    cycle_seconds: float
+    options: dict[str, Any] = field(default_factory=dict)
+    cim: Optional[dict[str, Any]] = None
+    meta: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def edp_Js(self) -> float:
+        return self.energy_pJ * 1e-12 * self.latency_s
+
+    def to_dict(self) -> dict:
+        d = asdict(self)
+        d["edp_Js"] = self.edp_Js
+        for o, od in zip(self.ops, d["ops"]):
+            od["edp_Js"] = o.edp_Js
+        return d
+
+    @classmethod
+    def from_dict(cls, d: dict) -> "NetworkResult":
+        d = dict(d)
+        d.pop("edp_Js", None)
+        ops = []
+        for od in d.pop("ops"):
+            od = dict(od)
+            od.pop("edp_Js", None)
+            ops.append(OpEvaluation(**od))
+        return cls(ops=ops, **d)

@@ -5,7 +5,9 @@ from __future__ import annotations
 import importlib
 
 #: Model modules; each registers its Estimator classes on import.
-MODEL_MODULES: tuple[str, ...] = ()
+#: cim_macro: the four WWW CiM macros; cim_array: parametric analog/digital CiM arrays; sram, dram,
+#: gpu_compute: GPU baseline parts; ap: Associative Processors (BF-IMNA).
+MODEL_MODULES: tuple[str, ...] = ("cim_macro", "cim_array", "sram", "dram", "gpu_compute", "ap")
 
 _loaded = False
 

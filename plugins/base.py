@@ -6,6 +6,7 @@ thin wrappers over this interface, so each model is implemented once.
 """
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass, field
 from typing import Any, ClassVar, Optional
 
@@ -58,6 +59,14 @@ class ActionCost:
     energy_pJ: float
     latency_s: float = 0.0
     source: str = ""                      # formula or published figure it comes from
+    throughput_per_s: Optional[float] = None   # actions per second; None: 1 / latency_s (or unlimited)
+
+    @property
+    def throughput(self) -> float:
+        """Actions per second: the model's figure, else one action per latency (inf if latency is 0)."""
+        if self.throughput_per_s is not None:
+            return self.throughput_per_s
+        return 1.0 / self.latency_s if self.latency_s > 0 else float("inf")
 
 
 @dataclass
@@ -79,7 +88,8 @@ class Estimate:
             "area_um2": self.area_um2,
             "leakage_W": self.leakage_W,
             "percent_accuracy": self.percent_accuracy,
-            "actions": {a: {"energy_pJ": c.energy_pJ, "latency_s": c.latency_s, "source": c.source}
+            "actions": {a: {"energy_pJ": c.energy_pJ, "latency_s": c.latency_s, "source": c.source,
+                            "throughput_per_s": c.throughput if math.isfinite(c.throughput) else None}
                         for a, c in self.actions.items()},
             "notes": self.notes,
         }
@@ -114,7 +124,8 @@ class Estimator:
             if name in attrs and attrs[name] is not None:
                 out[name] = spec.coerce(cls.component_name, name, attrs[name])
             elif spec.required:
-                raise InputError(f"{cls.component_name}: missing required attribute {name!r} ({spec.doc}); "
+                choices = f"; one of {', '.join(map(str, spec.choices))}" if spec.choices else ""
+                raise InputError(f"{cls.component_name}: missing required attribute {name!r} ({spec.doc}{choices}); "
                                  f"valid attributes: {', '.join(cls.attributes)}")
             else:
                 out[name] = spec.default
@@ -122,6 +133,25 @@ class Estimator:
 
     def estimate(self) -> Estimate:  # pragma: no cover - abstract
         raise NotImplementedError
+
+    @classmethod
+    def action_names(cls) -> tuple[str, ...]:
+        """Every action the model can answer, found by estimating with the defaults and with each choice of
+        each choice-valued attribute (so adapters can declare one method per action). Configurations that
+        are invalid with the other attributes at their defaults are skipped."""
+        probes: list[dict[str, Any]] = [{}]
+        for name, spec in cls.attributes.items():
+            if spec.choices:
+                probes += [{name: c} for c in spec.choices]
+        required = {n: s.choices[0] for n, s in cls.attributes.items() if s.required and s.choices}
+        names: dict[str, None] = {}
+        for probe in probes:
+            try:
+                est = cls(**{**required, **probe}).estimate()
+            except Exception:  # noqa: BLE001 - a probe may be an invalid combination; others cover it
+                continue
+            names.update(dict.fromkeys(est.actions))
+        return tuple(names)
 
     # Convenience accessors used by adapters.
     def action_energy_pJ(self, action: str) -> float:

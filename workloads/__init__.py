@@ -1,1 +1,161 @@
-"""cimscope.workloads"""
+"""cimscope.workloads: PyTorch models -> Workload[Op] (Einsums) -> Timeloop v0.4 problems.
+
+Public API::
+
+    export_model(model, *, batch=1, image_size=224, seq_len=128, weight_bits=8, act_bits=8,
+                 cache_dir=None, capture="auto") -> Workload
+    known_models() -> list[str]
+    build_model(name, *, batch=1, image_size=224, seq_len=128) -> (nn.Module, example_inputs)
+    save_workload(wl, path) / load_workload(path) -> Workload
+    taxonomy.classify(target) -> (class, known)
+    problem.op_to_problem(op) -> dict ; problem.write_problems(workload, out_dir) -> list[Path]
+    summary.summarize(workload) -> dict
+"""
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import time
+from pathlib import Path
+from typing import Optional
+
+from cimscope.errors import InputError
+from cimscope.ir import Workload
+from cimscope.workloads.zoo import build_model, is_factory_spec, known_models, model_fingerprint
+
+__all__ = ["export_model", "known_models", "build_model", "save_workload", "load_workload", "cache_key",
+           "EXPORT_FORMAT"]
+
+#: Bumped whenever the lowering changes what an export produces (part of the cache key).
+EXPORT_FORMAT = 1
+
+
+def cache_key(model: str, *, batch: int, image_size: int, seq_len: int, weight_bits: int, act_bits: int,
+              capture: str = "auto") -> str:
+    """Key of the on-disk cache: every option, the model definition, torch/cimscope versions, format."""
+    import torch
+    from cimscope import __version__
+    payload = {"model": model, "fingerprint": model_fingerprint(model), "batch": batch, "image_size": image_size,
+               "seq_len": seq_len, "weight_bits": weight_bits, "act_bits": act_bits, "capture": capture,
+               "torch": torch.__version__, "cimscope": __version__, "format": EXPORT_FORMAT}
+    try:
+        import torchvision
+        payload["torchvision"] = torchvision.__version__
+    except Exception:  # pragma: no cover
+        pass
+    try:
+        import transformers
+        payload["transformers"] = transformers.__version__
+    except Exception:  # pragma: no cover
+        pass
+    return hashlib.sha1(json.dumps(payload, sort_keys=True).encode()).hexdigest()[:16]
+
+
+def export_model(model: str, *, batch: int = 1, image_size: int = 224, seq_len: int = 128,
+                 weight_bits: int = 8, act_bits: int = 8, cache_dir: Optional[str] = None,
+                 capture: str = "auto") -> Workload:
+    """Export ``model`` (a known name, or ``path/to/file.py:factory``) to a :class:`Workload` of Einsum Ops in
+    execution order.
+
+    ``capture``: "auto" (torch.export, falling back to torch.fx), "export" or "fx". With ``cache_dir``, the
+    result is cached on disk under a key of every option + torch version (atomic writes); a cached workload
+    is returned as is. Raises UnknownNameError (unknown model; lists the known ones), InputError (bad option)
+    or ExportError (the model cannot be captured; names the construct and what to try).
+    """
+    for label, v in (("weight bits", weight_bits), ("activation bits", act_bits)):
+        if not isinstance(v, int) or v < 1 or v > 64:
+            raise InputError(f"{label} must be an integer in 1..64, got {v!r}")
+    from cimscope.workloads.capture import CAPTURE_MODES
+    if capture not in CAPTURE_MODES:
+        raise InputError(f"unknown capture mode {capture!r}; valid capture modes: {', '.join(CAPTURE_MODES)}")
+    opts = dict(batch=batch, image_size=image_size, seq_len=seq_len, weight_bits=weight_bits, act_bits=act_bits)
+    if not is_factory_spec(model) and model not in known_models():
+        from cimscope.workloads.zoo import _torchvision_has
+        if not _torchvision_has(model):
+            from cimscope.errors import UnknownNameError
+            raise UnknownNameError("model", model, known_models(),
+                                   hint="Or give path/to/file.py:factory returning an nn.Module "
+                                        "or (module, example_inputs)")
+    cache_file: Optional[Path] = None
+    if cache_dir is not None:
+        cache_file = Path(cache_dir) / f"{_safe(model)}-{cache_key(model, capture=capture, **opts)}.json"
+        if cache_file.is_file():
+            try:
+                return Workload.from_dict(json.loads(cache_file.read_text(encoding="utf-8")))
+            except (ValueError, KeyError, TypeError):
+                pass                                  # unreadable cache entry: export again and replace it
+    wl = _export(model, capture=capture, **opts)
+    if cache_file is not None:
+        from cimscope.atomic import write_text
+        write_text(cache_file, json.dumps(wl.to_dict(), default=str))
+    return wl
+
+
+def _safe(name: str) -> str:
+    stem = Path(name.split(":")[0]).stem if is_factory_spec(name) else name
+    return "".join(c if c.isalnum() or c in "-_." else "_" for c in stem)[:60]
+
+
+def _export(model: str, *, batch: int, image_size: int, seq_len: int, weight_bits: int, act_bits: int,
+            capture: str) -> Workload:
+    import torch
+    from cimscope.workloads.capture import capture as do_capture
+    from cimscope.workloads.lower import lower_captured
+
+    t0 = time.perf_counter()
+    # torch.export reads shapes only: skip weight initialisation of torchvision models (same graph, measured).
+    # torch.fx's ShapeProp runs the module for real, so it gets initialised weights.
+    module, inputs = build_model(model, batch=batch, image_size=image_size, seq_len=seq_len,
+                                 device="uninitialized" if capture == "export" or capture == "auto" else None)
+    t1 = time.perf_counter()
+    cap = do_capture(module, inputs, mode=capture, label=model)
+    t2 = time.perf_counter()
+    ops = lower_captured(cap, weight_bits=weight_bits, act_bits=act_bits)
+    t3 = time.perf_counter()
+    input_shapes = [list(t.shape) for t in inputs if hasattr(t, "shape")]
+    meta = {
+        "capture": cap.method,
+        "capture_notes": cap.notes,
+        "batch": batch,
+        "image_size": image_size,
+        "seq_len": seq_len,
+        "weight_bits": weight_bits,
+        "act_bits": act_bits,
+        "input_shapes": input_shapes,
+        "torch": torch.__version__,
+        "skipped_nodes": cap.skipped,
+        "export_seconds": {"build": round(t1 - t0, 3), "capture": round(t2 - t1, 3), "lower": round(t3 - t2, 3)},
+    }
+    return Workload(model=model, ops=ops, batch=batch, meta=meta)
+
+
+def save_workload(wl: Workload, path: str | os.PathLike) -> Path:
+    """Write ``workload.yaml`` (atomic). Projections are written as nested lists."""
+    import yaml
+    from cimscope.atomic import write_text
+    data = json.loads(json.dumps(wl.to_dict(), default=str))      # tuples -> lists, plain types only
+    dumper = getattr(yaml, "CSafeDumper", yaml.SafeDumper)
+    text = yaml.dump(data, Dumper=dumper, sort_keys=False, default_flow_style=None, width=120)
+    return write_text(path, text)
+
+
+def load_workload(path: str | os.PathLike) -> Workload:
+    """Read a ``workload.yaml`` written by :func:`save_workload` (JSON is accepted too)."""
+    import yaml
+    p = Path(path)
+    if p.is_dir():
+        p = p / "workload.yaml"
+    if not p.is_file():
+        raise InputError(f"workload file {str(p)!r} does not exist")
+    loader = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
+    try:
+        data = yaml.load(p.read_text(encoding="utf-8"), Loader=loader)
+    except yaml.YAMLError as exc:
+        raise InputError(f"{p}: not valid YAML: {exc}") from exc
+    if not isinstance(data, dict) or "ops" not in data or "model" not in data:
+        raise InputError(f"{p}: not a cimscope workload (needs 'model' and 'ops')")
+    try:
+        return Workload.from_dict(data)
+    except (TypeError, ValueError, KeyError) as exc:
+        raise InputError(f"{p}: invalid workload: {exc}") from exc

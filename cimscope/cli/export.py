@@ -1,8 +1,77 @@
-"""`cimscope export`: placeholder registration, replaced by the owning module's implementation."""
+"""`cimscope export MODEL`: PyTorch model -> workload.yaml + one Timeloop v0.4 problem per unique operator shape.
+
+Output folder (``--out``, default ``cimscope-export/<model>``)::
+
+    workload.yaml          every operator in execution order (cimscope.ir.Workload)
+    problems/NNN-<kind>-<key>.yaml   Timeloop v0.4 problem per unique shape
+    problems/index.yaml    problem file -> occurrence count, operators, modules
+    summary.json           per class / per operator MACs, element ops, bytes; GEMM vs NonGEMM shares
+
+A summary table goes to stderr; ``--json`` prints the summary JSON alone on stdout.
+"""
 from __future__ import annotations
+
+from pathlib import Path
+from typing import Optional
 
 import typer
 
 
 def register(app: typer.Typer) -> None:
-    pass
+    @app.command("export")
+    def export(
+        model: str = typer.Argument(..., help="torchvision/Hugging Face name (e.g. resnet18, bert-base-uncased, "
+                                              "gpt2, llama-tiny) or path/to/file.py:factory"),
+        batch: int = typer.Option(1, "--batch", help="batch size"),
+        image_size: int = typer.Option(224, "--image-size", help="image height = width (vision models), px"),
+        seq: int = typer.Option(128, "--seq", help="sequence length (text models), tokens"),
+        weight_bits: int = typer.Option(8, "--weight-bits", help="bits per weight"),
+        act_bits: int = typer.Option(8, "--act-bits", help="bits per activation"),
+        out: Optional[Path] = typer.Option(None, "--out", help="output folder [default: cimscope-export/MODEL]"),
+        capture: str = typer.Option("auto", "--capture", help="auto (torch.export, then torch.fx) | export | fx"),
+        cache_dir: Optional[Path] = typer.Option(None, "--cache-dir", help="reuse/store exports in this folder"),
+        as_json: bool = typer.Option(False, "--json", help="print the summary JSON (only) on stdout"),
+    ) -> None:
+        """Export a PyTorch model to a cimscope workload and Timeloop v0.4 problem files."""
+        import sys
+        from rich.console import Console
+        from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
+
+        from cimscope.atomic import write_json
+        from cimscope.cli._common import print_json
+        from cimscope.workloads import export_model, save_workload
+        from cimscope.workloads.problem import write_problems
+        from cimscope.workloads.summary import render, summarize
+
+        err = Console(file=sys.stderr)
+        folder = out if out is not None else Path("cimscope-export") / _folder_name(model)
+        with Progress(TextColumn("{task.description}"), BarColumn(), TextColumn("{task.completed}/{task.total}"),
+                      TimeElapsedColumn(), console=err, transient=as_json) as progress:
+            task = progress.add_task(f"export {model}", total=4)
+            progress.update(task, description=f"capture + lower {model}")
+            wl = export_model(model, batch=batch, image_size=image_size, seq_len=seq, weight_bits=weight_bits,
+                              act_bits=act_bits, cache_dir=str(cache_dir) if cache_dir else None, capture=capture)
+            progress.advance(task)
+            progress.update(task, description="write workload.yaml")
+            save_workload(wl, folder / "workload.yaml")
+            progress.advance(task)
+            progress.update(task, description="write Timeloop problems")
+            problems = write_problems(wl, folder / "problems")
+            progress.advance(task)
+            progress.update(task, description="summary")
+            summary = summarize(wl)
+            summary["out"] = str(folder)
+            summary["problem_files"] = len(problems)
+            write_json(folder / "summary.json", summary)
+            progress.advance(task)
+        if as_json:
+            print_json(summary)
+            return
+        render(summary, file=sys.stderr)
+        err.print(f"wrote {folder / 'workload.yaml'} ({len(wl.ops)} operators), {len(problems)} problem files "
+                  f"in {folder / 'problems'} (index.yaml), {folder / 'summary.json'}")
+
+
+def _folder_name(model: str) -> str:
+    stem = Path(model.split(":")[0]).stem if ".py" in model else model
+    return "".join(c if c.isalnum() or c in "-_." else "_" for c in stem)

@@ -1,8 +1,305 @@
-"""`cimscope profile`: placeholder registration, replaced by the owning module's implementation."""
+"""`cimscope profile`: measured GEMM/NonGEMM breakdown on this machine, next to the modelled a100_like one.
+
+Measurement: :mod:`cimscope.profile` (torch.profiler, self time of ATen operators grouped by the exporter's
+classes). Modelled side and the error per class: :mod:`cimscope.profile_join`.
+"""
 from __future__ import annotations
+
+import csv
+import io
+import json
+import statistics
+import sys
+from pathlib import Path
+from typing import Any, Optional
 
 import typer
 
+PNG_NAME = "breakdown.png"
+CLASSES_CSV = "breakdown.csv"
+OPS_CSV = "ops.csv"
+JSON_NAME = "profile.json"
+
+
+def _split_models(spec: str) -> list[str]:
+    models = [m.strip() for m in spec.split(",") if m.strip()]
+    if not models:
+        from cimscope.errors import InputError
+        raise InputError("no model given; name one or more models separated by commas, e.g. resnet50,vit_b_16")
+    return models
+
+
+def _check_models(models: list[str]) -> None:
+    """Fail before any measurement when a name is neither known nor a ``file.py:factory``."""
+    from cimscope.errors import UnknownNameError
+    from cimscope.workloads import known_models
+
+    known = list(known_models())
+    for name in models:
+        if ".py" in name or name in known:
+            continue
+        try:
+            import torchvision
+            if name in torchvision.models.list_models(module=torchvision.models):
+                continue
+        except Exception:
+            pass
+        raise UnknownNameError("model", name, known, hint="or give path/to/file.py:factory")
+
+
+def _fmt(x: Optional[float], spec: str) -> str:
+    return "-" if x is None else format(x, spec)
+
+
+def _class_table(console, title: str, rows, modelled: bool, arch: str) -> None:
+    from rich.table import Table
+
+    console.print(title, highlight=False, soft_wrap=True)
+    table = Table(show_lines=False)
+    table.add_column("class")
+    table.add_column("measured (ms)", justify="right")
+    table.add_column("measured (%)", justify="right")
+    if modelled:
+        table.add_column(f"modelled {arch} (ms)", justify="right")
+        table.add_column("modelled (%)", justify="right")
+        table.add_column("error (pp)", justify="right")
+        table.add_column("ratio", justify="right")
+    for r in rows:
+        style = "bold" if r.op_class.endswith("total") else None
+        cells = [r.op_class, _fmt(r.measured_s * 1e3, ".3f"), _fmt(r.measured_share_pct, ".1f")]
+        if modelled:
+            cells += [_fmt(None if r.modelled_s is None else r.modelled_s * 1e3, ".4f"),
+                      _fmt(r.modelled_share_pct, ".1f"), _fmt(r.diff_pp, "+.1f"), _fmt(r.share_ratio, ".2f")]
+        table.add_row(*cells, style=style)
+    console.print(table)
+
+
+def _stacked_png(results: list[dict], path: Path) -> Path:
+    import matplotlib
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    from cimscope import atomic
+    from cimscope.ir import GEMM, OP_CLASSES
+
+    bars: list[tuple[str, dict[str, float]]] = []
+    for res in results:
+        prof = res["profile"]
+        label = _short(prof.model)
+        bars.append((f"{label}\nmeasured {prof.device}", {c: prof.share_pct(c) for c in OP_CLASSES}))
+        mod = res.get("modelled")
+        if mod is not None:
+            total = mod.total_s
+            bars.append((f"{label}\nmodelled {mod.arch}",
+                         {c: (100.0 * v / total if total > 0 else 0.0) for c, v in mod.class_latency_s.items()}))
+    classes = [c for c in OP_CLASSES if any(b[1].get(c, 0.0) > 0 for b in bars)]
+    cmap = plt.get_cmap("tab20")
+    fig, ax = plt.subplots(figsize=(max(4.0, 1.3 * len(bars) + 2.5), 4.8))
+    x = list(range(len(bars)))
+    bottom = [0.0] * len(bars)
+    for k, c in enumerate(classes):
+        vals = [b[1].get(c, 0.0) for b in bars]
+        ax.bar(x, vals, bottom=bottom, label=c, color=cmap(k % 20), width=0.7, edgecolor="white", linewidth=0.4)
+        bottom = [b + v for b, v in zip(bottom, vals)]
+    for xi, b in zip(x, bars):
+        ng = sum(v for c, v in b[1].items() if c != GEMM)
+        ax.text(xi, 101, f"NonGEMM\n{ng:.1f}%", ha="center", va="bottom", fontsize=7)
+    ax.set_xticks(x)
+    ax.set_xticklabels([b[0] for b in bars], fontsize=8)
+    ax.set_ylabel("share of operator latency (%)")
+    ax.set_ylim(0, 112)
+    ax.set_yticks(range(0, 101, 20))
+    ax.set_title("GEMM / NonGEMM breakdown (cimscope profile)", fontsize=10)
+    ax.legend(fontsize=7, bbox_to_anchor=(1.01, 1.0), loc="upper left")
+    fig.tight_layout()
+    buf = io.BytesIO()
+    fig.savefig(buf, format="png", dpi=120)
+    plt.close(fig)
+    return atomic.write_bytes(path, buf.getvalue())
+
+
+def _short(model: str) -> str:
+    """Bar label: a factory spec path/to/file.py:factory is shown as file.py:factory."""
+    return Path(model).name if ".py" in model else model
+
+
+def _csv_text(header: list[str], rows: list[list[Any]]) -> str:
+    buf = io.StringIO()
+    w = csv.writer(buf, lineterminator="\n")
+    w.writerow(header)
+    w.writerows(rows)
+    return buf.getvalue()
+
+
+def _write_files(out: Path, results: list[dict], doc: dict) -> dict[str, str]:
+    from cimscope import atomic
+
+    class_rows, op_rows = [], []
+    for res in results:
+        p = res["profile"]
+        for r in res["classes"]:
+            class_rows.append([p.model, p.device, p.dtype, p.batch, r.op_class, r.measured_s,
+                               r.measured_share_pct, r.modelled_s, r.modelled_share_pct, r.diff_pp,
+                               r.share_ratio])
+        for r in res["ops"]:
+            op_rows.append([p.model, r.index, r.module, r.name, r.work, r.op_class, json.dumps(r.input_shapes),
+                            r.measured_s, r.measured_share_pct, " ".join(r.modelled_ops), r.modelled_target,
+                            r.modelled_class, r.modelled_s, r.modelled_share_pct, r.match])
+    files = {
+        "classes_csv": atomic.write_text(out / CLASSES_CSV, _csv_text(
+            ["model", "device", "dtype", "batch", "op_class", "measured_s", "measured_share_pct", "modelled_s",
+             "modelled_share_pct", "diff_pp", "share_ratio"], class_rows)),
+        "ops_csv": atomic.write_text(out / OPS_CSV, _csv_text(
+            ["model", "index", "module", "name", "work", "op_class", "input_shapes", "measured_s",
+             "measured_share_pct", "modelled_ops", "modelled_target", "modelled_class", "modelled_s",
+             "modelled_share_pct", "match"], op_rows)),
+        "png": _stacked_png(results, out / PNG_NAME),
+    }
+    files_str = {k: str(v) for k, v in files.items()}
+    files_str["json"] = str(out / JSON_NAME)
+    atomic.write_json(out / JSON_NAME, {**doc, "files": files_str})
+    return files_str
+
+
+def run_profile(models: list[str], *, device: str, batch: int, dtype: str, runs: int, warmup: int,
+                threads: Optional[int], image_size: int, seq_len: int, no_model: bool,
+                out: Optional[Path], console) -> dict:
+    """Profile each model (and model it unless ``no_model``); returns the JSON document."""
+    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+
+    from cimscope.errors import CimscopeError, InputError
+    from cimscope.profile import DTYPES, check_device, profile_model
+    from cimscope.profile_join import (DEFAULT_ARCH, DEFAULT_PLACEMENT, join_classes, join_ops, match_summary,
+                                       model_network)
+
+    if dtype not in DTYPES:
+        from cimscope.errors import UnknownNameError
+        raise UnknownNameError("dtype", dtype, DTYPES)
+    for name, value, least in (("--batch", batch, 1), ("--runs", runs, 1), ("--warmup", warmup, 0),
+                               ("--image-size", image_size, 1), ("--seq-len", seq_len, 1)):
+        if value < least:
+            raise InputError(f"{name} must be at least {least}, got {value}")
+    if threads is not None and threads < 1:
+        raise InputError(f"--threads must be at least 1, got {threads}")
+    check_device(device)
+    _check_models(models)
+
+    results: list[dict] = []
+    steps = warmup + 2 * runs + (0 if no_model else 1)
+    with Progress(TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
+                  console=console, transient=True) as progress:
+        for name in models:
+            task = progress.add_task(f"{name}: building", total=steps)
+
+            def tick(stage: str, _task=task, _name=name) -> None:
+                progress.update(_task, advance=1, description=f"{_name}: {stage} runs on {device}")
+
+            prof = profile_model(name, device=device, batch=batch, dtype=dtype, runs=runs, warmup=warmup,
+                                 threads=threads, image_size=image_size, seq_len=seq_len, progress=tick)
+            modelled, modelled_error = None, None
+            if not no_model:
+                progress.update(task, description=f"{name}: export + evaluate on {DEFAULT_ARCH}")
+                try:
+                    modelled = model_network(name, batch=batch, image_size=image_size, seq_len=seq_len)
+                except CimscopeError as exc:
+                    modelled_error = str(exc)
+                    console.print(f"[yellow]cimscope profile: {name}: no modelled side: {exc}[/yellow]")
+                progress.update(task, advance=1)
+            classes = join_classes(prof.class_time_s, None if modelled is None else modelled.class_latency_s)
+            ops = join_ops(prof.ops, [] if modelled is None else modelled.workload.ops,
+                           None if modelled is None else modelled.ops)
+            results.append({"profile": prof, "modelled": modelled, "modelled_error": modelled_error,
+                            "classes": classes, "ops": ops})
+            progress.remove_task(task)
+
+    doc = {
+        "device": device,
+        "dtype": dtype,
+        "batch": batch,
+        "runs": runs,
+        "warmup": warmup,
+        "modelled_arch": None if no_model else DEFAULT_ARCH,
+        "modelled_placement": None if no_model else DEFAULT_PLACEMENT,
+        "units": {"time": "s", "share": "% of operator time", "diff_pp": "percentage points (modelled - measured)",
+                  "share_ratio": "modelled share / measured share"},
+        "models": [],
+    }
+    for res in results:
+        prof, mod = res["profile"], res["modelled"]
+        entry = {
+            "model": prof.model,
+            "measured": prof.to_dict(),
+            "classes": [r.to_dict() for r in res["classes"]],
+            "ops": [r.to_dict() for r in res["ops"]],
+            "modelled": None if mod is None else {
+                "arch": mod.arch, "placement": mod.placement, "primitive": mod.primitive, "engine": mod.engine,
+                "total_s": mod.total_s, "class_latency_s": mod.class_latency_s,
+                "op_match": match_summary(res["ops"])},
+            "modelled_error": res["modelled_error"],
+        }
+        entry["measured"].pop("ops", None)        # the per-call figures are in "ops" (with the join)
+        doc["models"].append(entry)
+
+    for res in results:
+        prof, mod = res["profile"], res["modelled"]
+        title = (f"\n[bold]{prof.model}[/bold]: {prof.device_name} ({prof.device}, {prof.dtype}, batch "
+                 f"{prof.batch}, {prof.threads} threads), {prof.runs} profiled runs after {prof.warmup} warm-up\n"
+                 f"  wall {prof.wall_median_s * 1e3:.2f} ms/inference (median of {len(prof.wall_s)} unprofiled "
+                 f"runs; {statistics.fmean(prof.profiled_wall_s) * 1e3:.2f} ms mean profiled); operator "
+                 f"{prof.time_basis} {prof.total_s * 1e3:.2f} ms/inference, outside operators "
+                 f"{prof.outside_s * 1e3:.2f} ms")
+        if mod is not None:
+            title += (f"\n  modelled {mod.arch} (placement {mod.placement}, engine {mod.engine}): "
+                      f"{mod.total_s * 1e3:.4f} ms/inference")
+        _class_table(console, title, res["classes"], mod is not None, DEFAULT_ARCH)
+        if mod is not None:
+            s = match_summary(res["ops"])
+            console.print(f"  operator join: {s['matched_calls']}/{s['calls']} measured calls matched to "
+                          f"exported operators ({s['matched_time_pct']:.1f}% of measured time)")
+        top = sorted(res["ops"], key=lambda r: -r.measured_s)[:5]
+        if top:
+            console.print("  slowest calls: " + "; ".join(
+                f"{r.module or '(top)'} {r.name} {r.measured_s * 1e3:.3f} ms ({r.measured_share_pct:.1f}%"
+                + (f", modelled {r.modelled_share_pct:.1f}%" if r.modelled_share_pct is not None else "") + ")"
+                for r in top), highlight=False)
+        if prof.unknown_ops:
+            top = ", ".join(f"{k} {v * 1e3:.3f} ms" for k, v in list(prof.unknown_ops.items())[:5])
+            console.print(f"  not in the taxonomy (counted as 'other'): {top}")
+
+    if out is not None:
+        doc["files"] = _write_files(out, results, doc)
+        console.print(f"wrote {', '.join(doc['files'].values())}")
+    return doc
+
 
 def register(app: typer.Typer) -> None:
-    pass
+    @app.command("profile")
+    def profile_cmd(
+        models: str = typer.Argument(..., help="MODEL[,MODEL...]: known names (cimscope export --help) or "
+                                               "path/to/file.py:factory"),
+        device: str = typer.Option("cpu", "--device", help="cpu or cuda"),
+        batch: int = typer.Option(1, "--batch", help="batch size"),
+        dtype: str = typer.Option("fp32", "--dtype", help="fp32, fp16 or bf16"),
+        runs: int = typer.Option(5, "--runs", help="profiled runs (and as many timed unprofiled runs)"),
+        warmup: int = typer.Option(2, "--warmup", help="unprofiled warm-up runs"),
+        threads: Optional[int] = typer.Option(None, "--threads", help="torch intra-op threads (CPU)"),
+        image_size: int = typer.Option(224, "--image-size", help="image side for vision models (pixels)"),
+        seq_len: int = typer.Option(128, "--seq-len", help="sequence length for language models (tokens)"),
+        out: Optional[Path] = typer.Option(None, "--out", help="write breakdown.csv, ops.csv, profile.json and "
+                                                               "breakdown.png here"),
+        json_out: bool = typer.Option(False, "--json", help="print one JSON document on stdout"),
+        no_model: bool = typer.Option(False, "--no-model", help="skip the modelled a100_like side"),
+    ) -> None:
+        """Measure the GEMM/NonGEMM latency breakdown of models with torch.profiler (ATen operator self time,
+        grouped by the exporter's classes) and set it beside cimscope's modelled a100_like breakdown."""
+        from rich.console import Console
+
+        from cimscope.cli._common import print_json
+
+        console = Console(stderr=True, soft_wrap=True)
+        doc = run_profile(_split_models(models), device=device, batch=batch, dtype=dtype, runs=runs,
+                          warmup=warmup, threads=threads, image_size=image_size, seq_len=seq_len,
+                          no_model=no_model, out=out, console=console)
+        if json_out:
+            print_json(doc)
+        sys.stderr.flush()

@@ -1,0 +1,345 @@
+"""Nest analysis with Timeloop's semantics (loop-analysis/nest-analysis.cpp), written from its definitions.
+
+What Timeloop computes, and what this module reproduces:
+
+* **Tiles.** At each storage level's boundary loop the working set of a data space is the axis-aligned
+  hyper-rectangle (AAHR) spanned by the projection of the operation-space box of all loops inside it:
+  per rank ``extent = sum(coef * (extent_dim - 1)) + 1`` (sliding windows such as ``P + R`` included).
+* **Deltas.** Each time a child tile is (re)visited, the parent supplies ``new tile - previous tile``. The
+  AAHR difference keeps a *gradient* (rank and direction of the last move); a move that overlaps the old
+  tile along exactly one rank yields only the new slab if the gradient did not change direction or rank
+  (or was zero), otherwise the whole tile is re-fetched ("reset on stride change"). A move that does not
+  overlap, or moves along several ranks, re-fetches the whole tile; a non-move delivers nothing and zeroes
+  the gradient.
+* **Temporal extrapolation.** Timeloop does not walk every iteration: a temporal loop of bound n runs
+  iteration 0 and iteration 1, the latter standing for n-1 iterations ("epochs"). The visits of a child
+  tile therefore form a binary-counting sequence over the non-trivial temporal loops above it, leaf
+  weights being products of (1 or n-1), and the state carried from one visit to the next is that of
+  iteration 1, not of the true last iteration. ``stream_total`` sums this sequence exactly by dynamic
+  programming over the gradient state; ``iter_stream`` enumerates it leaf by leaf.
+* **Spatial fanout.** Children of a spatial group whose deltas are equal are served by one multicast
+  access (data spaces not indexed by a spatial loop are multicast, partial sums are spatially reduced);
+  the accesses are recorded per multicast factor. Children whose delta equals a physical neighbour's delta
+  of the previous step may take it over a link instead (``link transfers``), which Timeloop uses when it
+  lowers the accesses to the parent. Link transfers need the visit sequence leaf by leaf; above
+  ``MAX_LEAVES`` visits they are skipped and a warning is recorded.
+* **Compute.** The innermost storage level is read once per operand per compute (no reuse modelled at
+  the operand boundary); with a spatial fanout to the compute units each unit's delta is its operand
+  point.
+
+All counts are per instance of the level (Timeloop averages over the instances it samples; with perfect
+factorization every instance is identical).
+"""
+from __future__ import annotations
+
+from collections import Counter
+from dataclasses import dataclass, field
+from itertools import product
+from typing import Iterator, Optional
+
+import numpy as np
+
+from cimscope.model.nest import Nest
+
+MAX_LEAVES = 1 << 17
+
+
+# ---------------------------------------------------------------------------------------------------------
+# Gradient state machine (AAHR delta with reset-on-stride-change)
+# ---------------------------------------------------------------------------------------------------------
+
+def transition(v: tuple[int, ...], E: tuple[int, ...], state: int) -> tuple[int, int, int, int]:
+    """Delta of a tile of rank extents ``E`` moved by ``v`` (rank units), given the stored gradient state.
+
+    Returns (kind, size, new_state, rank): kind 0 = empty, 1 = whole tile, 2 = slab along ``rank``.
+    States: 0 = no gradient; 1 + 2*r (+1 if negative) = last move along rank r.
+    """
+    nz = [r for r, x in enumerate(v) if x != 0]
+    full = 1
+    for e in E:
+        full *= e
+    if not nz:
+        return 0, 0, 0, -1
+    if len(nz) == 1:
+        r = nz[0]
+        if abs(v[r]) < E[r]:
+            g = 1 + 2 * r + (0 if v[r] > 0 else 1)
+            if state == 0 or state == g:
+                return 2, abs(v[r]) * (full // E[r]), g, r
+            return 1, full, 0, -1
+    return 1, full, 0, -1
+
+
+def move_vectors(nest: Nest, ds: int, loops: list[int]) -> list[tuple[int, ...]]:
+    """Rank-space move of the child tile for a carry into each loop of ``loops`` (inner first): loop k goes
+    0 -> 1 and every loop inside it (in ``loops``) goes 1 -> 0."""
+    out = []
+    nd = len(nest.dims)
+    for k, lk in enumerate(loops):
+        m = np.zeros(nd, dtype=np.int64)
+        m[nest.loops[lk].dim] += nest.strides[lk][nest.loops[lk].dim]
+        for li in loops[:k]:
+            m[nest.loops[li].dim] -= nest.strides[li][nest.loops[li].dim]
+        out.append(nest.project(ds, m))
+    return out
+
+
+def stream_total(nest: Nest, ds: int, loops: list[int], E: tuple[int, ...]) -> int:
+    """Sum over Timeloop's (extrapolated) visit sequence of the delta sizes of a tile with rank extents ``E``,
+    visited once per leaf of the non-trivial temporal ``loops`` above it (inner first). Exact DP over the
+    gradient state: F_k(s) = F_{k-1}(s), carry into loop k, F_{k-1}; the second half weighs (n_k - 1)."""
+    full = 1
+    for e in E:
+        full *= e
+    nstates = 1 + 2 * len(E)
+    moves = move_vectors(nest, ds, loops)
+    acc = [0] * nstates          # F_{k}(s).acc
+    out = list(range(nstates))   # F_{k}(s).out
+    for k, lk in enumerate(loops):
+        n = nest.loops[lk].bound
+        new_acc, new_out = [0] * nstates, [0] * nstates
+        for s in range(nstates):
+            a1, s1 = acc[s], out[s]
+            _, d, s2, _ = transition(moves[k], E, s1)
+            a2, s3 = acc[s2], out[s2]
+            new_acc[s] = a1 + (n - 1) * (d + a2)
+            new_out[s] = s3
+        acc, out = new_acc, new_out
+    return full + acc[0]
+
+
+def iter_stream(nest: Nest, loops: list[int]) -> Iterator[tuple[int, int, np.ndarray]]:
+    """Leaves of the visit sequence over ``loops`` (inner first): (carry loop position or -1 for the first
+    leaf, weight, position of the child tile in problem dimensions)."""
+    m = len(loops)
+    bounds = [nest.loops[li].bound for li in loops]
+    steps = [nest.strides[li] * 0 for li in loops]
+    for i, li in enumerate(loops):
+        st = np.zeros(len(nest.dims), dtype=np.int64)
+        st[nest.loops[li].dim] = nest.strides[li][nest.loops[li].dim]
+        steps[i] = st
+    idx = [0] * m
+    pos = np.zeros(len(nest.dims), dtype=np.int64)
+    weight = 1
+    yield -1, 1, pos.copy()
+    for _ in range((1 << m) - 1):
+        k = 0
+        while idx[k] == 1:
+            idx[k] = 0
+            pos -= steps[k]
+            weight //= (bounds[k] - 1)
+            k += 1
+        idx[k] = 1
+        pos += steps[k]
+        weight *= (bounds[k] - 1)
+        yield k, weight, pos.copy()
+
+
+# ---------------------------------------------------------------------------------------------------------
+# Per-level tile information
+# ---------------------------------------------------------------------------------------------------------
+
+@dataclass
+class LevelTiles:
+    """What nest analysis says about one storage level (per instance)."""
+
+    size: list[int]                              # tile size per data space
+    spatial_size: Optional[list[int]]            # size of the union box at the spatial loops (if any)
+    entries: list[dict[int, float]]              # per data space: multicast factor -> accesses
+    link_transfers: list[float]
+    replication: int                             # utilized instances of this level
+    fanout: int                                  # utilized spatial fanout below this level
+    delta_per_child: list[float] = field(default_factory=list)   # per data space, one child's stream
+
+    def total(self, ds: int) -> float:
+        return float(sum(self.entries[ds].values()))
+
+    def weighted(self, ds: int) -> float:
+        return float(sum(m * a for m, a in self.entries[ds].items()))
+
+
+@dataclass
+class NestStats:
+    levels: list[LevelTiles]                      # innermost first
+    compute_cycles: int                           # per compute instance
+    compute_instances: int                        # utilized
+    warnings: list[str] = field(default_factory=list)
+    link_transfers_used: bool = False
+
+
+def _children(nest: Nest, group: list[int]) -> tuple[list[np.ndarray], list[int]]:
+    """Offsets (problem dimensions) and mapping-order linear indices of the children of a spatial group."""
+    if not group:
+        return [np.zeros(len(nest.dims), dtype=np.int64)], [0]
+    ranges = [range(nest.loops[g].bound) for g in reversed(group)]       # outer first
+    offs, lin = [], []
+    for combo in product(*ranges):
+        o = np.zeros(len(nest.dims), dtype=np.int64)
+        li = 0
+        for g, i in zip(reversed(group), combo):
+            lp = nest.loops[g]
+            o[lp.dim] += i * nest.strides[g][lp.dim]
+            li = li * lp.bound + i
+        offs.append(o)
+        lin.append(li)
+    return offs, lin
+
+
+def _neighbours(lin: list[int], hx: int, vy: int) -> list[list[int]]:
+    """Per child (position in ``lin``), positions of its physical mesh neighbours (Timeloop: row-major
+    ``v * h_size + h``, no toroidal links)."""
+    where = {l: i for i, l in enumerate(lin)}
+    out = []
+    for l in lin:
+        h, v = l % hx, l // hx
+        nb = []
+        for dh, dv in ((1, 0), (-1, 0), (0, 1), (0, -1)):
+            hh, vv = h + dh, v + dv
+            if 0 <= hh < hx and 0 <= vv < vy:
+                j = where.get(vv * hx + hh)
+                if j is not None:
+                    nb.append(j)
+        out.append(nb)
+    return out
+
+
+def analyse(nest: Nest, *, link_transfers: bool = True) -> NestStats:
+    """Run the nest analysis: tile sizes, accesses per multicast factor and link transfers per level."""
+    nlev = nest.n_levels
+    nds = len(nest.ds_names)
+    loops = nest.loops
+    temporal_all = [i for i, lp in enumerate(loops) if not lp.spatial and lp.bound > 1]
+    compute_cycles = 1
+    for i in temporal_all:
+        compute_cycles *= loops[i].bound
+    compute_instances = 1
+    for lp in loops:
+        if lp.spatial:
+            compute_instances *= lp.bound
+    warnings: list[str] = []
+    used_lt = False
+    levels: list[LevelTiles] = []
+    for s in range(nlev):
+        b = nest.boundary[s]
+        size = [nest.tile_size(d, nest.extents[b]) for d in range(nds)]
+        group = nest.spatial_group[s]
+        replication = 1
+        for i in range(b + 1, len(loops)):
+            if loops[i].spatial:
+                replication *= loops[i].bound
+        fanout = 1
+        for g in group:
+            fanout *= loops[g].bound
+        spatial_size = [nest.tile_size(d, nest.extents[group[-1]]) for d in range(nds)] if group else None
+        # One child's stream of deltas.
+        if s == 0:
+            per_child = [float(compute_cycles)] * nds
+            above = temporal_all
+            child_E = [tuple([1] * len(nest.projections[d])) for d in range(nds)]
+        else:
+            cb = nest.boundary[s - 1]
+            above = nest.temporal_loops_above(cb)
+            child_E = [tuple(nest.rank_extents(d, nest.extents[cb])) for d in range(nds)]
+            per_child = [float(stream_total(nest, d, above, child_E[d])) for d in range(nds)]
+        entries: list[dict[int, float]] = [dict() for _ in range(nds)]
+        lts = [0.0] * nds
+        if not group:
+            for d in range(nds):
+                entries[d][1] = per_child[d]
+        else:
+            offs, lin = _children(nest, group)
+            ranks_off = [[nest.project(d, o) for o in offs] for d in range(nds)]
+            do_lt = link_transfers and len(offs) > 1
+            if do_lt and (1 << len(above)) > MAX_LEAVES:
+                warnings.append(f"{nest.level_name(s)}: {1 << len(above)} visits exceed {MAX_LEAVES}; "
+                                f"link transfers between its {fanout} children were not analysed")
+                do_lt = False
+            if not do_lt:
+                for d in range(nds):
+                    for m, cnt in Counter(Counter(ranks_off[d]).values()).items():
+                        entries[d][m] = entries[d].get(m, 0.0) + cnt * per_child[d]
+            else:
+                hx, vy = nest.fanout_xy[s]
+                nbrs = _neighbours(lin, hx, vy)
+                got = _spatial_stream(nest, s, above, child_E, ranks_off, nbrs)
+                for d in range(nds):
+                    entries[d] = got[0][d]
+                    lts[d] = got[1][d]
+                    if lts[d] > 0:
+                        used_lt = True
+        levels.append(LevelTiles(size=size, spatial_size=spatial_size, entries=entries, link_transfers=lts,
+                                 replication=replication, fanout=fanout, delta_per_child=per_child))
+    return NestStats(levels=levels, compute_cycles=compute_cycles, compute_instances=compute_instances,
+                     warnings=warnings, link_transfers_used=used_lt)
+
+
+def _spatial_stream(nest: Nest, s: int, above: list[int], child_E: list[tuple[int, ...]],
+                    ranks_off: list[list[tuple[int, ...]]], nbrs: list[list[int]]
+                    ) -> tuple[list[dict[int, float]], list[float]]:
+    """Walk the visit sequence of a spatial group leaf by leaf: multicast classes and link transfers."""
+    nds = len(nest.ds_names)
+    entries: list[dict[int, float]] = [dict() for _ in range(nds)]
+    lts = [0.0] * nds
+    class_all = []
+    for d in range(nds):
+        class_all.append(Counter(Counter(ranks_off[d]).values()))
+    lt_cache: list[dict] = [dict() for _ in range(nds)]
+    state = [0] * nds
+    prev_lo: list[Optional[tuple]] = [None] * nds       # previous tile position (rank space)
+    prev_delta: list[Optional[tuple]] = [None] * nds    # previous delta AAHR (lo, hi) of child 0
+    for k, w, pos in iter_stream(nest, above):
+        for d in range(nds):
+            E = child_E[d]
+            lo = nest.project(d, pos)
+            if s == 0:
+                delta = (lo, tuple(x + 1 for x in lo))
+                size = 1
+            elif prev_lo[d] is None:
+                delta = (lo, tuple(x + e for x, e in zip(lo, E)))
+                size = 1
+                for e in E:
+                    size *= e
+                state[d] = 0
+            else:
+                v = tuple(a - b for a, b in zip(lo, prev_lo[d]))
+                kind, size, state[d], r = transition(v, E, state[d])
+                if kind == 0:
+                    delta = None
+                elif kind == 1:
+                    delta = (lo, tuple(x + e for x, e in zip(lo, E)))
+                else:
+                    dlo = list(lo)
+                    dhi = [x + e for x, e in zip(lo, E)]
+                    if v[r] > 0:
+                        dlo[r] = lo[r] + E[r] - v[r]
+                    else:
+                        dhi[r] = lo[r] - v[r]
+                    delta = (tuple(dlo), tuple(dhi))
+            prev_lo[d] = lo
+            pd = prev_delta[d]
+            prev_delta[d] = delta
+            if delta is None or size == 0:
+                continue
+            classes = class_all[d]
+            n_all = sum(classes.values())
+            use = classes
+            if pd is not None and tuple(h - l for l, h in zip(*pd)) == tuple(h - l for l, h in zip(*delta)):
+                shift = tuple(a - b for a, b in zip(delta[0], pd[0]))
+                hit = lt_cache[d].get(shift)
+                if hit is None:
+                    offs = ranks_off[d]
+                    lt_mask = []
+                    for x, nb in enumerate(nbrs):
+                        want = tuple(a + b for a, b in zip(offs[x], shift))
+                        lt_mask.append(any(offs[j] == want for j in nb))
+                    n_lt = sum(lt_mask)
+                    rem = Counter(Counter(o for o, f in zip(offs, lt_mask) if not f).values())
+                    hit = (n_lt, rem)
+                    lt_cache[d][shift] = hit
+                n_lt, rem = hit
+                if n_lt and sum(rem.values()) < n_all:
+                    use = rem
+                    lts[d] += size * w * n_lt
+            for m, cnt in use.items():
+                entries[d][m] = entries[d].get(m, 0.0) + cnt * size * w
+    return entries, lts

@@ -1,0 +1,439 @@
+"""Vectorised evaluation of many mappings of one problem on one architecture (NumPy).
+
+The same model as :func:`cimscope.model.evaluate` (``analysis.py`` -> ``tiling.py`` -> ``cost.py``),
+written over arrays of candidates:
+
+* tiles, partition sizes, replication and fanouts from cumulative products of the factors;
+* each child's delta stream by the same gradient-state dynamic programme as ``analysis.stream_total``
+  (closed form ``full tile x product of the bounds from the innermost relevant loop outwards`` for data
+  spaces whose ranks are single dimensions, which is what the DP reduces to for them);
+* multicast/reduction classes = distinct projected offsets of the spatial children;
+* bypass masking, read-modify-write, vector accesses, energy, leakage, bandwidth-limited cycles.
+
+Not modelled here: link transfers between spatial neighbours (the exact ``evaluate`` models them; the
+mapper re-evaluates its best candidates with it). For mappings without link transfers the two agree
+exactly (``tests/test_model_fast.py``).
+
+A batch is given in array form (:class:`Batch`): temporal and spatial factors ``[N, L, D]`` with levels
+innermost first, temporal permutations ``[N, L, D]`` (dimension indices, innermost first), keep masks
+``[N, L, S]`` and X/Y split information for validity.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from functools import lru_cache
+from itertools import product
+from typing import Optional, Sequence
+
+import numpy as np
+
+from cimscope import ir
+from cimscope.model.cost import COMPUTE_ACTIONS, FILL_ACTIONS, READ_ACTIONS, UPDATE_ACTIONS, action_energy
+
+
+@dataclass
+class Batch:
+    tf: np.ndarray           # [N, L, D] temporal factors (levels innermost first)
+    sf: np.ndarray           # [N, L, D] spatial factors
+    tperm: np.ndarray        # [N, L, D] dimension index of the i-th temporal loop (innermost first)
+    keep: np.ndarray         # [N, L, S] bool
+    sx: Optional[np.ndarray] = None    # [N, L] product of spatial factors along X (validity only)
+    sy: Optional[np.ndarray] = None    # [N, L] along Y
+
+    @property
+    def n(self) -> int:
+        return self.tf.shape[0]
+
+
+@dataclass
+class Static:
+    """Problem and architecture data shared by every candidate."""
+
+    dims: list[str]
+    sizes: np.ndarray                    # [D]
+    ds_names: list[str]
+    P: list[np.ndarray]                  # per data space: [R, D] coefficient matrix
+    multi: list[bool]                    # data space has a rank with two or more terms
+    rw: np.ndarray                       # [S] bool
+    levels: list[ir.Level]               # innermost first
+    fx: np.ndarray                       # [L] hardware fanout along X below each level
+    fy: np.ndarray
+    inst: np.ndarray                     # [L] instances
+    eff: np.ndarray                      # [L] effective capacity (words per instance; inf for unbounded)
+    block: np.ndarray                    # [L]
+    er: np.ndarray                       # [L] pJ per vector read
+    ef: np.ndarray                       # fill
+    eu: np.ndarray                       # update
+    leak: np.ndarray                     # [L] pJ per instance per cycle
+    rbw: np.ndarray                      # [L] words/cycle/instance (inf: unlimited)
+    wbw: np.ndarray
+    sbw: np.ndarray
+    ec: float                            # pJ per compute
+    comp_leak: float
+    comp_inst: int
+    full_size: np.ndarray                # [S] whole tensor sizes
+    arch_keep: np.ndarray                # [L, S] forced keep
+    arch_bypass: np.ndarray              # [L, S] forced bypass
+
+
+def make_static(problem: ir.Problem, arch: ir.Arch) -> Static:
+    from cimscope.model.nest import _coef
+    dims = list(problem.dims)
+    didx = {d: i for i, d in enumerate(dims)}
+    P, multi = [], []
+    for t in problem.dataspaces:
+        M = np.zeros((len(t.projection), len(dims)), dtype=np.int64)
+        mt = False
+        for r, rank in enumerate(t.projection):
+            if len(rank) > 1:
+                mt = True
+            for d, c in rank:
+                M[r, didx[d]] += _coef(problem, c, f"problem {problem.name}")
+        P.append(M)
+        multi.append(mt)
+    levels = list(reversed(arch.levels))
+    L = len(levels)
+    fx, fy = np.ones(L, dtype=np.int64), np.ones(L, dtype=np.int64)
+    for s, lv in enumerate(levels):
+        child = arch.compute if s == 0 else levels[s - 1]
+        x = max(1, child.mesh_x // max(1, lv.mesh_x))
+        y = max(1, child.mesh_y // max(1, lv.mesh_y))
+        if x * y != max(1, child.instances // max(1, lv.instances)):
+            x, y = max(1, child.instances // max(1, lv.instances)), 1
+        fx[s], fy[s] = x, y
+
+    def e(lv, names):
+        v = action_energy(lv.action_energy_pJ or {}, names)
+        return 0.0 if v is None else v
+
+    eff = np.array([np.inf if lv.depth is None else
+                    np.floor(lv.depth * lv.block_size / max(lv.multiple_buffering, 1e-12)) for lv in levels])
+    ds_names = [t.name for t in problem.dataspaces]
+    ak = np.zeros((L, len(ds_names)), dtype=bool)
+    ab = np.zeros((L, len(ds_names)), dtype=bool)
+    for s, lv in enumerate(levels):
+        for i, n in enumerate(ds_names):
+            ak[s, i] = bool(lv.keep and n in lv.keep)
+            ab[s, i] = bool(lv.bypass and n in lv.bypass)
+    sizes = np.array([problem.dims[d] for d in dims], dtype=np.int64)
+    full = np.array([int(np.prod(M @ (sizes - 1) + 1)) for M in P], dtype=np.float64)
+    inf = np.inf
+    return Static(
+        dims=dims, sizes=sizes, ds_names=ds_names, P=P, multi=multi,
+        rw=np.array([t.read_write for t in problem.dataspaces], dtype=bool), levels=levels, fx=fx, fy=fy,
+        inst=np.array([lv.instances for lv in levels], dtype=np.int64), eff=eff,
+        block=np.array([lv.block_size for lv in levels], dtype=np.float64),
+        er=np.array([e(lv, READ_ACTIONS) for lv in levels]), ef=np.array([e(lv, FILL_ACTIONS) for lv in levels]),
+        eu=np.array([e(lv, UPDATE_ACTIONS) for lv in levels]),
+        leak=np.array([float((lv.action_energy_pJ or {}).get("leak", 0.0)) for lv in levels]),
+        rbw=np.array([inf if lv.read_bandwidth is None else lv.read_bandwidth for lv in levels]),
+        wbw=np.array([inf if lv.write_bandwidth is None else lv.write_bandwidth for lv in levels]),
+        sbw=np.array([inf if lv.shared_bandwidth is None else lv.shared_bandwidth for lv in levels]),
+        ec=e(arch.compute, COMPUTE_ACTIONS), comp_leak=float((arch.compute.action_energy_pJ or {}).get("leak", 0.0)),
+        comp_inst=arch.compute.instances, full_size=full, arch_keep=ak, arch_bypass=ab)
+
+
+def batch_from_mappings(problem: ir.Problem, arch: ir.Arch, mappings: Sequence[ir.Mapping]) -> Batch:
+    from cimscope.timeloop.yaml_io import perm_list
+    dims = list(problem.dims)
+    didx = {d: i for i, d in enumerate(dims)}
+    ds_names = [t.name for t in problem.dataspaces]
+    levels = list(reversed(arch.levels))
+    N, L, D, S = len(mappings), len(levels), len(dims), len(ds_names)
+    tf = np.ones((N, L, D), dtype=np.int64)
+    sf = np.ones((N, L, D), dtype=np.int64)
+    tp = np.tile(np.arange(D), (N, L, 1))
+    keep = np.ones((N, L, S), dtype=bool)
+    sx = np.ones((N, L), dtype=np.int64)
+    sy = np.ones((N, L), dtype=np.int64)
+    for n, m in enumerate(mappings):
+        by = {lm.target: lm for lm in m.levels}
+        for s, lv in enumerate(levels):
+            lm = by.get(lv.name)
+            if lm is None:
+                continue
+            for d, v in lm.temporal_factors.items():
+                tf[n, s, didx[d]] = int(v)
+            for d, v in (lm.spatial_factors or {}).items():
+                sf[n, s, didx[d]] = int(v)
+            tp[n, s] = [didx[d] for d in perm_list(lm.temporal_permutation, dims)]
+            split = lm.spatial_split if lm.spatial_split is not None else D
+            sp = perm_list(lm.spatial_permutation, dims)
+            for i, d in enumerate(sp):
+                v = int((lm.spatial_factors or {}).get(d, 1))
+                if i < split:
+                    sx[n, s] *= v
+                else:
+                    sy[n, s] *= v
+            for i, name in enumerate(ds_names):
+                if lv.bypass and name in lv.bypass:
+                    keep[n, s, i] = False
+                if lm.bypass and name in lm.bypass:
+                    keep[n, s, i] = False
+                if lm.keep and name in lm.keep:
+                    keep[n, s, i] = True
+    return Batch(tf=tf, sf=sf, tperm=tp, keep=keep, sx=sx, sy=sy)
+
+
+# ---------------------------------------------------------------------------------------------------------
+# Delta streams
+# ---------------------------------------------------------------------------------------------------------
+
+def _transition(v: np.ndarray, E: np.ndarray, state: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Vectorised ``analysis.transition``: v, E [N, R]; state [N] -> (delta size [N], new state [N])."""
+    nz = v != 0
+    cnt = nz.sum(axis=1)
+    full = np.prod(E, axis=1)
+    r = np.argmax(nz, axis=1)
+    rows = np.arange(v.shape[0])
+    vr = v[rows, r]
+    Er = E[rows, r]
+    g = 1 + 2 * r + (vr < 0)
+    ok = (cnt == 1) & (np.abs(vr) < Er) & ((state == 0) | (state == g))
+    size = np.where(cnt == 0, 0, np.where(ok, np.abs(vr) * (full // np.maximum(Er, 1)), full))
+    new = np.where(cnt == 0, 0, np.where(ok, g, 0))
+    return size, new
+
+
+def _stream(P: np.ndarray, multi: bool, E_dim: np.ndarray, bounds: np.ndarray, ldims: np.ndarray,
+            strides: np.ndarray) -> np.ndarray:
+    """Per-candidate sum of child-tile deltas over Timeloop's visit sequence.
+
+    P [R, D]; E_dim [N, D] child extents; bounds, ldims, strides [N, K]: the temporal loops above the child
+    (inner first; bound 1 = absent)."""
+    N, K = bounds.shape
+    E = (E_dim - 1) @ P.T + 1                                    # [N, R]
+    full = np.prod(E, axis=1).astype(np.float64)
+    if K == 0:
+        return full
+    relevant = (P.T[ldims] != 0).any(axis=-1)                  # [N, K]
+    active = bounds > 1
+    if not multi:
+        seen = np.cumsum(relevant & active, axis=1) > 0
+        return full * np.prod(np.where(seen, bounds, 1), axis=1).astype(np.float64)
+    R = P.shape[0]
+    S = 1 + 2 * R
+    D = E_dim.shape[1]
+    acc = np.zeros((N, S), dtype=np.float64)
+    out = np.tile(np.arange(S), (N, 1))
+    resets = np.zeros((N, D), dtype=np.int64)
+    rows = np.arange(N)
+    for k in range(K):
+        M = -resets.copy()
+        M[rows, ldims[:, k]] += strides[:, k]
+        v = M @ P.T                                               # [N, R]
+        n = bounds[:, k]
+        new_acc = np.empty_like(acc)
+        new_out = np.empty_like(out)
+        for s in range(S):
+            s1 = out[:, s]
+            d, s2 = _transition(v, E, s1)
+            a2 = acc[rows, s2]
+            s3 = out[rows, s2]
+            new_acc[:, s] = acc[:, s] + (n - 1) * (d + a2)
+            new_out[:, s] = np.where(n > 1, s3, s1)
+        acc, out = new_acc, new_out
+        act = n > 1
+        resets[rows[act], ldims[act, k]] += strides[act, k]
+    return full + acc[:, 0]
+
+
+@lru_cache(maxsize=4096)
+def _distinct(terms: tuple) -> int:
+    """Number of distinct values of sum_t a_t * i_t over i_t in [0, n_t) (terms = ((a, n), ...))."""
+    vals = {0}
+    for a, n in terms:
+        vals = {v + a * i for v in vals for i in range(n)}
+    return len(vals)
+
+
+def _classes(P: np.ndarray, sfs: np.ndarray, st: np.ndarray) -> np.ndarray:
+    """Distinct projected offsets of the spatial children: sfs, st [N, D] spatial factors and strides."""
+    N, D = sfs.shape
+    R = P.shape[0]
+    nz = (P != 0)
+    used_dims = nz.any(axis=0)
+    # Fast path: every rank has at most one dimension with a non-trivial spatial factor and no dimension
+    # is used by two ranks.
+    active = sfs > 1                                        # [N, D]
+    per_rank = (nz[None, :, :] & active[:, None, :]).sum(axis=2)     # [N, R]
+    shared = nz.sum(axis=0) > 1                              # [D]
+    simple = (per_rank <= 1).all(axis=1) & ~(active & shared[None, :]).any(axis=1)
+    out = np.prod(np.where(used_dims[None, :], sfs, 1), axis=1).astype(np.float64)
+    if simple.all():
+        return out
+    for n in np.nonzero(~simple)[0]:
+        total = 1
+        ok = True
+        for r in range(R):
+            terms = tuple((int(P[r, d] * st[n, d]), int(sfs[n, d])) for d in range(D) if P[r, d] and sfs[n, d] > 1)
+            total *= _distinct(terms)
+        if shared[active[n]].any():
+            ok = False
+        if not ok:
+            pts = set()
+            for idx in product(*[range(int(sfs[n, d])) for d in range(D)]):
+                off = np.array(idx) * st[n]
+                pts.add(tuple(P @ off))
+            total = len(pts)
+        out[n] = total
+    return out
+
+
+# ---------------------------------------------------------------------------------------------------------
+# Evaluation
+# ---------------------------------------------------------------------------------------------------------
+
+def evaluate_batch(st: Static, b: Batch) -> dict[str, np.ndarray]:
+    N = b.n
+    L = len(st.levels)
+    D = len(st.dims)
+    S = len(st.ds_names)
+    tf, sf = b.tf.astype(np.int64), b.sf.astype(np.int64)
+    f = tf * sf
+    E = np.cumprod(f, axis=1)                                   # [N, L, D] extents at each boundary
+    E_below = np.concatenate([np.ones((N, 1, D), dtype=np.int64), E[:, :-1]], axis=1)
+    E_spat = E_below * sf                                      # box at the spatial loops of each level
+    valid = np.all(np.prod(f, axis=1) == st.sizes[None, :], axis=1)
+    fan = np.prod(sf, axis=2)                                  # [N, L]
+    repl = np.ones((N, L), dtype=np.int64)
+    for s in range(L - 2, -1, -1):
+        repl[:, s] = repl[:, s + 1] * fan[:, s + 1]
+    comp_inst = repl[:, 0] * fan[:, 0]
+    cycles_c = np.prod(tf.reshape(N, -1), axis=1).astype(np.float64)
+    if b.sx is not None:
+        valid &= np.all((b.sx <= st.fx[None, :]) & (b.sy <= st.fy[None, :]), axis=1)
+    valid &= np.all(fan <= (st.fx * st.fy)[None, :], axis=1)
+    valid &= np.all(repl <= st.inst[None, :], axis=1) & (comp_inst <= st.comp_inst)
+
+    # Temporal loops per level in nest order: dims, bounds, strides [N, L, D].
+    ldim = b.tperm
+    lb = np.take_along_axis(tf, ldim, axis=2)
+    lst = np.take_along_axis(E_below * sf, ldim, axis=2)
+    keep = b.keep.copy()
+    keep &= ~st.arch_bypass[None]
+    keep |= st.arch_keep[None]
+
+    size = np.zeros((N, L, S))
+    for d in range(S):
+        Pm = st.P[d]
+        size[:, :, d] = np.prod((E - 1) @ Pm.T + 1, axis=2)
+    used = (size * keep).sum(axis=2)
+    valid &= np.all(used <= st.eff[None, :], axis=1)
+    valid &= keep.any(axis=1).all(axis=1)
+
+    reads = np.zeros((N, L, S))
+    fills = np.zeros((N, L, S))
+    updates = np.zeros((N, L, S))
+    for d in range(S):
+        Pm = st.P[d]
+        spat_size = np.prod((E_spat - 1) @ Pm.T + 1, axis=2)   # [N, L]
+        T = np.zeros((N, L))
+        W = np.zeros((N, L))
+        for s in range(L):
+            if s == 0:
+                delta = cycles_c
+            else:
+                bnd = lb[:, s:].reshape(N, -1)
+                dm = ldim[:, s:].reshape(N, -1)
+                stt = lst[:, s:].reshape(N, -1)
+                delta = _stream(Pm, st.multi[d], E[:, s - 1], bnd, dm, stt)
+            cls = _classes(Pm, sf[:, s], E_below[:, s])
+            T[:, s] = cls * delta
+            W[:, s] = fan[:, s] * delta
+        content = T.copy()
+        sz = size[:, :, d].copy()
+        # partition sizes
+        part = np.zeros((N, L))
+        p = sz[:, L - 1].copy()
+        part[:, L - 1] = p
+        for s in range(L - 2, -1, -1):
+            denom = np.where(fan[:, s + 1] > 1, spat_size[:, s + 1], sz[:, s])
+            p = np.floor(p * sz[:, s] / np.maximum(denom, 1))
+            part[:, s] = p
+        share = np.zeros((N, L))
+        share[:, :L - 1] = W[:, 1:] / fan[:, 1:]
+        kp = keep[:, :, d]
+        alive = np.ones((N, L), dtype=bool)
+        for s in range(L):
+            m = ~kp[:, s] & alive[:, s]
+            if s == L - 1:
+                alive[m, s] = False
+                break
+            fac = np.where(W[:, s + 1] > 0, content[:, s] * fan[:, s + 1] / np.where(W[:, s + 1] > 0, W[:, s + 1], 1), 0)
+            T[:, s + 1] = np.where(m, T[:, s + 1] * fac, T[:, s + 1])
+            W[:, s + 1] = np.where(m, W[:, s + 1] * fac, W[:, s + 1])
+            content[:, s + 1] = np.where(m, T[:, s + 1], content[:, s + 1])
+            alive[m, s] = False
+        top_done = np.zeros(N, dtype=bool)
+        for s in range(L - 1, -1, -1):
+            mk = ~kp[:, s] & ~top_done
+            alive[mk, s] = False
+            first = kp[:, s] & ~top_done
+            share[first, s] = 0.0
+            top_done |= first
+        outer_alive = np.where(alive.any(axis=1), L - 1 - np.argmax(alive[:, ::-1], axis=1), -1)
+        for s in range(L):
+            a = alive[:, s]
+            if st.rw[d]:
+                upd = np.round(content[:, s])
+                rd = np.maximum(np.round(content[:, s] - part[:, s]), 0)
+                fl = np.where(outer_alive == s, np.round(share[:, s]), np.maximum(np.round(share[:, s] - part[:, s]), 0))
+            else:
+                upd = np.zeros(N)
+                rd = np.round(content[:, s])
+                fl = share[:, s]
+            reads[:, s, d] = np.where(a, rd, 0)
+            fills[:, s, d] = np.where(a, fl, 0)
+            updates[:, s, d] = np.where(a, upd, 0)
+        keep[:, :, d] = alive
+
+    # Energy.
+    blk = st.block[None, :, None]
+
+    def vec(x):
+        q = x / blk
+        return np.where(np.abs(q - np.round(q)) < 1e-9, np.round(q), np.ceil(q))
+
+    per_inst = vec(reads) * st.er[None, :, None] + vec(fills) * st.ef[None, :, None] + vec(updates) * st.eu[None, :, None]
+    rep = repl[:, :, None].astype(np.float64)
+    dyn = (per_inst * rep).sum(axis=2)                          # [N, L]
+    rd_tot = reads.sum(axis=2)
+    wr_tot = (fills + updates).sum(axis=2)
+    cc = np.maximum(cycles_c, 1)[:, None]
+    slow = np.ones((N, L))
+    with np.errstate(divide="ignore", invalid="ignore"):
+        for dem, cap in ((rd_tot / cc, st.rbw), (wr_tot / cc, st.wbw), ((rd_tot + wr_tot) / cc, st.sbw)):
+            lim = np.where(dem > cap[None, :], cap[None, :] / np.where(dem > 0, dem, 1), 1.0)
+            slow = np.minimum(slow, lim)
+    lvl_cycles = np.ceil(cycles_c[:, None] / slow - 1e-9)
+    cycles = np.maximum(cycles_c, lvl_cycles.max(axis=1))
+    leak = st.leak[None, :] * cycles[:, None] * st.inst[None, :]
+    computes = cycles_c * comp_inst
+    e_comp = computes * st.ec + st.comp_leak * cycles * st.comp_inst
+    e_lvl = dyn + leak
+    energy = e_lvl.sum(axis=1) + e_comp
+    energy = np.where(valid, energy, np.inf)
+    cyc = np.where(valid, cycles, np.inf)
+    return {
+        "valid": valid, "energy_pJ": energy, "cycles": cyc, "edp": energy * cyc,
+        "computes": computes.astype(np.float64), "utilization": np.where(valid, computes / (cycles * st.comp_inst), 0.0),
+        "energy_pJ_per_level": np.concatenate([e_comp[:, None], e_lvl], axis=1),   # compute, then innermost first
+        "reads": reads * rep, "fills": fills * rep, "updates": updates * rep, "tile_words": size,
+        "capacity_used": used,
+    }
+
+
+def evaluate_many(problem: ir.Problem, arch: ir.Arch, mappings, *, static: Optional[Static] = None
+                  ) -> dict[str, np.ndarray]:
+    """Score many mappings at once. ``mappings`` is a list of :class:`ir.Mapping` or a :class:`Batch`.
+
+    Returns arrays over candidates: ``valid`` (fits capacity, fanout, instances; factors multiply to the
+    dimensions), ``energy_pJ``, ``cycles``, ``edp`` (pJ x cycles; inf when invalid), ``computes``,
+    ``utilization``, ``energy_pJ_per_level`` [N, 1 + L] (compute level first, then storage levels innermost
+    first), and ``reads``/``fills``/``updates``/``tile_words`` [N, L, S] (totals over instances; tile words
+    per instance).
+    """
+    st = static or make_static(problem, arch)
+    b = mappings if isinstance(mappings, Batch) else batch_from_mappings(problem, arch, list(mappings))
+    return evaluate_batch(st, b)

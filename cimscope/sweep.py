@@ -1,0 +1,201 @@
+"""Run a grid of (model, architecture, placement, primitive) evaluations on a local process pool or on a Dask
+cluster, with per-operator results cached on disk so that a re-run resumes instead of recomputing.
+
+The unit of work is one GEMM operator shape under one configuration (:func:`cimscope.evaluate.gemm_key`:
+shape, architecture with its ERT, placement, primitive, mapping options, engine). Equal shapes within and
+across models are computed once. Workers only compute; the calling process writes every result to the cache
+as soon as it arrives (atomic writes: an interrupted run keeps everything finished so far) and assembles the
+network results (NonGEMM operators are costed there: they take microseconds).
+"""
+from __future__ import annotations
+
+import json
+import os
+import time
+from concurrent.futures import ProcessPoolExecutor, as_completed
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Iterable, Optional
+
+from cimscope import ir
+from cimscope.atomic import write_json
+from cimscope.errors import CimscopeError, InputError
+
+DEFAULT_CACHE_DIR = ".cimscope_cache/results"
+
+
+class ResultCache:
+    """Per-operator results on disk, one JSON file per key (``root/ab/abcdef....json``)."""
+
+    def __init__(self, root: str | os.PathLike) -> None:
+        self.root = Path(root)
+        self.hits = 0
+        self.misses = 0
+        self.writes = 0
+
+    def _path(self, key: str) -> Path:
+        return self.root / key[:2] / f"{key}.json"
+
+    def get(self, key: str) -> Optional[dict]:
+        p = self._path(key)
+        try:
+            value = json.loads(p.read_text(encoding="utf-8"))
+        except FileNotFoundError:
+            self.misses += 1
+            return None
+        except (OSError, ValueError):
+            self.misses += 1               # unreadable entry: recompute and replace it
+            return None
+        self.hits += 1
+        return value
+
+    def put(self, key: str, value: dict) -> None:
+        write_json(self._path(key), value)
+        self.writes += 1
+
+    def stats(self) -> dict:
+        return {"hits": self.hits, "misses": self.misses, "writes": self.writes, "dir": str(self.root)}
+
+
+def _compute(op_dict: dict, cfg) -> tuple[Optional[dict], Optional[str]]:
+    """Worker body: one GEMM result, or the error message (bad configurations do not stop the grid)."""
+    from cimscope.evaluate import evaluate_gemm
+    op = ir.Op.from_dict(op_dict)
+    try:
+        return evaluate_gemm(op, cfg), None
+    except CimscopeError as exc:
+        return None, f"{type(exc).__name__}: operator {op.name} ({op.module or op.target}): {exc}"
+
+
+@dataclass
+class GridResult:
+    """Network results of a grid, keyed by (model, config label), plus what the run did."""
+
+    networks: dict[tuple[str, str], ir.NetworkResult]
+    errors: dict[tuple[str, str], str]
+    configs: list
+    models: list[str]
+    stats: dict[str, Any] = field(default_factory=dict)
+
+
+def run_grid(workloads: dict[str, ir.Workload], configs: list, *, workers: Optional[int] = None,
+             scheduler: Optional[str] = None, client: Any = None, cache_dir: Optional[str] = DEFAULT_CACHE_DIR,
+             progress: bool = True) -> GridResult:
+    """Evaluate every workload under every :class:`cimscope.evaluate.EvalConfig`.
+
+    ``scheduler``: a Dask scheduler address (``tcp://host:8786``, or the ``inproc://`` address of an
+    in-process ``distributed.LocalCluster``); ``client``: an existing ``distributed.Client``. Otherwise a
+    local process pool of ``workers`` processes (default: the CPU count; 1 runs in this process).
+    """
+    from cimscope.evaluate import assemble, evaluate_nongemm, gemm_key, op_evaluation
+
+    t0 = time.perf_counter()
+    cache = ResultCache(cache_dir) if cache_dir else None
+    configs = [c.normalized() for c in configs]
+    seen = set()
+    uniq = []
+    for c in configs:
+        if c not in seen:
+            seen.add(c)
+            uniq.append(c)
+    configs = uniq
+
+    # unique GEMM tasks
+    tasks: dict[str, tuple[ir.Op, Any]] = {}
+    for wl in workloads.values():
+        for cfg in configs:
+            for op in wl.gemm_ops():
+                key = gemm_key(op, cfg)
+                tasks.setdefault(key, (op, cfg))
+    results: dict[str, dict] = {}
+    failures: dict[str, str] = {}
+    todo = []
+    for key, (op, cfg) in tasks.items():
+        r = cache.get(key) if cache is not None else None
+        if r is not None:
+            results[key] = r
+        else:
+            todo.append(key)
+    hits = len(results)
+
+    bar = None
+    if progress and todo:
+        from tqdm import tqdm
+        bar = tqdm(total=len(todo), desc="GEMM shapes x configurations", unit="task")
+
+    def finish(key: str, value: Optional[dict], err: Optional[str]) -> None:
+        if err is not None:
+            failures[key] = err
+        else:
+            results[key] = value
+            if cache is not None:
+                cache.put(key, value)
+        if bar is not None:
+            bar.update(1)
+
+    backend = "none"
+    if todo:
+        if client is not None or scheduler:
+            backend = "dask"
+            own = None
+            if client is None:
+                try:
+                    from dask.distributed import Client
+                except ImportError as exc:  # pragma: no cover - dask is a dependency
+                    raise InputError(f"--scheduler needs dask.distributed: {exc}") from None
+                try:
+                    own = client = Client(scheduler, timeout="20s")
+                except (OSError, TimeoutError, ValueError) as exc:
+                    raise InputError(f"cannot reach the Dask scheduler at {scheduler!r}: {exc}") from None
+            try:
+                from dask.distributed import as_completed as dask_completed
+                futs = {}
+                for key in todo:
+                    op, cfg = tasks[key]
+                    f = client.submit(_compute, op.to_dict(), cfg, key=f"cimscope-{key}", pure=False)
+                    futs[f] = key
+                for f in dask_completed(list(futs)):
+                    value, err = f.result()
+                    finish(futs[f], value, err)
+            finally:
+                if own is not None:
+                    own.close()
+        else:
+            n = workers if workers is not None else (os.cpu_count() or 1)
+            if n <= 1 or len(todo) == 1:
+                backend = "in-process"
+                for key in todo:
+                    op, cfg = tasks[key]
+                    finish(key, *_compute(op.to_dict(), cfg))
+            else:
+                backend = f"process pool ({n})"
+                with ProcessPoolExecutor(max_workers=n) as pool:
+                    futs = {pool.submit(_compute, tasks[k][0].to_dict(), tasks[k][1]): k for k in todo}
+                    for f in as_completed(futs):
+                        finish(futs[f], *f.result())
+    if bar is not None:
+        bar.close()
+
+    networks: dict[tuple[str, str], ir.NetworkResult] = {}
+    errors: dict[tuple[str, str], str] = {}
+    for model, wl in workloads.items():
+        for cfg in configs:
+            rows = []
+            err = None
+            for op in wl.ops:
+                if op.is_gemm:
+                    key = gemm_key(op, cfg)
+                    if key in failures:
+                        err = failures[key]
+                        break
+                    rows.append(op_evaluation(op, results[key], cfg.arch))
+                else:
+                    rows.append(op_evaluation(op, evaluate_nongemm(op, cfg), cfg.arch))
+            if err is not None:
+                errors[(model, cfg.label())] = err
+            else:
+                networks[(model, cfg.label())] = assemble(wl, cfg, rows)
+    stats = {"gemm_tasks": len(tasks), "cache_hits": hits, "computed": len(todo) - len(failures),
+             "failed": len(failures), "backend": backend, "seconds": time.perf_counter() - t0,
+             "cache_dir": str(cache.root) if cache is not None else None}
+    return GridResult(networks=networks, errors=errors, configs=configs, models=list(workloads), stats=stats)

@@ -1,0 +1,111 @@
+"""GPU baseline parts: SRAM calibrated to the WWW RF/SMEM figures, DRAM/HBM, tensor-core MAC, SIMT lane."""
+import math
+from pathlib import Path
+
+import pytest
+import yaml
+
+from cimscope.errors import InputError
+from cimscope.plugins import scaling
+from cimscope.plugins.base import estimate
+
+A100 = yaml.safe_load((Path(__file__).resolve().parents[1] / "plugins" / "data" / "a100.yaml").read_text())
+WWW = A100["www_tensor_core_like_sm"]
+E = WWW["energy_per_access_pJ"]
+
+
+def test_sram_reproduces_www_rf_and_smem():
+    rf = WWW["per_subpartition"]["register_file"]
+    sm = WWW["smem"]
+    r = estimate("sram_buffer", {"capacity_bytes": rf["bytes"], "banks": rf["banks"], "width_bits": 8})
+    s = estimate("sram_buffer", {"capacity_bytes": sm["bytes"], "banks": sm["banks"], "width_bits": 8})
+    assert r.actions["read"].energy_pJ == pytest.approx(E["register_file"]["read"], rel=1e-9)
+    assert r.actions["write"].energy_pJ == pytest.approx(E["register_file"]["write"], rel=1e-9)
+    assert s.actions["read"].energy_pJ == pytest.approx(E["smem"]["read"], rel=1e-9)
+    assert s.actions["write"].energy_pJ == pytest.approx(E["smem"]["write"], rel=1e-9)
+    assert s.actions["update"].energy_pJ == s.actions["write"].energy_pJ
+
+
+def test_sram_prediction_hand_derived():
+    # e0, e1 from the two WWW read points (8-bit words): y = e0 + e1 * sqrt(bits per bank)
+    x1, y1 = math.sqrt(4096 * 8 / 16), 11.39 / 8
+    x2, y2 = math.sqrt(262144 * 8 / 2), 124.70 / 8
+    e1 = (y2 - y1) / (x2 - x1)
+    e0 = y1 - e1 * x1
+    got = estimate("sram_buffer", {"capacity_bytes": 65536, "banks": 1, "width_bits": 32})
+    assert got.actions["read"].energy_pJ == pytest.approx(32 * (e0 + e1 * math.sqrt(65536 * 8)), rel=1e-9)
+    # area: 4 KB in one bank = one 181x181 subarray: cells + 2 * side * 40 cell areas of periphery
+    side = math.sqrt(32768)
+    a = estimate("sram_buffer", {"capacity_bytes": 4096}).area_um2
+    assert a == pytest.approx(32768 * 0.346 + 2 * side * 40 * 0.346, rel=1e-9)
+    # node scaling
+    at7 = estimate("sram_buffer", {"capacity_bytes": 65536, "width_bits": 32, "technology": 7})
+    assert at7.actions["read"].energy_pJ == pytest.approx(got.actions["read"].energy_pJ
+                                                          * scaling.energy_factor(45, 7))
+    assert at7.actions["read"].latency_s < got.actions["read"].latency_s
+    with pytest.raises(InputError, match="banks"):
+        estimate("sram_buffer", {"capacity_bytes": 1, "banks": 16})
+
+
+def test_register_www_local_register():
+    r = estimate("register", {"width_bits": 8})
+    assert r.actions["read"].energy_pJ == pytest.approx(E["local_register"]["read"])
+    assert r.actions["write"].energy_pJ == pytest.approx(E["local_register"]["write"])
+    assert estimate("register", {"width_bits": 16, "depth": 2}).area_um2 == pytest.approx(32 * 4.522)
+
+
+def test_dram_and_hbm():
+    d = estimate("dram", {})
+    assert d.actions["read"].energy_pJ == pytest.approx(E["dram"]["read"])           # LPDDR4 64-bit, 512 pJ
+    assert d.actions["read"].latency_s == pytest.approx(8 / 32e9)                   # 8 bytes at 32 GB/s
+    h = estimate("hbm", {"width_bits": 512})
+    assert h.actions["read"].energy_pJ == pytest.approx(3.9 * 512)
+    assert h.actions["read"].latency_s == pytest.approx(64 / 1555e9)
+    assert estimate("dram", {"technology": 7}).actions["read"].energy_pJ == d.actions["read"].energy_pJ
+    assert d.area_um2 == 0.0
+    with pytest.raises(InputError, match="LPDDR4, HBM2"):
+        estimate("dram", {"type": "DDR9"})
+
+
+def test_tensor_core_mac():
+    assert estimate("tensor_core_mac", {}).actions["mac"].energy_pJ == pytest.approx(E["int8_mac"], rel=1e-12)
+    k = 0.2625 / (0.2 + 0.1)
+    mul4 = 0.2 + (16 - 64) * (3.1 - 0.2) / (1024 - 64)          # quadratic two-point fit at 4x4 bits
+    assert estimate("tensor_core_mac", {"input_bits": 4, "weight_bits": 4}).actions["mac"].energy_pJ == \
+        pytest.approx(k * (mul4 + 0.1))
+    assert estimate("tensor_core_mac", {"datatype": "fp16"}).actions["mac"].energy_pJ == pytest.approx(k * 2.0)
+    es = [estimate("tensor_core_mac", {"input_bits": b, "weight_bits": b}).actions["mac"].energy_pJ
+          for b in (2, 4, 8, 16)]
+    assert es == sorted(es)
+    fast = estimate("tensor_core_mac", {"technology": 7, "clock_GHz": 1.41})
+    assert fast.actions["mac"].latency_s == pytest.approx(1 / 1.41e9)
+    assert fast.actions["mac"].energy_pJ == pytest.approx(0.2625 * scaling.energy_factor(45, 7))
+
+
+def test_simt_lane_ops():
+    def op(o, **kw):
+        return estimate("simt_lane", {"op": o, **kw}).actions["op"]
+    assert op("add").energy_pJ == pytest.approx(0.9)       # Horowitz fp32 add
+    assert op("mul").energy_pJ == pytest.approx(3.7)
+    assert op("fma").energy_pJ == pytest.approx(4.6)
+    assert op("exp").energy_pJ == pytest.approx(2 * 4.6 + 3.7)
+    assert op("exp").latency_s == pytest.approx(4e-9) and op("add").latency_s == pytest.approx(1e-9)
+    assert op("add", datatype="int", bits=8).energy_pJ == pytest.approx(0.03)
+    assert op("mul", datatype="int", bits=32).energy_pJ == pytest.approx(3.1)
+    assert op("max", datatype="fp", bits=16).energy_pJ == pytest.approx(0.4)
+    with pytest.raises(InputError, match="needs datatype=fp"):
+        op("exp", datatype="int")
+    with pytest.raises(InputError, match="valid: 16, 32"):
+        op("add", bits=8)
+
+
+def test_sram_capacity_trend_against_horowitz():
+    # Horowitz ISSCC 2014, 64-bit reads at 45 nm: 8 KB 10 pJ, 32 KB 20 pJ, 1 MB 100 pJ
+    pts = [(8, 10.0), (32, 20.0), (1024, 100.0)]
+    www = [estimate("sram_buffer", {"capacity_bytes": kb * 1024, "width_bits": 64}).actions["read"].energy_pJ
+           for kb, _ in pts]
+    ratios = [w / h for w, (_, h) in zip(www, pts)]
+    assert max(ratios) / min(ratios) < 1.1                  # same capacity trend, WWW level ~27x higher
+    for kb, h in pts:
+        got = estimate("sram_buffer", {"capacity_bytes": kb * 1024, "width_bits": 64, "calibration": "horowitz"})
+        assert got.actions["read"].energy_pJ == pytest.approx(h, rel=0.07)

@@ -1,0 +1,121 @@
+"""`cimscope profile` end to end on a tiny CPU model, and its error paths."""
+import csv
+import json
+
+import pytest
+
+torch = pytest.importorskip("torch")
+
+from cimscope.cli import main  # noqa: E402
+from cimscope.ir import GEMM, OP_CLASSES  # noqa: E402
+
+TINY = '''
+import torch
+import torch.nn as nn
+
+
+class Tiny(nn.Module):
+    def __init__(self):
+        super().__init__()
+        self.conv = nn.Conv2d(3, 8, 3, padding=1)
+        self.bn = nn.BatchNorm2d(8)
+        self.act = nn.ReLU()
+        self.pool = nn.AdaptiveAvgPool2d(1)
+        self.fc = nn.Linear(8, 10)
+        self.ln = nn.LayerNorm(10)
+
+    def forward(self, x):
+        y = self.pool(self.act(self.bn(self.conv(x)))).flatten(1)
+        return torch.softmax(self.ln(self.fc(y)), dim=-1)
+
+
+def tiny(batch=1, image_size=16):
+    return Tiny(), (torch.randn(batch, 3, image_size, image_size),)
+'''
+
+
+@pytest.fixture()
+def tiny_model(tmp_path):
+    path = tmp_path / "tiny_model.py"
+    path.write_text(TINY)
+    return f"{path}:tiny"
+
+
+def test_cpu_profile_end_to_end_writes_files(tiny_model, tmp_path, capsys):
+    out = tmp_path / "prof"
+    rc = main(["profile", tiny_model, "--device", "cpu", "--runs", "2", "--warmup", "1", "--threads", "1",
+               "--image-size", "16", "--no-model", "--out", str(out), "--json"])
+    captured = capsys.readouterr()
+    assert rc == 0, captured.err
+    doc = json.loads(captured.out)                       # --json: one JSON document on stdout, nothing else
+    (entry,) = doc["models"]
+    meas = entry["measured"]
+    assert meas["device"] == "cpu" and meas["runs"] == 2 and meas["threads"] == 1
+    shares = meas["share_pct"]
+    assert set(shares) == set(OP_CLASSES)
+    assert sum(shares.values()) == pytest.approx(100.0)
+    assert meas["gemm_share_pct"] + meas["nongemm_share_pct"] == pytest.approx(100.0)
+    # the classes of the tiny model's calls are all present, and nothing else is
+    present = {c for c, s in shares.items() if s > 0}
+    assert {"GEMM", "normalization", "activation", "pooling", "logit_computation", "memory"} <= present
+    assert present <= {"GEMM", "normalization", "activation", "pooling", "logit_computation", "memory",
+                       "arithmetic"}
+    # operator time fits inside the profiled wall-clock time of one thread
+    assert 0 < meas["total_s"] * 2 <= sum(meas["profiled_wall_s"])
+    ops = entry["ops"]
+    names = [o["name"] for o in ops]
+    assert names[:2] == ["aten::conv2d", "aten::batch_norm"]
+    fc = next(o for o in ops if o["name"] == "aten::linear")
+    assert fc["module"] == "fc" and fc["work"] == "aten::addmm" and fc["op_class"] == GEMM
+    assert sum(o["measured_s"] for o in ops) == pytest.approx(meas["total_s"])
+    assert entry["modelled"] is None
+
+    files = doc["files"]
+    for key in ("classes_csv", "ops_csv", "png", "json"):
+        assert (out / files[key].split("/")[-1]).is_file(), key
+    assert (out / "breakdown.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+    rows = list(csv.DictReader((out / "breakdown.csv").open()))
+    cls_rows = [r for r in rows if not r["op_class"].endswith("total")]
+    assert sum(float(r["measured_share_pct"]) for r in cls_rows) == pytest.approx(100.0)
+    assert {r["op_class"] for r in rows} >= {"GEMM total", "NonGEMM total"}
+    assert len(list(csv.DictReader((out / "ops.csv").open()))) == len(ops)
+    on_disk = json.loads((out / "profile.json").read_text())
+    assert on_disk["models"][0]["measured"]["share_pct"] == shares
+    assert "GEMM total" in captured.err                 # the human table went to stderr
+
+
+def test_fp16_on_cpu_works_or_says_why(tiny_model, capsys):
+    rc = main(["profile", tiny_model, "--device", "cpu", "--dtype", "fp16", "--runs", "1", "--warmup", "1",
+               "--image-size", "16", "--no-model", "--json"])
+    captured = capsys.readouterr()
+    if rc == 0:
+        assert json.loads(captured.out)["models"][0]["measured"]["dtype"] == "fp16"
+    else:
+        assert rc == 2 and "fp16 is not supported on cpu" in captured.err
+
+
+@pytest.mark.skipif(torch.cuda.is_available(), reason="this machine has a GPU")
+def test_cuda_without_gpu_is_a_clear_error(capsys):
+    rc = main(["profile", "resnet18", "--device", "cuda", "--no-model"])
+    err = capsys.readouterr().err
+    assert rc == 2
+    assert "no CUDA GPU is available" in err and "--device cpu" in err
+    assert "Traceback" not in err
+
+
+def test_unknown_model_lists_known_ones(capsys):
+    rc = main(["profile", "resnet18,no_such_net", "--no-model"])
+    err = capsys.readouterr().err
+    assert rc == 2
+    assert "unknown model 'no_such_net'" in err and "resnet50" in err and "bert-base-uncased" in err
+
+
+@pytest.mark.parametrize("args, message", [
+    (["--dtype", "fp8"], "unknown dtype 'fp8'"),
+    (["--device", "tpu"], "unknown device 'tpu'"),
+    (["--runs", "0"], "--runs must be at least 1"),
+])
+def test_bad_options_are_named(args, message, capsys):
+    rc = main(["profile", "resnet18", "--no-model"] + args)
+    assert rc == 2
+    assert message in capsys.readouterr().err

@@ -1,0 +1,184 @@
+"""The counting rule of cimscope.profile on hand-built profiler events (no torch run needed).
+
+Every expected figure below is the sum of the hand-written self times, worked out in the comments."""
+import pytest
+
+from cimscope.ir import OP_CLASSES
+from cimscope.profile import MODULE_ANNOTATION, RUN_ANNOTATION, ProfEvent, group_events, is_op_event
+
+
+class _Events:
+    """Builds a parent/child event list: add(name, self_us, parent) -> id."""
+
+    def __init__(self):
+        self.events = []
+
+    def add(self, name, self_us, parent=None, device_us=0.0, shapes=None):
+        eid = len(self.events) + 1
+        self.events.append(ProfEvent(id=eid, name=name, parent=parent, self_us=self_us,
+                                     device_self_us=device_us, input_shapes=shapes or []))
+        return eid
+
+
+def _one_run(ev: _Events, scale: float = 1.0):
+    """One inference. Self times in us (x scale); device times = 10 x host times for the GEMM kernels only."""
+    s = scale
+    run = ev.add(RUN_ANNOTATION, 50 * s)                          # outside: 50
+    fc = ev.add(MODULE_ANNOTATION + "fc", 5 * s, run)              # outside: 5
+    lin = ev.add("aten::linear", 3 * s, fc, shapes=[[1, 8], [4, 8], [4]])
+    t = ev.add("aten::t", 2 * s, lin)                             # memory-ish helper inside GEMM -> GEMM
+    tr = ev.add("aten::transpose", 1 * s, t)
+    ev.add("aten::as_strided", 0.5 * s, tr)
+    addmm = ev.add("aten::addmm", 100 * s, lin, device_us=1000 * s)
+    ex = ev.add("aten::expand", 1.5 * s, addmm)
+    ev.add("aten::as_strided", 0.5 * s, ex)
+    ev.add("aten::copy_", 4 * s, addmm)
+    ev.add("aten::resolve_conj", 0.25 * s, addmm)                 # unknown to the taxonomy, inside GEMM
+    ev.add("cudaLaunchKernel", 0.75 * s, addmm)                   # runtime call: to its operator's class
+    # GEMM = 3 + 2 + 1 + 0.5 + 100 + 1.5 + 0.5 + 4 + 0.25 + 0.75 = 113.5
+    relu_mod = ev.add(MODULE_ANNOTATION + "act", 1 * s, run)       # outside: 1
+    relu = ev.add("aten::relu_", 1 * s, relu_mod, device_us=20 * s)
+    ev.add("aten::clamp_min_", 10 * s, relu, device_us=30 * s)    # taxonomy: arithmetic; inside relu_: activation
+    # activation = 1 + 10 = 11 (device 50)
+    ev.add("aten::view", 2 * s, run)                              # memory called by the model: 2
+    mean = ev.add("aten::mean", 1 * s, run)
+    ev.add("aten::sum", 6 * s, mean)
+    div = ev.add("aten::div_", 2 * s, mean)
+    to = ev.add("aten::to", 0.5 * s, div)
+    tc = ev.add("aten::_to_copy", 0.5 * s, to)
+    ev.add("aten::copy_", 0.5 * s, tc)
+    # arithmetic = 1 + 6 + 2 + 0.5 + 0.5 + 0.5 = 10.5
+    att = ev.add("aten::my_fused_attention", 1 * s, run)          # unknown, nothing known above it -> other: 1
+    ev.add("aten::bmm", 20 * s, att, device_us=200 * s)           # known compute under unknown: own class
+    ev.add("aten::_softmax", 5 * s, att, device_us=50 * s)        # logit_computation: 5
+    ev.add("aten::bmm", 20 * s, att, device_us=200 * s)           # GEMM += 40
+    cus = ev.add("aten::my_custom_op", 7 * s, run)                # unknown: other 7
+    ev.add("aten::empty", 1 * s, cus)                             # known memory, no known op above: memory 1
+    # memory = 2 + 1 = 3; other = 1 + 7 = 8
+    return run
+
+
+EXPECTED_US = {"GEMM": 153.5, "activation": 11.0, "memory": 3.0, "arithmetic": 10.5, "logit_computation": 5.0,
+               "other": 8.0}
+EXPECTED_OUTSIDE_US = 56.0
+
+
+def _all_op_self_us(events):
+    return sum(e.self_us for e in events if e.name != RUN_ANNOTATION and not e.name.startswith(MODULE_ANNOTATION))
+
+
+def test_is_op_event():
+    assert is_op_event("aten::addmm") and is_op_event("torchvision::nms")
+    assert not is_op_event(RUN_ANNOTATION) and not is_op_event(MODULE_ANNOTATION + "fc")
+    assert not is_op_event("cudaLaunchKernel") and not is_op_event("ProfilerStep#1")
+
+
+def test_class_totals_one_run_no_double_counting():
+    ev = _Events()
+    _one_run(ev)
+    g = group_events(ev.events)
+    assert set(g.class_time_s) == set(OP_CLASSES)
+    for c in OP_CLASSES:
+        assert g.class_time_s[c] * 1e6 == pytest.approx(EXPECTED_US.get(c, 0.0)), c
+    assert g.outside_s * 1e6 == pytest.approx(EXPECTED_OUTSIDE_US)
+    # every microsecond counted exactly once: class totals + outside = all self times
+    assert (g.total_s + g.outside_s) * 1e6 == pytest.approx(sum(e.self_us for e in ev.events))
+    assert g.total_s * 1e6 == pytest.approx(_all_op_self_us(ev.events))
+    # = the inclusive times of the six top-level calls: 113.5 + 11 + 2 + 10.5 + 46 + 8 = 191 (summing every
+    # op's inclusive time instead would count addmm's 106.25 us twice, once under aten::linear)
+    assert g.total_s * 1e6 == pytest.approx(191.0)
+    # only unknown ops with no known op above them are listed
+    assert set(g.unknown_ops) == {"aten::my_fused_attention", "aten::my_custom_op"}
+    assert g.unknown_ops["aten::my_custom_op"] * 1e6 == pytest.approx(7.0)
+
+
+def test_top_level_calls_and_the_op_that_does_the_work():
+    ev = _Events()
+    _one_run(ev)
+    g = group_events(ev.events)
+    names = [o.name for o in g.ops]
+    assert names == ["aten::linear", "aten::relu_", "aten::view", "aten::mean", "aten::my_fused_attention",
+                     "aten::my_custom_op"]
+    lin = g.ops[0]
+    assert lin.work == "aten::addmm" and lin.module == "fc" and lin.op_class == "GEMM"
+    assert lin.time_s * 1e6 == pytest.approx(113.5)
+    assert lin.chain[:2] == ["aten::linear", "aten::t"] and "aten::addmm" in lin.chain
+    assert lin.input_shapes == [[1, 8], [4, 8], [4]]
+    relu = g.ops[1]
+    assert relu.work == "aten::clamp_min_" and relu.op_class == "activation" and relu.module == "act"
+    att = g.ops[4]
+    assert att.class_time_s["GEMM"] * 1e6 == pytest.approx(40) and att.op_class == "GEMM"
+    assert att.class_time_s["logit_computation"] * 1e6 == pytest.approx(5)
+    assert g.ops[2].module == ""                                   # called at the model's top level
+
+
+def test_runs_are_averaged_and_other_threads_ignored():
+    ev = _Events()
+    _one_run(ev, 1.0)
+    _one_run(ev, 3.0)
+    # an operator on another thread (no run annotation above it) is not part of the inference timeline
+    ev.add("aten::copy_", 1000.0, None)
+    g = group_events(ev.events)
+    assert g.runs == 2
+    for c, v in EXPECTED_US.items():
+        assert g.class_time_s[c] * 1e6 == pytest.approx(v * (1 + 3) / 2), c
+    assert len(g.ops) == 6                                         # the two runs' calls merge by position
+    assert g.ops[0].time_s * 1e6 == pytest.approx(113.5 * 2)
+
+
+def test_device_time_uses_kernel_self_time():
+    ev = _Events()
+    _one_run(ev)
+    g = group_events(ev.events, use_device=True)
+    assert g.class_time_s["GEMM"] * 1e6 == pytest.approx(1000 + 400)
+    assert g.class_time_s["activation"] * 1e6 == pytest.approx(50)
+    assert g.class_time_s["logit_computation"] * 1e6 == pytest.approx(50)
+    assert g.class_time_s["arithmetic"] == 0 and g.outside_s == 0
+
+
+def test_no_run_annotation_treats_everything_as_one_run():
+    ev = _Events()
+    lin = ev.add("aten::linear", 1.0)
+    ev.add("aten::addmm", 9.0, lin)
+    ev.add("aten::gelu", 4.0)
+    g = group_events(ev.events)
+    assert g.runs == 1
+    assert g.class_time_s["GEMM"] * 1e6 == pytest.approx(10.0)
+    assert g.class_time_s["activation"] * 1e6 == pytest.approx(4.0)
+
+
+def test_real_profile_every_microsecond_once():
+    """On a real torch.profiler trace: class totals + time outside operators = the run annotation's
+    wall time, and the class totals equal the inclusive time of the top-level operator calls."""
+    torch = pytest.importorskip("torch")
+    from torch.profiler import ProfilerActivity, profile, record_function
+
+    from cimscope.profile import _ModuleAnnotations, events_from_torch
+
+    model = torch.nn.Sequential(torch.nn.Linear(16, 32), torch.nn.GELU(), torch.nn.LayerNorm(32),
+                                torch.nn.Softmax(dim=-1)).eval()
+    x = torch.randn(4, 16)
+    with torch.inference_mode():
+        model(x)
+        with _ModuleAnnotations(model):
+            with profile(activities=[ProfilerActivity.CPU], record_shapes=True) as prof:
+                with record_function(RUN_ANNOTATION):
+                    model(x)
+    fes = list(prof.events())
+    run = next(e for e in fes if e.name == RUN_ANNOTATION)
+    events, kernel_us = events_from_torch(fes)
+    g = group_events(events)
+    assert kernel_us == 0
+    assert (g.total_s + g.outside_s) * 1e6 == pytest.approx(run.cpu_time_total, rel=1e-9)
+
+    def top_ops(e):
+        if is_op_event(e.name):
+            return [e]
+        return [t for c in e.cpu_children for t in top_ops(c)]
+    tops = top_ops(run)
+    assert [t.name for t in tops] == [o.name for o in g.ops]
+    assert g.total_s * 1e6 == pytest.approx(sum(t.cpu_time_total for t in tops), rel=1e-9)
+    by_class = {c: v for c, v in g.class_time_s.items() if v > 0}
+    assert set(by_class) == {"GEMM", "activation", "normalization", "logit_computation"}
+    lin = g.ops[0]
+    assert lin.name == "aten::linear" and lin.work == "aten::addmm" and lin.module == "0"

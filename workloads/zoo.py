@@ -1,0 +1,218 @@
+"""Model registry: build an ``nn.Module`` and its example inputs from a name, with no download.
+
+Three kinds of MODEL:
+
+* a torchvision classification model name (``resnet18``, ``vit_b_16`` ...), built with ``weights=None``;
+* a Hugging Face architecture built from its configuration class (``bert-base-uncased`` ->
+  ``BertModel(BertConfig())``, ``gpt2`` -> ``GPT2Model(GPT2Config())``, ``llama-tiny`` -> a small Llama);
+* ``path/to/file.py:factory``: ``factory(batch=..., image_size=..., seq_len=...)`` (it may take any subset of
+  these keywords, or none) returns an ``nn.Module`` (fed an image batch ``[batch, 3, S, S]``) or a tuple
+  ``(module, example_inputs)``.
+
+Weights are random: exports need shapes, never trained values.
+"""
+from __future__ import annotations
+
+import hashlib
+import importlib.util
+import inspect
+import sys
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Callable
+
+from cimscope.errors import ExportError, InputError, UnknownNameError
+
+#: torchvision classification models exposed by name (weights=None). Extra torchvision names also work.
+TORCHVISION_MODELS = (
+    "alexnet", "vgg11", "vgg16", "vgg19", "resnet18", "resnet34", "resnet50", "resnet101", "mobilenet_v2",
+    "mobilenet_v3_small", "mobilenet_v3_large", "efficientnet_b0", "squeezenet1_0", "densenet121",
+    "googlenet", "shufflenet_v2_x1_0", "regnet_y_400mf", "convnext_tiny", "vit_b_16", "vit_b_32", "swin_t",
+)
+
+
+@dataclass(frozen=True)
+class HFSpec:
+    """A Hugging Face architecture: config class + model class (attribute names in ``transformers``) and
+    config overrides. Defaults of the config classes are the published configurations of these models."""
+
+    config_cls: str
+    model_cls: str
+    overrides: tuple[tuple[str, Any], ...] = ()
+    kind: str = "text"             # text: inputs are token ids [batch, seq_len]
+
+
+HF_MODELS: dict[str, HFSpec] = {
+    # BertConfig() defaults are bert-base-uncased: 12 layers, hidden 768, 12 heads, FFN 3072, vocab 30522.
+    "bert-base-uncased": HFSpec("BertConfig", "BertModel"),
+    # GPT2Config() defaults are gpt2 (124M): 12 layers, n_embd 768, 12 heads, vocab 50257, n_positions 1024.
+    "gpt2": HFSpec("GPT2Config", "GPT2Model", (("use_cache", False),)),
+    # A small Llama-style decoder (RMSNorm, rotary embeddings, SwiGLU MLP, grouped-query attention).
+    "llama-tiny": HFSpec("LlamaConfig", "LlamaModel", (
+        ("hidden_size", 256), ("intermediate_size", 688), ("num_hidden_layers", 2),
+        ("num_attention_heads", 4), ("num_key_value_heads", 2), ("vocab_size", 32000),
+        ("max_position_embeddings", 2048), ("use_cache", False))),
+}
+
+
+def known_models() -> list[str]:
+    """Every model name ``build_model``/``export_model`` accept (besides ``file.py:factory``)."""
+    return sorted(set(TORCHVISION_MODELS) | set(HF_MODELS))
+
+
+def is_factory_spec(name: str) -> bool:
+    return ".py:" in name or name.endswith(".py")
+
+
+def model_fingerprint(name: str) -> str:
+    """A string that changes when the model definition changes (the factory file's content for file models)."""
+    if is_factory_spec(name):
+        path, _ = _split_factory(name)
+        try:
+            return hashlib.sha1(Path(path).read_bytes()).hexdigest()
+        except OSError:
+            return "missing"
+    return name
+
+
+def build_model(name: str, *, batch: int = 1, image_size: int = 224, seq_len: int = 128,
+                device: str | None = None) -> tuple["torch.nn.Module", tuple]:  # noqa: F821
+    """Build ``(module, example_inputs)`` for ``name`` in eval mode, with random weights and no download.
+
+    ``device="uninitialized"`` builds a torchvision model on the meta device and moves it to uninitialised CPU
+    memory (``to_empty``): no weight initialisation (vgg16: 1.0 s -> 0.01 s), same exported graph; for
+    export_model only, whose capture reads shapes, not values. Hugging Face and factory models are always
+    built normally.
+
+    Raises :class:`UnknownNameError` (listing the known names) for an unknown name, :class:`InputError` for
+    bad sizes, and :class:`ExportError` when a factory file cannot be loaded or returns something else.
+    """
+    if batch < 1:
+        raise InputError(f"batch must be >= 1, got {batch}")
+    if image_size < 1:
+        raise InputError(f"image size must be >= 1, got {image_size}")
+    if seq_len < 1:
+        raise InputError(f"sequence length must be >= 1, got {seq_len}")
+    import torch
+
+    if is_factory_spec(name):
+        module, inputs = _build_factory(name, batch=batch, image_size=image_size, seq_len=seq_len)
+    elif name in HF_MODELS:
+        module, inputs = _build_hf(name, batch=batch, seq_len=seq_len)
+    elif name in TORCHVISION_MODELS or _torchvision_has(name):
+        if device == "uninitialized":
+            with torch.device("meta"):
+                module, _ = _build_torchvision(name, batch=batch, image_size=image_size)
+            module = module.to_empty(device="cpu")
+            inputs = (torch.randn(batch, 3, image_size, image_size),)
+        elif device is not None:
+            with torch.device(device):
+                module, inputs = _build_torchvision(name, batch=batch, image_size=image_size)
+        else:
+            module, inputs = _build_torchvision(name, batch=batch, image_size=image_size)
+    else:
+        raise UnknownNameError("model", name, known_models(),
+                               hint="Or give path/to/file.py:factory returning an nn.Module "
+                                    "or (module, example_inputs)")
+    module.eval()
+    torch.manual_seed(0)
+    return module, inputs
+
+
+def _torchvision_has(name: str) -> bool:
+    try:
+        import torchvision
+        return name in torchvision.models.list_models(module=torchvision.models)
+    except Exception:  # pragma: no cover - torchvision missing or API change
+        return False
+
+
+def _build_torchvision(name: str, *, batch: int, image_size: int):
+    import torch
+    import torchvision
+
+    torch.manual_seed(0)
+    kwargs: dict[str, Any] = {"weights": None}
+    if name.startswith("vit_") and image_size != 224:
+        kwargs["image_size"] = image_size   # ViT's position embedding is sized for its image size
+    model = torchvision.models.get_model(name, **kwargs)
+    return model, (torch.randn(batch, 3, image_size, image_size),)
+
+
+def _build_hf(name: str, *, batch: int, seq_len: int):
+    import torch
+    import transformers
+
+    spec = HF_MODELS[name]
+    config = getattr(transformers, spec.config_cls)()
+    for key, value in spec.overrides:
+        setattr(config, key, value)
+    max_pos = getattr(config, "max_position_embeddings", None) or getattr(config, "n_positions", None)
+    if max_pos is not None and seq_len > max_pos:
+        raise InputError(f"sequence length {seq_len} exceeds {name}'s {max_pos} positions")
+    # SDPA keeps attention a recognisable scaled_dot_product_attention node (QK^T, softmax, AV)
+    try:
+        config._attn_implementation = "sdpa"
+    except Exception:  # pragma: no cover - older transformers
+        pass
+    torch.manual_seed(0)
+    model = getattr(transformers, spec.model_cls)(config)
+    ids = torch.randint(0, int(config.vocab_size), (batch, seq_len), generator=torch.Generator().manual_seed(0))
+    return model, (ids,)
+
+
+def _split_factory(spec: str) -> tuple[str, str]:
+    if ".py:" in spec:
+        path, func = spec.rsplit(":", 1)
+    else:
+        path, func = spec, ""
+    return path, func
+
+
+def _build_factory(spec: str, *, batch: int, image_size: int, seq_len: int):
+    import torch
+
+    path, func_name = _split_factory(spec)
+    file = Path(path)
+    if not file.is_file():
+        raise InputError(f"model factory file {path!r} does not exist (MODEL is a known name or "
+                         f"path/to/file.py:factory); known names: {', '.join(known_models())}")
+    if not func_name:
+        raise InputError(f"model {spec!r}: name the factory function, as {path}:factory")
+    mod_name = "cimscope_user_model_" + hashlib.sha1(str(file.resolve()).encode()).hexdigest()[:10]
+    loader_spec = importlib.util.spec_from_file_location(mod_name, file)
+    if loader_spec is None or loader_spec.loader is None:
+        raise InputError(f"cannot load {path!r} as a Python module")
+    module = importlib.util.module_from_spec(loader_spec)
+    sys.modules[mod_name] = module
+    try:
+        loader_spec.loader.exec_module(module)
+    except Exception as exc:
+        raise ExportError(f"loading {path}: {type(exc).__name__}: {exc}") from exc
+    factory: Callable | None = getattr(module, func_name, None)
+    if not callable(factory):
+        names = [n for n, v in vars(module).items() if callable(v) and not n.startswith("_")
+                 and getattr(v, "__module__", None) == mod_name]
+        raise UnknownNameError("factory", func_name, names, hint=f"functions defined in {path}")
+    wanted = {"batch": batch, "image_size": image_size, "seq_len": seq_len}
+    try:
+        params = inspect.signature(factory).parameters
+        accepts_kw = any(p.kind == p.VAR_KEYWORD for p in params.values())
+        kwargs = {k: v for k, v in wanted.items() if accepts_kw or k in params}
+    except (TypeError, ValueError):
+        kwargs = {}
+    try:
+        out = factory(**kwargs)
+    except Exception as exc:
+        raise ExportError(f"{spec}: the factory raised {type(exc).__name__}: {exc}") from exc
+    if isinstance(out, torch.nn.Module):
+        return out, (torch.randn(batch, 3, image_size, image_size),)
+    if isinstance(out, (tuple, list)) and len(out) == 2 and isinstance(out[0], torch.nn.Module):
+        inputs = out[1]
+        if isinstance(inputs, torch.Tensor):
+            inputs = (inputs,)
+        elif isinstance(inputs, dict):
+            raise ExportError(f"{spec}: pass example inputs as a tuple of tensors, not a dict")
+        return out[0], tuple(inputs)
+    raise ExportError(f"{spec}: the factory returned {type(out).__name__}; it must return an nn.Module "
+                      f"or (nn.Module, example_inputs)")
