@@ -19,8 +19,9 @@ setup(
     package_dir={"cimscope": "cimscope", **{f"cimscope.{p}": p for p in SUBPACKAGES}},
     package_data={f"cimscope.{p}": ["*.yaml", "presets/*.yaml", "data/*.yaml"] for p in SUBPACKAGES},
     include_package_data=True,
-    # Accelergy v0.4 looks for estimator plug-ins under <prefix>/share/accelergy/estimation_plug_ins/ by default,
-    # so a plain `pip install cimscope` makes the plug-in visible with no configuration step.
+    # <prefix>/share/accelergy/estimation_plug_ins/ is Accelergy's conventional shared plug-in folder (e.g.
+    # /usr/local/share/... for a system install); a venv user adds <venv>/share/accelergy/estimation_plug_ins to
+    # accelergy_config.yaml (`cimscope estimate --accelergy-config` prints the lines).
     data_files=[("share/accelergy/estimation_plug_ins/cimscope",
                  ["plugins/cimscope.estimator.yaml", "plugins/accelergy_plugin.py"])],
     install_requires=[

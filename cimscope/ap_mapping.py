@@ -289,9 +289,19 @@ def _target_name(op: Op) -> str:
     return t.split(".")[0].strip("_")
 
 
+def _shape_elements(op: Op, key: str) -> Optional[int]:
+    shp = op.attrs.get(key)
+    if isinstance(shp, (list, tuple)) and shp and all(isinstance(x, int) and x > 0 for x in shp):
+        return _prod(shp)
+    return None
+
+
 def _elements(op: Op) -> int:
-    """Elements an operator produces (one CAP row each): the product of its dimensions, or
-    elem_ops / ops_per_element when the exporter recorded those."""
+    """Elements an operator produces (one CAP row each): the recorded output shape, else elem_ops /
+    ops_per_element, else the product of its dimensions."""
+    out = _shape_elements(op, "out_shape")
+    if out:
+        return out
     if op.elem_ops and op.ops_per_element:
         return max(1, int(round(op.elem_ops / op.ops_per_element)))
     return max(1, _prod(op.dims.values()) if op.dims else 1)
@@ -387,8 +397,8 @@ def cost_nongemm(op: Op, bits: int, arch, *, fused: bool = False) -> LayerCost:
         lc.note = "divide: reciprocal by look-up, multiply"
         return _nongemm_cost(lc, ps, n, arch, "arithmetic", io + n * M, n * M * (1 if fused else 2), io)
     if name in ("mean", "sum", "amax", "max", "min") or op.kind == "reduction":
-        reduce_len = max(1, _prod(op.dims.values()) // max(1, n)) if op.dims else 1
-        red_in = int(op.attrs.get("reduce_size", 0) or reduce_len)
+        n_in = _shape_elements(op, "in_shape") or (_prod(op.dims.values()) if op.dims else n)
+        red_in = max(1, int(op.attrs.get("reduce_size", 0) or n_in // max(1, n)))
         S = reduction_stages(red_in)
         ps = reduce_stage(M + _clog2(red_in)).scaled(S)
         if name == "mean" and red_in & (red_in - 1):

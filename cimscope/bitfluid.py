@@ -521,23 +521,28 @@ def plot_sweep(rows: list[dict[str, Any]], path: str | Path) -> Path:
     import matplotlib.pyplot as plt
     from cimscope.atomic import write_bytes
 
-    fig, axes = plt.subplots(1, 3, figsize=(15, 4.5))
+    fig, axes = plt.subplots(1, 3, figsize=(16, 4.8))
     groups: dict[tuple, list] = {}
     for r in rows:
         groups.setdefault((r["model"], r["config"], r["cell"]), []).append(r)
+    pairs = sorted({(m, c) for m, c, _ in groups})
+    cmap = plt.get_cmap("tab10" if len(pairs) <= 10 else "tab20")
+    color = {p: cmap(i % cmap.N) for i, p in enumerate(pairs)}
+    cells = sorted({c for _, _, c in groups}, key=lambda c: (c != "sram", c))
+    styles = {c: ("-", "--", ":", "-.")[i % 4] for i, c in enumerate(cells)}
     for (model, cfg, cell), rs in sorted(groups.items()):
         rs = sorted(rs, key=lambda r: r["vdd_V"])
         v = [r["vdd_V"] for r in rs]
-        style = "-" if cell == "sram" else "--"
         for ax, key in zip(axes, ("energy_mJ", "latency_ms", "edp_Js")):
-            ax.plot(v, [r[key] for r in rs], "o" + style, label=f"{model} {cfg} {cell}")
+            ax.plot(v, [r[key] for r in rs], marker="o", linestyle=styles[cell], color=color[(model, cfg)],
+                    label=f"{model} {cfg} {cell}")
     for ax, lab in zip(axes, ("energy per inference (mJ)", "latency per inference (ms)", "EDP (J*s)")):
         ax.set_xlabel("supply voltage (V)")
         ax.set_ylabel(lab)
         ax.set_yscale("log")
         ax.grid(True, alpha=0.3)
-    axes[0].legend(fontsize=6)
-    fig.suptitle("BF-IMNA sweep (cimscope bitfluid)")
+    axes[2].legend(fontsize=7, loc="center left", bbox_to_anchor=(1.02, 0.5))
+    fig.suptitle("BF-IMNA sweep (cimscope bitfluid); line style = cell technology")
     buf = io.BytesIO()
     fig.tight_layout()
     fig.savefig(buf, format="png", dpi=110)

@@ -33,8 +33,9 @@ from cimscope.ir import GEMM, NONGEMM_CLASSES, OP_CLASSES
 DEFAULT_ARCH = "a100_like"
 DEFAULT_PLACEMENT = "none"
 
-#: Attribute names under which a NetworkResult-like object may hold its per-operator rows.
-_ROW_ATTRS = ("ops", "rows", "per_op", "op_results", "results")
+#: Attribute names under which a NetworkResult-like object may hold its per-operator rows (ir.NetworkResult:
+#: ``ops``).
+_ROW_ATTRS = ("ops", "rows")
 
 
 # ---------------------------------------------------------------------------------------------------------
@@ -61,9 +62,11 @@ def _get(row: Any, key: str, default: Any = None) -> Any:
 
 
 def modelled_ops(network_result: Any) -> list[ModelledOp]:
-    """The per-operator rows of a NetworkResult-like object (attributes or dict keys ``name``, ``target``,
-    ``module``, ``op_class``, ``latency_s``, ``energy_pJ``, ``cycles``, optionally ``count``; the latency of a
-    row with ``count`` > 1 is multiplied by it unless the row says its figures are already totals)."""
+    """The per-operator rows of a :class:`cimscope.ir.NetworkResult` (``.ops``, each an
+    :class:`cimscope.ir.OpEvaluation`), or of anything shaped like one (a list of rows; rows as objects or
+    dicts with ``name``, ``target``, ``module``, ``op_class``, ``latency_s``, ``energy_pJ``, ``cycles`` and
+    optionally ``count``). A row's figures are for one occurrence (as in OpEvaluation), so they are
+    multiplied by ``count``."""
     rows = None
     if isinstance(network_result, (list, tuple)):
         rows = network_result
@@ -86,8 +89,7 @@ def modelled_ops(network_result: Any) -> list[ModelledOp]:
         latency = _get(row, "latency_s")
         if latency is None:
             raise InputError(f"modelled operator {_get(row, 'name')!r} has no latency_s")
-        count = int(_get(row, "count", 1) or 1)
-        scale = 1 if _get(row, "totals", False) else count
+        scale = int(_get(row, "count", 1) or 1)
         out.append(ModelledOp(name=str(_get(row, "name", "")), target=str(_get(row, "target", "")),
                               module=str(_get(row, "module", "") or ""), op_class=op_class,
                               latency_s=float(latency) * scale,
@@ -343,7 +345,7 @@ class Modelled:
 
     arch: str
     placement: str
-    primitive: str
+    primitive: Optional[str]
     engine: str
     workload: Any                    # ir.Workload
     ops: list[ModelledOp]
@@ -359,32 +361,18 @@ class Modelled:
 
 def model_network(name: str, *, batch: int = 1, image_size: int = 224, seq_len: int = 128,
                   arch: str = DEFAULT_ARCH, placement: str = DEFAULT_PLACEMENT, primitive: Optional[str] = None,
-                  engine: str = "builtin") -> Modelled:
-    """Export ``name`` and evaluate it with ``cimscope.evaluate.evaluate_network`` (placement ``none``: the
-    GPU baseline, whose GEMMs run on the tensor cores and NonGEMMs on the SIMT units)."""
+                  engine: str = "builtin", cache: Any = None) -> Modelled:
+    """Export ``name`` (:func:`cimscope.workloads.export_model`) and evaluate it with
+    :func:`cimscope.evaluate.evaluate_network` (placement ``none``: the GPU baseline, GEMMs on the tensor
+    cores with the engine's mapper, NonGEMMs on the SIMT lanes). ``cache``: a per-operator GEMM result cache
+    (:class:`cimscope.sweep.ResultCache`), passed through."""
     from cimscope.workloads import export_model
     try:
         from cimscope.evaluate import evaluate_network
     except ImportError as exc:
         raise InputError(f"the modelled side needs cimscope.evaluate, which is not available here ({exc}); "
                          f"run with --no-model") from None
-    if primitive is None:
-        primitive = default_primitive()
     workload = export_model(name, batch=batch, image_size=image_size, seq_len=seq_len)
-    result = evaluate_network(workload, arch, placement, primitive, engine=engine)
-    return Modelled(arch=arch, placement=placement, primitive=primitive, engine=engine, workload=workload,
-                    ops=modelled_ops(result))
-
-
-def default_primitive() -> str:
-    """The primitive passed with placement ``none`` (no CiM, so it does not change the result)."""
-    try:
-        import cimscope.evaluate as ev
-        for attr in ("DEFAULT_PRIMITIVE", "NO_CIM_PRIMITIVE"):
-            if isinstance(getattr(ev, attr, None), str):
-                return getattr(ev, attr)
-    except ImportError:
-        pass
-    return "none"
-
-
+    result = evaluate_network(workload, arch, placement, primitive, engine=engine, cache=cache)
+    return Modelled(arch=arch, placement=placement, primitive=getattr(result, "primitive", primitive),
+                    engine=engine, workload=workload, ops=modelled_ops(result))

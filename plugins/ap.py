@@ -366,6 +366,7 @@ class CellTech:
     write_charges: str
     scale_write_with_node: bool
     sources: dict[str, str] = field(default_factory=dict)
+    short: dict[str, str] = field(default_factory=dict)     # one-line citations for action tables
 
 
 #: Published per-bit figures (see each entry's ``sources``).
@@ -385,7 +386,10 @@ CELLS: dict[str, CellTech] = {
             "read": "first-order: a row read swings the same column lines: read energy/bit/row = compare",
             "area": "10T NOR CAM cell = 10/6 x 6T SRAM cell; 6T cell 0.346 um^2 at 45 nm (Intel 45 nm, "
                     "Mistry et al., IEDM 2007), expressed at 180 nm by (node ratio)^2",
-        }),
+        },
+        short={"compare": "Pagiamtzis JSSC'04 CAM: 2.89 fJ/bit/search, 7 ns @180nm 1.8V",
+               "write": "= compare per bit-row (bit line ~ search line; cimscope assumption)",
+               "read": "= compare per bit-row (cimscope assumption)"}),
     "reram": CellTech(
         name="reram",
         compare_fJ=4.69, write_fJ=100.0, read_fJ=1.71, compare_ns=3 / 0.875, write_ns=10.0,
@@ -401,7 +405,10 @@ CELLS: dict[str, CellTech] = {
             "read": "match energy of the same capacitive-RRAM CAM, 1.71 fJ/bit",
             "area": "2T-2R resistive CAM cell 0.41 um^2 at 90 nm (J. Li et al., '1 Mb 0.41 um^2 2T-2R Cell "
                     "Nonvolatile TCAM', IEEE JSSC 49(4), 2014), expressed at 180 nm by (node ratio)^2",
-        }),
+        },
+        short={"compare": "capacitive-RRAM CAM arXiv 2401.09207: 4.69 fJ/bit miss, 3.43 ns @180nm",
+               "write": "Yu & Chen SSCM'16: RRAM ~0.1 pJ/bit, ~10 ns (tagged cells only, unscaled)",
+               "read": "arXiv 2401.09207: 1.71 fJ/bit (match)"}),
 }
 
 CELL_CHOICES = tuple(CELLS)
@@ -422,6 +429,8 @@ class CellParams:
     cell_area_um2: float
     write_charges: str
     sources: dict[str, str] = field(default_factory=dict)
+    short: dict[str, str] = field(default_factory=dict)
+    write_scaled: bool = True          # False: device switching energy/latency kept at the published value
 
     @property
     def write_cycles(self) -> int:
@@ -471,7 +480,7 @@ def cell_params(cell: str = "sram", technology: float = 16.0, voltage: Optional[
         compare_s=c.compare_ns * 1e-9 * df,
         write_s=c.write_ns * 1e-9 * (df if c.scale_write_with_node else 1.0),
         cell_area_um2=c.cell_area_um2 * af,
-        write_charges=c.write_charges,
+        write_charges=c.write_charges, short=dict(c.short), write_scaled=c.scale_write_with_node,
         sources=dict(c.sources, scaling=f"cimscope.plugins.scaling from {c.node_nm:g} nm/{c.vdd_V:g} V to "
                                         f"{node:g} nm/{vdd:g} V: energy x{ef:.4g}, delay x{df:.4g}"),
     )
@@ -494,10 +503,12 @@ def apply_overrides(p: CellParams, overrides: Optional[dict[str, Any]]) -> CellP
         if x <= 0:
             raise InputError(f"AP cell override {k}={v!r} must be positive")
         changes[OVERRIDES[k]] = x * 1e-9 if k.endswith("_ns") else x
-    srcs = dict(p.sources)
+    srcs, short = dict(p.sources), dict(p.short)
     for k in changes:
-        srcs[k] = "user override"
-    return replace(p, sources=srcs, **changes)
+        name = {"compare_fJ": "compare", "write_fJ": "write", "read_fJ": "read", "compare_s": "compare",
+                "write_s": "write"}[k]
+        srcs[name] = short[name] = "user override"
+    return replace(p, sources=srcs, short=short, **changes)
 
 
 # ---------------------------------------------------------------------------------------------------------
@@ -590,11 +601,13 @@ class _ApBase(Estimator):
         p = self.params()
         rows, cols, M = a["rows"], a["columns"], a["bits"]
         Mb = a["bits_b"]
+        sc = f", scaled to {p.technology_nm:g} nm {p.voltage_V:g} V"
         actions: dict[str, ActionCost] = {
             "compare": ActionCost(p.compare_fJ * 1e-3, p.compare_s,
-                                  "per bit per row: " + p.sources.get("compare", "")),
-            "write": ActionCost(p.write_fJ * 1e-3, p.write_s, "per bit per row: " + p.sources.get("write", "")),
-            "read": ActionCost(p.read_fJ * 1e-3, p.compare_s, "per bit per row: " + p.sources.get("read", "")),
+                                  "per bit per row; " + p.short.get("compare", "") + sc),
+            "write": ActionCost(p.write_fJ * 1e-3, p.write_s,
+                                "per bit per row; " + p.short.get("write", "") + (sc if p.write_scaled else "")),
+            "read": ActionCost(p.read_fJ * 1e-3, p.compare_s, "per bit per row; " + p.short.get("read", "") + sc),
             "compare_pass": ActionCost(p.compare_fJ * 1e-3 * rows * cols, p.compare_s,
                                        "one compare with every column in the key, over all rows"),
             "write_pass": ActionCost(p.write_fJ * 1e-3 * rows * cols, p.write_s,
@@ -656,7 +669,6 @@ class AssociativeProcessor1D(_ApBase):
     """1D AP (memory AP, MAP in BF-IMNA)."""
 
     component_name = "ap_1d"
-    aliases = ("map",)
     attributes = _ApBase._attrs("1d")
 
 
@@ -665,5 +677,4 @@ class AssociativeProcessor2D(_ApBase):
     """2D AP (compute AP, CAP in BF-IMNA)."""
 
     component_name = "ap_2d"
-    aliases = ("cap",)
     attributes = _ApBase._attrs("2d")

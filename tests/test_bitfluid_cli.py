@@ -18,6 +18,7 @@ def cache(tmp_path_factory):
     return str(tmp_path_factory.mktemp("export-cache"))
 
 
+@pytest.mark.slow
 def test_hawq_v3_sweep_and_dynamic(tmp_path, cache):
     out = tmp_path / "o"
     r = run("--model", "resnet18", "--configs", "hawq-v3", "--tech", "sram,reram", "--vdd", "0.7,0.8",
@@ -48,6 +49,7 @@ def test_hawq_v3_sweep_and_dynamic(tmp_path, cache):
     assert conv1 and all(x["w_bits"] == "8" for x in conv1)  # first conv always 8-bit in HAWQ-V3
 
 
+@pytest.mark.slow
 def test_mismatched_configuration_exits_2_and_names_layers(tmp_path, cache):
     f = tmp_path / "bad.yaml"
     f.write_text("layers:\n  conv1: 8\n  layer1.0.conv1: 4\n  layer7.0.conv1: 4\n")

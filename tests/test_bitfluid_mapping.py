@@ -128,6 +128,12 @@ def test_nongemm_costs():
     sm = Op(name="sm", target="aten._softmax.default", module="s", op_class="logit_computation",
             kind="softmax", dims={"B": 2, "N": 10}, tensors=[])
     assert cost_nongemm(sm, 4, arch).energy_pJ["logit"] > 0
+    mean = Op(name="mean", target="aten.mean.dim", module="m", op_class="arithmetic", kind="reduction",
+              dims={"N": 1, "C": 8, "X": 49}, tensors=[], attrs={"in_shape": [1, 8, 7, 7], "out_shape": [1, 8]})
+    red = cost_nongemm(mean, 8, arch)
+    # 8 outputs x 49 rows; 6 stages (log2 49) of a 14-bit (8 + 6) reduction, then x(1/49) (not a power of 2)
+    assert "reduction of 49 elements" in red.note and red.rows == 392
+    assert red.passes_per_row["reduction"].compares == 6 * 6 * 14 + 8 * (4 * 14 + 1)
 
 
 def test_bad_arch_values():

@@ -45,6 +45,17 @@ def test_atomic_write_replaces_and_leaves_no_temp(tmp_path):
     assert [p.name for p in target.parent.iterdir()] == ["r.json"]
 
 
+def test_atomic_write_has_ordinary_permissions(tmp_path):
+    import os
+    target = atomic.write_text(tmp_path / "a.txt", "x")
+    mask = os.umask(0)
+    os.umask(mask)
+    assert target.stat().st_mode & 0o777 == 0o666 & ~mask
+    os.chmod(target, 0o640)
+    atomic.write_text(target, "y")
+    assert target.stat().st_mode & 0o777 == 0o640
+
+
 def test_cli_unknown_command_is_a_usage_error():
     r = subprocess.run([sys.executable, "-m", "cimscope", "no-such-command"], capture_output=True, text=True)
     assert r.returncode == 2

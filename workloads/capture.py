@@ -34,6 +34,10 @@ PRESERVED_OPS = ("linear.default", "scaled_dot_product_attention.default", "silu
                  "adaptive_avg_pool2d.default", "rms_norm.default", "mish.default")
 
 
+class DataDependentShapeError(RuntimeError):
+    """torch.export produced a size that depends on tensor values: no fixed shape to cost."""
+
+
 @dataclass
 class TArg:
     """A tensor operand or result: its shape, dtype and where its value comes from."""
@@ -114,10 +118,17 @@ def _targ_from_value(val: Any, source: str, name: str) -> Optional[TArg]:
     dtype = getattr(val, "dtype", None)
     if shape is None or dtype is None or not isinstance(dtype, torch.dtype):
         return None
-    try:
-        shape_t = tuple(int(s) for s in shape)
-    except Exception:  # symbolic sizes: not produced with our fixed example inputs
-        return None
+    shape_t = []
+    for s in shape:
+        if isinstance(s, int):
+            shape_t.append(s)
+            continue
+        hint = getattr(getattr(s, "node", None), "hint", None)
+        if hint is None:          # unbacked symbol: a size that depends on tensor values (nonzero, mask index)
+            raise DataDependentShapeError(f"{name}: output size {s} depends on tensor values "
+                                          f"(data-dependent shape)")
+        shape_t.append(int(hint))
+    shape_t = tuple(shape_t)
     dname, is_float, bits = _dtype_info(dtype)
     return TArg(shape_t, dname, is_float, bits, source, name)
 

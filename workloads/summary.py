@@ -87,7 +87,8 @@ def render(summary: dict[str, Any], file: Optional[TextIO] = None, *, top: int =
     from rich.console import Console
     from rich.table import Table
 
-    console = Console(file=file or sys.stderr)
+    out = file or sys.stderr
+    console = Console(file=out, width=None if out.isatty() else 110)
     t = summary["totals"]
     title = (f"{summary['model']} (batch {summary['batch']}, capture {summary['capture']}, "
              f"W{summary['weight_bits']}/A{summary['act_bits']} bits): {t['count']} operators, "

@@ -144,9 +144,8 @@ def _build_hf(name: str, *, batch: int, seq_len: int):
     import transformers
 
     spec = HF_MODELS[name]
-    config = getattr(transformers, spec.config_cls)()
-    for key, value in spec.overrides:
-        setattr(config, key, value)
+    # overrides go to the constructor: derived fields (e.g. Llama's head_dim) are computed there
+    config = getattr(transformers, spec.config_cls)(**dict(spec.overrides))
     max_pos = getattr(config, "max_position_embeddings", None) or getattr(config, "n_positions", None)
     if max_pos is not None and seq_len > max_pos:
         raise InputError(f"sequence length {seq_len} exceeds {name}'s {max_pos} positions")
@@ -191,7 +190,7 @@ def _build_factory(spec: str, *, batch: int, image_size: int, seq_len: int):
         raise ExportError(f"loading {path}: {type(exc).__name__}: {exc}") from exc
     factory: Callable | None = getattr(module, func_name, None)
     if not callable(factory):
-        names = [n for n, v in vars(module).items() if callable(v) and not n.startswith("_")
+        names = [n for n, v in vars(module).items() if inspect.isfunction(v) and not n.startswith("_")
                  and getattr(v, "__module__", None) == mod_name]
         raise UnknownNameError("factory", func_name, names, hint=f"functions defined in {path}")
     wanted = {"batch": batch, "image_size": image_size, "seq_len": seq_len}

@@ -153,11 +153,11 @@ def register(app: typer.Typer) -> None:
                       f"{','.join(d['sequence'])}: total {d['total_energy_J'] * 1e3:.4g} mJ, "
                       f"{d['total_latency_s'] * 1e3:.4g} ms; average {d['average_energy_J'] * 1e3:.4g} mJ, "
                       f"{d['average_latency_s'] * 1e3:.4g} ms per inference; reconfiguration "
-                      f"{d['reconfiguration_J']:g} J")
+                      f"{d['reconfiguration_J']:g} J", soft_wrap=True)
         for a in arch_info:
             con.print(f"arch {a['name']}: {a['cell']} {a['node_nm']:g} nm {a['vdd_V']:.2f} V, {a['caps']} CAPs "
                       f"{a['cap']} + {a['maps']} MAPs {a['map']}, AP clock {a['ap_clock_GHz']:.3g} GHz, "
-                      f"MAP capacity {a['map_capacity_MB']:.1f} MB")
+                      f"MAP capacity {a['map_capacity_MB']:.1f} MB", soft_wrap=True)
         for p in written:
             con.print(f"wrote {p}")
 

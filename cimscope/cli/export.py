@@ -46,7 +46,7 @@ def register(app: typer.Typer) -> None:
         err = Console(file=sys.stderr)
         folder = out if out is not None else Path("cimscope-export") / _folder_name(model)
         with Progress(TextColumn("{task.description}"), BarColumn(), TextColumn("{task.completed}/{task.total}"),
-                      TimeElapsedColumn(), console=err, transient=as_json) as progress:
+                      TimeElapsedColumn(), console=err, transient=True) as progress:
             task = progress.add_task(f"export {model}", total=4)
             progress.update(task, description=f"capture + lower {model}")
             wl = export_model(model, batch=batch, image_size=image_size, seq_len=seq, weight_bits=weight_bits,

@@ -1,8 +1,68 @@
-"""`cimscope mapper`: placeholder registration, replaced by the owning module's implementation."""
+"""``cimscope mapper``: drop-in for timeloop-mapper.
+
+    cimscope mapper INPUT.yaml [INPUT.yaml ...] [--objective edp|energy|delay] [--budget-s S]
+                    [--max-evaluations N] [--seed S] [--out DIR] [--json] [--engine builtin|timeloop]
+                    [--ert ERT.yaml] [--art ART.yaml] [--no-cache]
+
+Reads architecture, problem and (optional) mapspace constraints, searches for the best mapping, prints a
+summary, and with ``--out`` writes ``timeloop-mapper.map.yaml`` (v0.4 mapping), ``timeloop-mapper.stats.txt``
+and ``timeloop-mapper.map.txt`` there.
+"""
 from __future__ import annotations
+
+from pathlib import Path
+from typing import List, Optional
 
 import typer
 
 
 def register(app: typer.Typer) -> None:
-    pass
+    @app.command("mapper")
+    def mapper_cmd(
+        inputs: List[Path] = typer.Argument(..., help="Timeloop v0.4 YAML inputs (architecture, problem, constraints)"),
+        objective: str = typer.Option("edp", "--objective", help="edp, energy or delay"),
+        budget_s: Optional[float] = typer.Option(None, "--budget-s", help="time budget in seconds"),
+        max_evaluations: Optional[int] = typer.Option(None, "--max-evaluations", help="evaluation budget"),
+        seed: int = typer.Option(0, "--seed", help="random seed (same seed, same answer under an evaluation budget)"),
+        out: Optional[Path] = typer.Option(None, "--out", help="folder for timeloop-mapper.map.yaml/.stats.txt"),
+        json_out: bool = typer.Option(False, "--json", help="print one JSON document on stdout"),
+        engine: str = typer.Option("builtin", "--engine", help="builtin or timeloop (the real timeloop-mapper)"),
+        ert: Optional[Path] = typer.Option(None, "--ert", help="Accelergy ERT YAML (energy per action)"),
+        art: Optional[Path] = typer.Option(None, "--art", help="Accelergy ART YAML (area per component)"),
+        no_cache: bool = typer.Option(False, "--no-cache", help="do not read or write the mapping cache"),
+    ) -> None:
+        """Find the best mapping like timeloop-mapper and write it as v0.4 YAML with its statistics."""
+        import sys
+
+        from cimscope.cli._common import print_json
+        from cimscope.cli.model import prepare_energies, result_json, summary_text, write_outputs
+        from cimscope.engine import get_engine
+        from cimscope.errors import InputError
+        from cimscope.mappers.search import OBJECTIVES
+        from cimscope.timeloop import load_inputs
+        from cimscope.timeloop.yaml_io import mapping_to_yaml
+
+        if objective not in OBJECTIVES:
+            raise InputError(f"unknown objective {objective!r}; objectives are {', '.join(OBJECTIVES)}")
+        ti = load_inputs(inputs, ert=ert, art=art)
+        filled = prepare_energies(ti, objective == "delay", what="mapper")
+        if engine == "builtin":
+            eng = get_engine("builtin", progress=True, cache=not no_cache)
+        else:
+            eng = get_engine(engine)
+        cons = ti.constraints if not ti.constraints.is_empty() else None
+        mapping, r = eng.map(ti.problem, ti.arch, objective=objective, budget_s=budget_s,
+                             max_evaluations=max_evaluations, seed=seed, constraints=cons)
+        files = write_outputs(out, "timeloop-mapper", r, ti.arch, ti.problem, mapping) if out else []
+        if json_out:
+            print_json(result_json(r, ti.arch, ti.problem, objective=objective,
+                                   mapping=mapping_to_yaml(mapping, ti.problem), mapper=r.extra.get("mapper", {}),
+                                   energy_sources=filled, files=files))
+        else:
+            print(summary_text(r, ti.problem, ti.arch), file=sys.stderr)
+            m = r.extra.get("mapper", {})
+            if m:
+                print(f"  mapper: {m.get('evaluations', '-')} mappings evaluated in {m.get('seconds', 0):.3g} s"
+                      + (" (cached)" if m.get("cached") else ""), file=sys.stderr)
+            for f in files:
+                print(f"wrote {f}", file=sys.stderr)

@@ -1,8 +1,122 @@
-"""`cimscope model`: placeholder registration, replaced by the owning module's implementation."""
+"""``cimscope model``: drop-in for timeloop-model.
+
+    cimscope model INPUT.yaml [INPUT.yaml ...] [--ert ERT.yaml] [--art ART.yaml] [--out DIR] [--json]
+                   [--engine builtin|timeloop] [--counts-only]
+
+Reads the same v0.4 inputs as timeloop-model (merged; flattened ``parsed-processed-input.yaml`` or
+hierarchical), evaluates the mapping, prints a summary, and with ``--out`` writes
+``timeloop-model.stats.txt``, ``timeloop-model.map.txt`` and ``timeloop-model.map.yaml`` there (atomic).
+"""
 from __future__ import annotations
+
+from pathlib import Path
+from typing import Any, List, Optional
 
 import typer
 
 
+def result_json(r, arch=None, problem=None, **more: Any) -> dict:
+    """The JSON document of ``--json``: energy_pJ, cycles, computes, utilization, energy_pJ_per_level,
+    accesses (per level and data space: reads, fills, updates as totals over instances; tile_words)."""
+    doc: dict[str, Any] = {
+        "engine": r.engine,
+        "problem": problem.name if problem is not None else r.op_name,
+        "arch": arch.name if arch is not None else None,
+        "energy_pJ": r.energy_pJ,
+        "cycles": r.cycles,
+        "computes": r.computes,
+        "utilization": r.utilization,
+        "latency_s": r.latency_s,
+        "edp_Js": r.edp_Js,
+        "energy_pJ_per_level": r.energy_pJ_per_level,
+        "accesses": {lv: {ds: {"reads": a.reads, "fills": a.fills, "updates": a.updates,
+                               "tile_words": a.tile_words} for ds, a in per.items()}
+                     for lv, per in r.accesses.items()},
+    }
+    if "energy_by_action_pJ" in r.extra:
+        doc["energy_by_action_pJ"] = r.extra["energy_by_action_pJ"]
+    doc["warnings"] = list(r.extra.get("warnings", []))
+    doc.update(more)
+    return doc
+
+
+def summary_text(r, problem, arch) -> str:
+    lines = [f"{problem.name} on {arch.name} ({r.engine} engine)",
+             f"  energy      {r.energy_pJ:.6g} pJ  ({r.energy_pJ / max(r.computes, 1):.4g} pJ/compute)",
+             f"  cycles      {r.cycles:.0f} cycles  ({r.latency_s:.4g} s at {r.cycle_seconds:.3g} s/cycle)",
+             f"  computes    {r.computes:.0f}",
+             f"  utilization {100 * r.utilization:.2f} %",
+             f"  EDP         {r.edp_Js:.4g} J*s",
+             "  energy per level:"]
+    for lv, e in r.energy_pJ_per_level.items():
+        lines.append(f"    {lv:<20s} {e:14.6g} pJ")
+    lines.append("  accesses (words, totals over instances): level / data space: reads fills updates")
+    for lv, per in r.accesses.items():
+        for ds, a in per.items():
+            lines.append(f"    {lv:<20s} {ds:<10s} {a.reads:12.0f} {a.fills:12.0f} {a.updates:12.0f}")
+    for w in r.extra.get("warnings", []):
+        lines.append(f"  warning: {w}")
+    return "\n".join(lines)
+
+
+def prepare_energies(ti, counts_only: bool, *, what: str = "model") -> dict[str, str]:
+    """Fill missing energies from cimscope's plug-ins; without them, refuse (no silent zeros) unless
+    ``--counts-only``."""
+    from cimscope.engine import fill_missing_energies, missing_energy_levels
+    from cimscope.errors import InputError
+    filled = fill_missing_energies(ti.arch)
+    missing = missing_energy_levels(ti.arch)
+    if missing and not counts_only:
+        raise InputError(f"no energy per action for {', '.join(missing)} (no ERT given and no cimscope plug-in "
+                         f"knows their classes); pass --ert ERT.yaml (an Accelergy v0.4 ERT, e.g. "
+                         f"timeloop-model.ERT.yaml)" + (" or --counts-only to report access counts with those "
+                                                        "energies at 0 pJ" if what == "model" else ""))
+    return filled
+
+
 def register(app: typer.Typer) -> None:
-    pass
+    @app.command("model")
+    def model_cmd(
+        inputs: List[Path] = typer.Argument(..., help="Timeloop v0.4 YAML inputs (architecture, problem, mapping)"),
+        ert: Optional[Path] = typer.Option(None, "--ert", help="Accelergy ERT YAML (energy per action)"),
+        art: Optional[Path] = typer.Option(None, "--art", help="Accelergy ART YAML (area per component)"),
+        out: Optional[Path] = typer.Option(None, "--out", help="folder for timeloop-model.stats.txt/.map.txt"),
+        json_out: bool = typer.Option(False, "--json", help="print one JSON document on stdout"),
+        engine: str = typer.Option("builtin", "--engine", help="builtin or timeloop (the real binary)"),
+        counts_only: bool = typer.Option(False, "--counts-only",
+                                         help="allow levels without energies (reported as 0 pJ with a warning)"),
+    ) -> None:
+        """Evaluate a mapping like timeloop-model: access counts, energy, cycles (same inputs, same stats)."""
+        import sys
+
+        from cimscope.cli._common import print_json
+        from cimscope.engine import get_engine
+        from cimscope.errors import InputError
+        from cimscope.timeloop import load_inputs
+
+        ti = load_inputs(inputs, ert=ert, art=art)
+        if ti.mapping is None:
+            raise InputError(f"{', '.join(map(str, inputs))}: no 'mapping' in the inputs; add one, or find one with "
+                             f"'cimscope mapper'")
+        filled = prepare_energies(ti, counts_only)
+        r = get_engine(engine).evaluate(ti.problem, ti.arch, ti.mapping)
+        files = write_outputs(out, "timeloop-model", r, ti.arch, ti.problem, ti.mapping) if out else []
+        if json_out:
+            print_json(result_json(r, ti.arch, ti.problem, energy_sources=filled, files=files))
+        else:
+            print(summary_text(r, ti.problem, ti.arch), file=sys.stderr)
+            for f in files:
+                print(f"wrote {f}", file=sys.stderr)
+
+
+def write_outputs(out: Path, prefix: str, r, arch, problem, mapping) -> list[str]:
+    from cimscope.atomic import write_text, write_yaml
+    from cimscope.timeloop.stats import format_map, format_stats
+    from cimscope.timeloop.yaml_io import mapping_to_yaml
+    out = Path(out)
+    files = []
+    if r.extra.get("levels"):
+        files.append(str(write_text(out / f"{prefix}.stats.txt", format_stats(r))))
+    files.append(str(write_text(out / f"{prefix}.map.txt", format_map(arch, problem, mapping, r))))
+    files.append(str(write_yaml(out / f"{prefix}.map.yaml", {"mapping": mapping_to_yaml(mapping, problem)})))
+    return files

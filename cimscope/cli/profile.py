@@ -201,9 +201,11 @@ def run_profile(models: list[str], *, device: str, batch: int, dtype: str, runs:
                 progress.update(task, description=f"{name}: export + evaluate on {DEFAULT_ARCH}")
                 try:
                     modelled = model_network(name, batch=batch, image_size=image_size, seq_len=seq_len)
-                except CimscopeError as exc:
-                    modelled_error = str(exc)
-                    console.print(f"[yellow]cimscope profile: {name}: no modelled side: {exc}[/yellow]")
+                except Exception as exc:       # the measurement stands on its own: report, keep going
+                    what = "" if isinstance(exc, CimscopeError) else f"{type(exc).__name__}: "
+                    modelled_error = f"{what}{exc}"
+                    console.print(f"[yellow]cimscope profile: {name}: no modelled side: {modelled_error}"
+                                  f"[/yellow]", highlight=False)
                 progress.update(task, advance=1)
             classes = join_classes(prof.class_time_s, None if modelled is None else modelled.class_latency_s)
             ops = join_ops(prof.ops, [] if modelled is None else modelled.workload.ops,

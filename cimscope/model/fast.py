@@ -211,29 +211,43 @@ def _stream(P: np.ndarray, multi: bool, E_dim: np.ndarray, bounds: np.ndarray, l
     if not multi:
         seen = np.cumsum(relevant & active, axis=1) > 0
         return full * np.prod(np.where(seen, bounds, 1), axis=1).astype(np.float64)
+    # Only ranks with two or more terms can see a partial (overlapping) move: a single-term rank moves
+    # by at least its extent. States: 0, or 1 + 2 * (index among multi-term ranks) + (move negative).
     R = P.shape[0]
-    S = 1 + 2 * R
+    multi_rank = (P != 0).sum(axis=1) > 1                      # [R]
+    midx = np.cumsum(multi_rank) - 1
+    S = 1 + 2 * int(multi_rank.sum())
     D = E_dim.shape[1]
     acc = np.zeros((N, S), dtype=np.float64)
     out = np.tile(np.arange(S), (N, 1))
     resets = np.zeros((N, D), dtype=np.int64)
     rows = np.arange(N)
+    live = active.any(axis=0)
     for k in range(K):
-        M = -resets.copy()
+        if not live[k]:
+            continue
+        M = -resets
+        M = M.copy()
         M[rows, ldims[:, k]] += strides[:, k]
         v = M @ P.T                                               # [N, R]
-        n = bounds[:, k]
-        new_acc = np.empty_like(acc)
-        new_out = np.empty_like(out)
-        for s in range(S):
-            s1 = out[:, s]
-            d, s2 = _transition(v, E, s1)
-            a2 = acc[rows, s2]
-            s3 = out[rows, s2]
-            new_acc[:, s] = acc[:, s] + (n - 1) * (d + a2)
-            new_out[:, s] = np.where(n > 1, s3, s1)
-        acc, out = new_acc, new_out
-        act = n > 1
+        nz = v != 0
+        cnt = nz.sum(axis=1)
+        r = np.argmax(nz, axis=1)
+        vr = v[rows, r]
+        Er = E[rows, r]
+        g = 1 + 2 * midx[r] + (vr < 0)
+        base_ok = (cnt == 1) & (np.abs(vr) < Er) & multi_rank[r]
+        partial = (np.abs(vr) * (full / np.maximum(Er, 1)))
+        s1 = out                                                  # [N, S]
+        ok = base_ok[:, None] & ((s1 == 0) | (s1 == g[:, None]))
+        d = np.where((cnt == 0)[:, None], 0.0, np.where(ok, partial[:, None], full[:, None]))
+        s2 = np.where((cnt == 0)[:, None], 0, np.where(ok, g[:, None], 0))
+        a2 = np.take_along_axis(acc, s2, axis=1)
+        s3 = np.take_along_axis(out, s2, axis=1)
+        n = bounds[:, k][:, None]
+        acc = acc + (n - 1) * (d + a2)
+        out = np.where(n > 1, s3, s1)
+        act = bounds[:, k] > 1
         resets[rows[act], ldims[act, k]] += strides[act, k]
     return full + acc[:, 0]
 

@@ -1,0 +1,386 @@
+"""The mapspace of one (problem, architecture, constraints): factorizations of every dimension over the
+levels' temporal and spatial (X/Y) slots, loop permutations per level, and keep/bypass choices.
+
+Candidates live in arrays (levels innermost first, like :class:`cimscope.model.fast.Batch`):
+``tf, sf [N, L, D]`` factors, ``sx_dim [N, L, D]`` (True: the spatial factor of that dimension goes along
+the mesh's X axis), ``tperm [N, L, D]`` (dimension indices, innermost loop first) and ``keep [N, L, S]``.
+
+Sampling assigns each prime factor of each dimension to a random slot; a prime that would push a level's
+spatial product above its X (or Y) fanout goes to that level's temporal slot instead, so every sample fits
+the fanouts. Timeloop-style constraints are honoured: exact factors (``D=n``; ``D=0`` takes all that is
+left of D), bounds (``D<=n``, ``D>=n``) and spatial utilization bounds filter candidates, partial
+permutations fix the innermost loops, keep/bypass fix the masks. Dummy storage levels bypass everything
+unless told otherwise.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Optional
+
+import numpy as np
+
+from cimscope import ir
+from cimscope.errors import InputError, MappingError
+from cimscope.model.fast import Batch
+
+
+def prime_factors(n: int) -> list[int]:
+    out, p = [], 2
+    while p * p <= n:
+        while n % p == 0:
+            out.append(p)
+            n //= p
+        p += 1
+    if n > 1:
+        out.append(n)
+    return out
+
+
+@dataclass
+class Candidates:
+    tf: np.ndarray
+    sf: np.ndarray
+    sx_dim: np.ndarray
+    tperm: np.ndarray
+    keep: np.ndarray
+
+    @property
+    def n(self) -> int:
+        return self.tf.shape[0]
+
+    def batch(self) -> Batch:
+        sx = np.prod(np.where(self.sx_dim, self.sf, 1), axis=2)
+        sy = np.prod(np.where(self.sx_dim, 1, self.sf), axis=2)
+        return Batch(tf=self.tf, sf=self.sf, tperm=self.tperm, keep=self.keep, sx=sx, sy=sy)
+
+    def take(self, idx) -> "Candidates":
+        return Candidates(self.tf[idx], self.sf[idx], self.sx_dim[idx], self.tperm[idx], self.keep[idx])
+
+    @staticmethod
+    def concat(parts: list["Candidates"]) -> "Candidates":
+        return Candidates(*(np.concatenate([getattr(p, f) for p in parts]) for f in
+                            ("tf", "sf", "sx_dim", "tperm", "keep")))
+
+    def keys(self) -> list[bytes]:
+        return [b"".join(a[i].tobytes() for a in (self.tf, self.sf, self.sx_dim, self.tperm, self.keep))
+                for i in range(self.n)]
+
+
+class MapSpace:
+    def __init__(self, problem: ir.Problem, arch: ir.Arch, constraints=None, *, explore_bypass: bool = True):
+        from cimscope.timeloop.constraints import Constraints
+        self.problem, self.arch = problem, arch
+        self.dims = list(problem.dims)
+        self.D = len(self.dims)
+        self.sizes = np.array([problem.dims[d] for d in self.dims], dtype=np.int64)
+        self.levels = list(reversed(arch.levels))            # innermost first
+        self.L = len(self.levels)
+        self.ds = [t.name for t in problem.dataspaces]
+        self.S = len(self.ds)
+        if constraints is None:
+            constraints = Constraints()
+        self.constraints = constraints
+        fx, fy = [], []
+        for s, lv in enumerate(self.levels):
+            child = arch.compute if s == 0 else self.levels[s - 1]
+            x = max(1, child.mesh_x // max(1, lv.mesh_x))
+            y = max(1, child.mesh_y // max(1, lv.mesh_y))
+            if x * y != max(1, child.instances // max(1, lv.instances)):
+                x, y = max(1, child.instances // max(1, lv.instances)), 1
+            fx.append(x)
+            fy.append(y)
+        self.fx, self.fy = np.array(fx), np.array(fy)
+        didx = {d: i for i, d in enumerate(self.dims)}
+        # Slots: (level, kind) with kind 0 = temporal, 1 = spatial X, 2 = spatial Y.
+        self.slots: list[tuple[int, int]] = []
+        for s in range(self.L):
+            self.slots.append((s, 0))
+            if fx[s] > 1:
+                self.slots.append((s, 1))
+            if fy[s] > 1:
+                self.slots.append((s, 2))
+        # Constraints per level.
+        self.fixed = {}                    # (s, kind01, d) -> value (kind01: 0 temporal, 1 spatial)
+        self.bounds = []                   # (s, kind01, d, op, value)
+        self.perm_fix: dict[int, list[int]] = {}
+        self.keep_fixed = np.zeros((self.L, self.S), dtype=np.int8)   # 1 keep, -1 bypass, 0 free
+        self.util_min = np.zeros(self.L)
+        self.util_max = np.ones(self.L)
+        self.spatial_axis_fixed: dict[tuple[int, int], int] = {}     # (s, d) -> 1 (X) / 2 (Y)
+        level_index = {lv.name: s for s, lv in enumerate(self.levels)}
+        for s, lv in enumerate(self.levels):
+            for n in lv.keep or []:
+                self.keep_fixed[s, self.ds.index(n)] = 1
+            for n in lv.bypass or []:
+                self.keep_fixed[s, self.ds.index(n)] = -1
+        for name, lc in constraints.levels.items():
+            if name not in level_index:
+                raise InputError(f"constraints: unknown level {name!r}; levels are "
+                                 f"{', '.join(lv.name for lv in arch.levels)}")
+            s = level_index[name]
+            for kind01, facs in ((0, lc.temporal_factors), (1, lc.spatial_factors)):
+                for d, (op, v) in facs.items():
+                    if kind01 == 1 and fx[s] * fy[s] <= 1 and not (op == "=" and v in (0, 1)):
+                        raise InputError(f"constraints: {name} has no spatial fanout; spatial factor {d}{op}{v} "
+                                         f"cannot be met")
+                    if op == "=":
+                        self.fixed[(s, kind01, didx[d])] = v
+                    else:
+                        self.bounds.append((s, kind01, didx[d], op, v))
+            if lc.temporal_permutation:
+                self.perm_fix[s] = [didx[d] for d in lc.temporal_permutation]
+            if lc.spatial_permutation and lc.spatial_split is not None:
+                for i, d in enumerate(lc.spatial_permutation):
+                    self.spatial_axis_fixed[(s, didx[d])] = 1 if i < lc.spatial_split else 2
+            for n in lc.keep:
+                self.keep_fixed[s, self.ds.index(n)] = 1
+            for n in lc.bypass:
+                self.keep_fixed[s, self.ds.index(n)] = -1
+            self.util_min[s] = lc.min_utilization
+            self.util_max[s] = lc.max_utilization
+        for s, lv in enumerate(self.levels):
+            if lv.is_dummy:
+                for i in range(self.S):
+                    if self.keep_fixed[s, i] == 0:
+                        self.keep_fixed[s, i] = -1
+        # The outermost level keeps everything unless told otherwise (Timeloop's default).
+        for i in range(self.S):
+            if self.keep_fixed[self.L - 1, i] == 0:
+                self.keep_fixed[self.L - 1, i] = 1
+        self.explore_bypass = explore_bypass
+        # Per dimension: remaining size after exact factors, primes, and allowed slots.
+        self.rem = self.sizes.copy()
+        self.all_rest: dict[int, int] = {}           # d -> slot index that takes everything left (factor 0)
+        self.primes: list[list[int]] = []
+        self.allowed: list[list[int]] = []
+        for d in range(self.D):
+            for (s, k01, dd), v in self.fixed.items():
+                if dd != d or v == 0:
+                    continue
+                if self.rem[d] % v:
+                    raise MappingError(f"constraints: factor {self.dims[d]}={v} at {self.levels[s].name} does not "
+                                       f"divide what is left of {self.dims[d]} ({self.rem[d]})")
+                self.rem[d] //= v
+            allowed = []
+            for j, (s, kind) in enumerate(self.slots):
+                k01 = 0 if kind == 0 else 1
+                if (s, k01, d) in self.fixed:
+                    if self.fixed[(s, k01, d)] == 0:
+                        if kind == 0 or self._axis_ok(s, d, kind):
+                            self.all_rest[d] = j
+                    continue
+                if kind and (s, d) in self.spatial_axis_fixed and self.spatial_axis_fixed[(s, d)] != kind:
+                    continue
+                allowed.append(j)
+            if not allowed and self.rem[d] > 1 and d not in self.all_rest:
+                raise MappingError(f"constraints fix every factor of {self.dims[d]} but they multiply to "
+                                   f"{self.sizes[d] // self.rem[d]}, not {self.sizes[d]}")
+            self.allowed.append(allowed)
+            self.primes.append(prime_factors(int(self.rem[d])))
+
+    def _axis_ok(self, s: int, d: int, kind: int) -> bool:
+        return self.spatial_axis_fixed.get((s, d), kind) == kind
+
+    # -----------------------------------------------------------------------------------------------------
+    def _base(self, n: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        tf = np.ones((n, self.L, self.D), dtype=np.int64)
+        sf = np.ones((n, self.L, self.D), dtype=np.int64)
+        sxd = np.ones((n, self.L, self.D), dtype=bool)
+        for (s, k01, d), v in self.fixed.items():
+            if v == 0:
+                continue
+            if k01 == 0:
+                tf[:, s, d] *= v
+            else:
+                sf[:, s, d] *= v
+                sxd[:, s, d] = self.spatial_axis_fixed.get((s, d), 1) == 1
+        return tf, sf, sxd
+
+    def sample(self, rng: np.random.Generator, n: int) -> Candidates:
+        """``n`` random candidates that fit every fanout and every exact constraint."""
+        tf, sf, sxd = self._base(n)
+        xprod = np.prod(np.where(sxd, sf, 1), axis=2)
+        yprod = np.prod(np.where(sxd, 1, sf), axis=2)
+        rows = np.arange(n)
+        order = [(d, p) for d in range(self.D) for p in self.primes[d]]
+        rng.shuffle(order)
+        # Bias: each candidate sends a random share of its primes to spatial slots (fanout utilisation).
+        p_spatial = rng.random(n) * 0.8
+        slot_lvl = np.array([sl[0] for sl in self.slots])
+        slot_kind = np.array([sl[1] for sl in self.slots])
+        for d, p in order:
+            if d in self.all_rest:
+                j = np.full(n, self.all_rest[d])
+            else:
+                allowed = np.array(self.allowed[d])
+                j = allowed[rng.integers(0, len(allowed), n)]
+                sp = [a for a in allowed if self.slots[a][1] != 0]
+                if sp:
+                    jj = np.array(sp)[rng.integers(0, len(sp), n)]
+                    j = np.where(rng.random(n) < p_spatial, jj, j)
+            lvl = slot_lvl[j]
+            kind = slot_kind[j]
+            # spatial capacity: redirect to the level's temporal slot when the fanout would overflow
+            over_x = (kind == 1) & (xprod[rows, lvl] * p > self.fx[lvl])
+            over_y = (kind == 2) & (yprod[rows, lvl] * p > self.fy[lvl])
+            kind = np.where(over_x | over_y, 0, kind)
+            t = kind == 0
+            tf[rows[t], lvl[t], d] *= p
+            x = kind == 1
+            sf[rows[x], lvl[x], d] *= p
+            sxd[rows[x], lvl[x], d] = True
+            xprod[rows[x], lvl[x]] *= p
+            y = kind == 2
+            sf[rows[y], lvl[y], d] *= p
+            sxd[rows[y], lvl[y], d] = False
+            yprod[rows[y], lvl[y]] *= p
+        tperm = self._perms(rng, n)
+        keep = self._keeps(rng, n)
+        return Candidates(tf, sf, sxd, tperm, keep)
+
+    def _perms(self, rng: np.random.Generator, n: int) -> np.ndarray:
+        keys = rng.random((n, self.L, self.D))
+        for s, fixed in self.perm_fix.items():
+            for i, d in enumerate(fixed):
+                keys[:, s, d] = -len(fixed) + i
+        return np.argsort(keys, axis=2)
+
+    def _keeps(self, rng: np.random.Generator, n: int) -> np.ndarray:
+        keep = np.ones((n, self.L, self.S), dtype=bool)
+        if self.explore_bypass:
+            free = self.keep_fixed == 0
+            flip = rng.random((n, self.L, self.S)) < 0.2
+            keep = np.where(free[None] & flip, False, keep)
+        keep = np.where(self.keep_fixed[None] == 1, True, keep)
+        keep = np.where(self.keep_fixed[None] == -1, False, keep)
+        # every data space kept somewhere
+        none = ~keep.any(axis=1)                                   # [n, S]
+        keep[:, self.L - 1, :] |= none
+        return keep
+
+    def feasible(self, c: Candidates) -> np.ndarray:
+        """Constraint bounds and utilisation limits (exact factors are built in)."""
+        ok = np.ones(c.n, dtype=bool)
+        for s, k01, d, op, v in self.bounds:
+            x = (c.tf if k01 == 0 else c.sf)[:, s, d]
+            ok &= (x <= v) if op == "<=" else (x >= v)
+        fan = np.prod(c.sf, axis=2) / (self.fx * self.fy)[None, :]
+        ok &= np.all((fan >= self.util_min[None, :] - 1e-12) & (fan <= self.util_max[None, :] + 1e-12), axis=1)
+        return ok
+
+    # -----------------------------------------------------------------------------------------------------
+    def mutate(self, rng: np.random.Generator, parents: Candidates, n: int) -> Candidates:
+        """``n`` neighbours of ``parents``: move one prime factor between slots, swap two loops of a level's
+        permutation, or flip one free keep/bypass choice."""
+        idx = rng.integers(0, parents.n, n)
+        c = parents.take(idx)
+        tf, sf, sxd, tperm, keep = c.tf.copy(), c.sf.copy(), c.sx_dim.copy(), c.tperm.copy(), c.keep.copy()
+        ops = rng.random(n)
+        free_keep = np.argwhere(self.keep_fixed == 0) if self.explore_bypass else np.zeros((0, 2), dtype=int)
+        movable = [d for d in range(self.D) if self.primes[d] and d not in self.all_rest]
+        for i in range(n):
+            op = ops[i]
+            if op < 0.6 and movable:
+                for _ in range(4):
+                    if self._move_factor(rng, tf[i], sf[i], sxd[i], movable):
+                        break
+            elif op < 0.9 or len(free_keep) == 0:
+                s = int(rng.integers(0, self.L))
+                fixed = self.perm_fix.get(s, [])
+                lo = len(fixed)
+                if self.D - lo >= 2:
+                    a, b = rng.choice(np.arange(lo, self.D), 2, replace=False)
+                    tperm[i, s, [a, b]] = tperm[i, s, [b, a]]
+            else:
+                s, k = free_keep[int(rng.integers(0, len(free_keep)))]
+                keep[i, s, k] = not keep[i, s, k]
+                if not keep[i, :, k].any():
+                    keep[i, self.L - 1, k] = True
+        return Candidates(tf, sf, sxd, tperm, keep)
+
+    def _move_factor(self, rng, tf, sf, sxd, movable) -> bool:
+        d = movable[int(rng.integers(0, len(movable)))]
+        allowed = self.allowed[d]
+        if len(allowed) < 2:
+            return False
+        fixed_part = {}
+        for (s, k01, dd), v in self.fixed.items():
+            if dd == d and v:
+                fixed_part[(s, k01)] = v
+
+        def cur(j):
+            s, kind = self.slots[j]
+            if kind == 0:
+                return tf[s, d] // fixed_part.get((s, 0), 1)
+            if (kind == 1) != bool(sxd[s, d]) and sf[s, d] > 1:
+                return 1
+            return sf[s, d] // fixed_part.get((s, 1), 1)
+
+        src = [j for j in allowed if cur(j) > 1]
+        if not src:
+            return False
+        j0 = src[int(rng.integers(0, len(src)))]
+        ps = prime_factors(int(cur(j0)))
+        p = ps[int(rng.integers(0, len(ps)))]
+        dst = [j for j in allowed if j != j0]
+        j1 = dst[int(rng.integers(0, len(dst)))]
+        s1, k1 = self.slots[j1]
+        if k1:
+            if sf[s1, d] > 1 and bool(sxd[s1, d]) != (k1 == 1):
+                return False
+            xs = np.prod(np.where(sxd[s1], sf[s1], 1))
+            ys = np.prod(np.where(sxd[s1], 1, sf[s1]))
+            if (k1 == 1 and xs * p > self.fx[s1]) or (k1 == 2 and ys * p > self.fy[s1]):
+                return False
+        s0, k0 = self.slots[j0]
+        if k0 == 0:
+            tf[s0, d] //= p
+        else:
+            sf[s0, d] //= p
+        if k1 == 0:
+            tf[s1, d] *= p
+        else:
+            sf[s1, d] *= p
+            sxd[s1, d] = k1 == 1
+        return True
+
+    # -----------------------------------------------------------------------------------------------------
+    def to_mapping(self, c: Candidates, i: int) -> ir.Mapping:
+        from cimscope.timeloop.yaml_io import _perm_str
+        levels = []
+        for s in range(self.L - 1, -1, -1):
+            lv = self.levels[s]
+            tfac = {self.dims[d]: int(c.tf[i, s, d]) for d in range(self.D)}
+            perm = [self.dims[int(d)] for d in c.tperm[i, s]]
+            lm = ir.LevelMapping(target=lv.name, temporal_factors=tfac, temporal_permutation=_perm_str(perm, self.dims))
+            if (c.sf[i, s] > 1).any():
+                xs = [d for d in range(self.D) if c.sf[i, s, d] > 1 and c.sx_dim[i, s, d]]
+                ys = [d for d in range(self.D) if c.sf[i, s, d] > 1 and not c.sx_dim[i, s, d]]
+                rest = [d for d in range(self.D) if c.sf[i, s, d] == 1]
+                order = xs + ys + rest
+                lm.spatial_factors = {self.dims[d]: int(c.sf[i, s, d]) for d in range(self.D)}
+                lm.spatial_permutation = _perm_str([self.dims[d] for d in order], self.dims)
+                if ys:
+                    lm.spatial_split = len(xs)
+            byp = [self.ds[k] for k in range(self.S) if not c.keep[i, s, k]]
+            if byp:
+                lm.bypass = byp
+                lm.keep = [self.ds[k] for k in range(self.S) if c.keep[i, s, k]] or None
+            levels.append(lm)
+        return ir.Mapping(levels=levels)
+
+    def from_mapping(self, m: ir.Mapping) -> Candidates:
+        """Candidate arrays for an existing mapping (e.g. to seed the search)."""
+        from cimscope.model.fast import batch_from_mappings
+        b = batch_from_mappings(self.problem, self.arch, [m])
+        sxd = np.ones_like(b.sf, dtype=bool)
+        by = {lm.target: lm for lm in m.levels}
+        from cimscope.timeloop.yaml_io import perm_list
+        for s, lv in enumerate(self.levels):
+            lm = by.get(lv.name)
+            if lm is None or not lm.spatial_factors:
+                continue
+            split = lm.spatial_split if lm.spatial_split is not None else self.D
+            for j, dname in enumerate(perm_list(lm.spatial_permutation, self.dims)):
+                sxd[0, s, self.dims.index(dname)] = j < split
+        return Candidates(b.tf, b.sf, sxd, b.tperm, b.keep)

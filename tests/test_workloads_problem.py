@@ -1,0 +1,95 @@
+"""Timeloop v0.4 problem documents: exact structure, round trip through YAML, one file per unique shape."""
+from pathlib import Path
+
+import pytest
+import yaml
+
+from cimscope.ir import Op, Tensor, Workload
+from cimscope.workloads.problem import op_to_problem, validate_problem, write_problems
+
+CASES = Path("/work/shared/reference/timeloop_cases")
+
+
+def conv_op(name="conv", K=32, stride=2):
+    return Op(
+        name=name, target="aten.convolution.default", module=name, op_class="GEMM", kind="conv",
+        dims={"N": 1, "G": 2, "C": 16, "K": K, "R": 3, "S": 3, "P": 8, "Q": 8},
+        coefficients={"Wstride": stride, "Hstride": stride, "Wdilation": 2, "Hdilation": 2},
+        tensors=[
+            Tensor("Inputs", "input", [[("N", 1)], [("G", 1)], [("C", 1)],
+                                       [("R", "Wdilation"), ("P", "Wstride")],
+                                       [("S", "Hdilation"), ("Q", "Hstride")]], 8),
+            Tensor("Weights", "weight", [[("G", 1)], [("C", 1)], [("K", 1)], [("R", 1)], [("S", 1)]], 4),
+            Tensor("Outputs", "output", [[("N", 1)], [("G", 1)], [("K", 1)], [("Q", 1)], [("P", 1)]], 8, True),
+        ],
+        macs=1 * 2 * 16 * K * 9 * 64,
+    )
+
+
+def relu_op(name="relu"):
+    return Op(name=name, target="aten.relu.default", module="", op_class="activation", kind="elementwise",
+              dims={"A": 100}, tensors=[Tensor("Inputs", "input", [[("A", 1)]], 8),
+                                        Tensor("Outputs", "output", [[("A", 1)]], 8, True)],
+              elem_ops=100, ops_per_element=1.0, bytes_read=100, bytes_written=100)
+
+
+def test_conv_problem_structure_exact():
+    doc = op_to_problem(conv_op())
+    assert list(doc) == ["problem"]
+    p = doc["problem"]
+    assert list(p) == ["version", "shape", "instance"] and p["version"] == "0.4"
+    shape = p["shape"]
+    assert list(shape) == ["name", "dimensions", "coefficients", "data_spaces"]
+    assert shape["dimensions"] == ["N", "G", "C", "K", "R", "S", "P", "Q"]
+    assert shape["coefficients"] == [{"name": c, "default": 1}
+                                     for c in ("Wstride", "Hstride", "Wdilation", "Hdilation")]
+    inputs = shape["data_spaces"][0]
+    assert inputs == {"name": "Inputs", "read_write": False,
+                      "projection": [[["N"]], [["G"]], [["C"]], [["R", "Wdilation"], ["P", "Wstride"]],
+                                     [["S", "Hdilation"], ["Q", "Hstride"]]]}
+    assert [d["read_write"] for d in shape["data_spaces"]] == [False, False, True]
+    assert p["instance"] == {"N": 1, "G": 2, "C": 16, "K": 32, "R": 3, "S": 3, "P": 8, "Q": 8,
+                             "Wstride": 2, "Hstride": 2, "Wdilation": 2, "Hdilation": 2, "densities": {}}
+    assert validate_problem(doc) == []
+
+
+def test_problem_nesting_matches_timeloop_reference_case():
+    """Our documents nest projections exactly like the problem timeloop-model parsed in a reference run."""
+    ref_file = CASES / "04-conv1d+oc-3levelspatial-cp" / "parsed-processed-input.yaml"
+    if not ref_file.is_file():
+        pytest.skip("reference Timeloop runs not present")
+    ref = yaml.safe_load(ref_file.read_text())["problem"]
+    ours = op_to_problem(conv_op())["problem"]
+    assert set(ours) == set(ref)
+    assert set(ours["shape"]) == set(ref["shape"])
+    assert set(ours["shape"]["data_spaces"][0]) == set(ref["shape"]["data_spaces"][0])
+    assert "densities" in ref["instance"] and ours["instance"]["densities"] == ref["instance"]["densities"]
+    for ds_ref in ref["shape"]["data_spaces"]:
+        for rank in ds_ref["projection"]:                         # list of ranks / list of terms / [dim]
+            assert isinstance(rank, list) and all(isinstance(t, list) and isinstance(t[0], str) for t in rank)
+    assert validate_problem({"problem": {**ref, "shape": {**ref["shape"]}}}) == []
+
+
+def test_validate_problem_catches_errors():
+    doc = op_to_problem(conv_op())
+    doc["problem"]["shape"]["data_spaces"][0]["projection"][0] = [["Z"]]
+    doc["problem"]["instance"]["K"] = 0
+    errs = validate_problem(doc)
+    assert any("'Z' not declared" in e for e in errs) and any("instance K" in e for e in errs)
+
+
+def test_write_problems_one_file_per_shape_with_counts(tmp_path):
+    wl = Workload("toy", [conv_op("c1"), relu_op("r1"), conv_op("c2"), conv_op("c3", K=64), relu_op("r2")])
+    paths = write_problems(wl, tmp_path)
+    assert len(paths) == 3 and all(p.parent == tmp_path for p in paths)
+    index = yaml.safe_load((tmp_path / "index.yaml").read_text())
+    assert [e["count"] for e in index["index"]] == [2, 2, 1]
+    assert index["index"][0]["ops"] == ["c1", "c2"] and index["operators"] == 5
+    assert sum(e["count"] for e in index["index"]) == len(wl.ops)
+    for path, op in zip(paths, [conv_op("c1"), relu_op(), conv_op("c3", K=64)]):
+        text = path.read_text()
+        assert text.startswith("# cimscope problem")
+        loaded = yaml.safe_load(text)                                  # comments are invisible to parsers
+        assert loaded == op_to_problem(op)
+        assert validate_problem(loaded) == []
+    assert "# occurrences: 2" in paths[0].read_text()
