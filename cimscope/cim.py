@@ -207,6 +207,7 @@ class CimMappingInfo:
     weight_capacity_words: int       # weights all arrays can hold at once
     temporal_steps: int              # T: waves each array runs sequentially
     fanout_factors: dict[str, dict[str, int]] = field(default_factory=dict)
+    variant: str = ""
 
     def to_dict(self) -> dict:
         return asdict(self)
@@ -219,7 +220,44 @@ def _permutation(order: list[str]) -> str:
     return "".join(order) if all(len(d) == 1 for d in order) else " ".join(order)
 
 
-def cim_mapping(problem: ir.Problem, arch: ir.Arch, options: CimOptions = CimOptions()) -> tuple[ir.Mapping, CimMappingInfo]:
+@dataclass(frozen=True)
+class Variant:
+    """Where the weight tiles go first. ``fanout_first``: across the fanouts above the arrays' parent (e.g. the
+    108 SMs) before the arrays of one parent; ``split_reduction``: the reduction may be partitioned across
+    fanouts (partial sums then meet in the level above) rather than only across arrays and tiles."""
+
+    fanout_first: bool = False
+    split_reduction: bool = True
+
+    def label(self) -> str:
+        return f"{'fanouts' if self.fanout_first else 'arrays'}-first{'' if self.split_reduction else ', no reduction split'}"
+
+
+#: The candidate mappings :func:`cim_mappings` returns (the engine scores them; the best EDP is kept).
+VARIANTS = (Variant(False, True), Variant(True, True), Variant(False, False), Variant(True, False))
+
+
+def cim_mappings(problem: ir.Problem, arch: ir.Arch, options: CimOptions = CimOptions()
+                 ) -> list[tuple[ir.Mapping, CimMappingInfo]]:
+    """The distinct candidate CiM mappings of ``problem`` (one per :data:`VARIANTS` entry; duplicates removed)."""
+    out, seen, first_error = [], set(), None
+    for v in VARIANTS:
+        try:
+            m, info = cim_mapping(problem, arch, options, v)
+        except MappingError as exc:
+            first_error = first_error or exc
+            continue
+        key = repr(m)
+        if key not in seen:
+            seen.add(key)
+            out.append((m, info))
+    if not out:
+        raise first_error
+    return out
+
+
+def cim_mapping(problem: ir.Problem, arch: ir.Arch, options: CimOptions = CimOptions(),
+                variant: Variant = VARIANTS[0]) -> tuple[ir.Mapping, CimMappingInfo]:
     """Weight-stationary CiM mapping of ``problem`` on a CiM hierarchy (see module doc)."""
     cim = arch.levels[-1]
     if not cim.attributes.get("cim") or len(arch.levels) < 3 or not arch.levels[-2].is_dummy:
@@ -263,18 +301,31 @@ def cim_mapping(problem: ir.Problem, arch: ir.Arch, options: CimOptions = CimOpt
             fanouts.append((i, bx, by))
     weight_order = roles.out_channels + roles.blocks + roles.reduction
 
+    fanout_order = weight_order if variant.split_reduction else roles.out_channels + roles.blocks
+
     def spread_weights() -> int:
-        """Partition the weight tiles over the arrays of a parent, then over the fanouts above it."""
-        f = best_product(rem, weight_order, arrays_per_parent)
-        _take(rem, f)
-        sx[p].update(f)
-        for i, bx, by in fanouts:
-            fx = best_product(rem, weight_order, bx)
-            _take(rem, fx)
-            fy = best_product(rem, [d for d in weight_order if d not in fx], by)
-            _take(rem, fy)
-            sx[i].update(fx)
-            sy[i].update(fy)
+        """Partition the weight tiles over the arrays of a parent and over the fanouts above it."""
+        def arrays() -> dict[str, int]:
+            f = best_product(rem, weight_order, arrays_per_parent)
+            _take(rem, f)
+            sx[p].update(f)
+            return f
+
+        def above() -> None:
+            for i, bx, by in fanouts:
+                fx = best_product(rem, fanout_order, bx)
+                _take(rem, fx)
+                fy = best_product(rem, [d for d in fanout_order if d not in fx], by)
+                _take(rem, fy)
+                sx[i].update(fx)
+                sy[i].update(fy)
+
+        if variant.fanout_first:
+            above()
+            f = arrays()
+        else:
+            f = arrays()
+            above()
         return _prod(f)
 
     # 2. weight tiles: interleaved over all arrays before the sequential Rh x Ch slots of a cell are used,
@@ -410,7 +461,7 @@ def cim_mapping(problem: ir.Problem, arch: ir.Arch, options: CimOptions = CimOpt
         copies=copies, arrays_total=arrays_total, weight_tiles=weight_tiles, weight_words=weight_words,
         weight_capacity_words=capacity_words, temporal_steps=T,
         fanout_factors={arch.levels[i].name: {**sx[i], **{f"{d}(y)": f for d, f in sy[i].items()}}
-                        for i in range(n) if sx[i] or sy[i]})
+                        for i in range(n) if sx[i] or sy[i]}, variant=variant.label())
     return ir.Mapping(levels=levels), info
 
 
@@ -475,6 +526,7 @@ class StreamLevel:
     read_pJ_per_byte: float
     write_pJ_per_byte: float
     cim: bool = False
+    shared_bytes_per_cycle: Optional[float] = None    # reads and writes together
 
 
 def stream_levels(base: ir.Arch, cim_placement=None) -> list[StreamLevel]:
@@ -491,12 +543,13 @@ def stream_levels(base: ir.Arch, cim_placement=None) -> list[StreamLevel]:
         cap = None if lv.depth is None else lv.depth * lv.width / 8 * lv.instances
         rbw = None if lv.read_bandwidth is None else lv.read_bandwidth * bytes_per_word * lv.instances
         wbw = None if lv.write_bandwidth is None else lv.write_bandwidth * bytes_per_word * lv.instances
+        sbw = None if lv.shared_bandwidth is None else lv.shared_bandwidth * bytes_per_word * lv.instances
         is_cim = cim_placement is not None and lv.name == cim_placement.level
         if is_cim:
             cap = float(cim_placement.capacity_bytes)
         out.append(StreamLevel(name=lv.name, capacity_bytes=cap,
                                read_bytes_per_cycle=rbw, write_bytes_per_cycle=wbw, read_pJ_per_byte=rd,
-                               write_pJ_per_byte=wr, cim=is_cim))
+                               write_pJ_per_byte=wr, cim=is_cim, shared_bytes_per_cycle=sbw))
         if reg and lv.name == reg:
             break
     return out
@@ -541,6 +594,8 @@ def simt_cost(op: ir.Op, levels: list[StreamLevel], lanes: int, lane_op_pJ: floa
             bw_cycles = max(bw_cycles, br / lv.read_bytes_per_cycle)
         if lv.write_bytes_per_cycle:
             bw_cycles = max(bw_cycles, bw / lv.write_bytes_per_cycle)
+        if lv.shared_bytes_per_cycle:
+            bw_cycles = max(bw_cycles, (br + bw) / lv.shared_bytes_per_cycle)
     lane_cycles = ops / max(1, lanes)
     lane_energy = ops * lane_op_pJ
     per_level["SIMT"] = lane_energy
@@ -562,10 +617,31 @@ A100_PEAK_OPS = {4: 1248e12, 8: 624e12, 16: 312e12}     # peak_dense_int4_tops, 
 A100_HBM_BYTES_PER_S = 1555e9                           # hbm2_bandwidth_GBps
 
 
+def distinct_words(t: ir.Tensor, extent: dict[str, int], coefficients: dict[str, int]) -> int:
+    """Elements of dataspace ``t`` the operator actually touches: per rank, the number of distinct values of
+    sum_j c_j*d_j (a stride-2 1x1 convolution reads every other input pixel, not the whole window)."""
+    words = 1
+    for rank in t.projection:
+        terms = []
+        for d, c in rank:
+            coef = coefficients.get(c, 1) if isinstance(c, str) else int(c)
+            n = int(extent.get(d, 1))
+            if coef != 0 and n > 1:
+                terms.append((coef, n))
+        if len(terms) <= 1:
+            words *= terms[0][1] if terms else 1
+            continue
+        vals = {0}
+        for coef, n in terms:
+            vals = {v + coef * i for v in vals for i in range(n)}
+        words *= len(vals)
+    return words
+
+
 def unique_bytes(op: ir.Op) -> float:
-    """Bytes of every tensor of the operator, each counted once."""
+    """Bytes of every tensor of the operator, each element touched counted once."""
     ext = dict(op.dims)
-    return sum(tile_words(t, ext, op.coefficients) * t.bits / 8 for t in op.tensors)
+    return sum(distinct_words(t, ext, op.coefficients) * t.bits / 8 for t in op.tensors)
 
 
 def roofline_s(op: ir.Op) -> float:

@@ -24,19 +24,24 @@ Counting rule (nothing counted twice, nothing dropped)
 2. Non-operator events inside an operator (runtime calls, annotations) give their self time to the nearest
    operator above them. Time outside every operator (Python between calls) is reported as ``outside_s`` and
    is not part of the class shares.
-3. The class of an operator event's time is decided with the exporter's ``classify(name)``, by the outermost
-   operator whose class it knows, i.e. the call the model made, not a helper it dispatches to:
-   - inside a known compute operator (any class but ``memory``) every nested operator is part of it:
-     ``aten::addmm``, ``aten::t`` and ``aten::as_strided`` under ``aten::linear`` are GEMM; ``aten::empty``
-     and ``aten::mkldnn_convolution`` under ``aten::conv2d`` are GEMM; ``aten::clamp_min_`` under
-     ``aten::relu_`` is activation (the taxonomy alone would call clamp_min arithmetic);
-   - outside such an operator, an operator counts under its own class: ``aten::view``/``aten::permute``/
-     ``aten::cat`` called by the model are ``memory``; a known compute operator nested in a memory operator
-     keeps its own class; an unknown helper nested in a memory operator counts as memory;
+3. The class of an operator event's time is decided with the exporter's ``classify(name)`` (after
+   :data:`PROFILER_ALIASES` for fused eager kernels torch.export never shows), by the outermost operator whose
+   class it knows, i.e. the call the model made, not a helper it dispatches to:
+   - inside a known NonGEMM compute call, every nested operator is part of it: ``aten::clamp_min_`` under
+     ``aten::relu_`` is activation (the taxonomy alone would call clamp_min arithmetic); ``aten::mean`` under
+     ``aten::adaptive_avg_pool2d`` is pooling; ``aten::index_select`` under ``aten::embedding`` is embedding;
+   - inside a GEMM call, helpers (memory ops, ops the taxonomy does not know) are part of it: ``aten::t`` and
+     ``aten::addmm`` under ``aten::linear``, ``aten::empty``/``aten::copy_``/``aten::mkldnn_convolution``
+     under ``aten::conv2d`` are GEMM; but a known NonGEMM compute step keeps its own class, with its subtree:
+     ``aten::_softmax`` inside attention (``aten::_native_multi_head_attention``, the math path of
+     ``scaled_dot_product_attention``) is logit_computation, as the exporter splits attention into
+     QK^T (GEMM), softmax (logit_computation) and AV (GEMM);
+   - outside any known compute call, an operator counts under its own class: ``aten::view``/``aten::permute``/
+     ``aten::cat`` called by the model are ``memory``; an unknown helper inside a memory op is memory;
    - an operator the taxonomy does not know, with no known operator above it, counts under classify's
      fallback class and is listed in ``unknown_ops`` with its time, so nothing is silently re-labelled.
-   This agrees with the exporter, which classifies the calls in the model's graph; the op that does the work
-   is still the one whose self time is counted (``aten::addmm``, not ``aten::linear``).
+   The op that does the work is still the one whose self time is counted (``aten::addmm``, not
+   ``aten::linear``); the class is that of the call the model made, as in the exporter's graph.
 4. Each top-level operator call (one not nested in another operator) is one measured operator
    (:class:`OpRecord`) with its subtree's time per class; ``work`` names the operator in its subtree with the
    largest self time (``aten::addmm`` for ``aten::linear``), the op that does the work.
@@ -69,6 +74,15 @@ OP_NAMESPACES = ("aten", "torchvision", "quantized", "prims", "prim")
 _OP_NAME = re.compile(r"^([A-Za-z_][A-Za-z0-9_]*)::[A-Za-z_]")
 
 Classifier = Callable[[str], "tuple[str, bool]"]
+
+#: Fused eager kernels that appear in the profiler but never in a torch.export graph, spelled as the
+#: exporter's taxonomy knows them: nn.MultiheadAttention's inference fast path (ViT's encoder blocks on CPU
+#: and GPU) is one ``aten::_native_multi_head_attention`` call, attention like ``multi_head_attention_forward``
+#: (GEMM); its masked softmax is a softmax.
+PROFILER_ALIASES = {
+    "_native_multi_head_attention": "multi_head_attention_forward",
+    "_masked_softmax": "softmax",
+}
 
 
 def is_op_event(name: str) -> bool:
@@ -156,7 +170,9 @@ def group_events(events: Sequence[ProfEvent], *, use_device: bool = False,
 
     def cls_of(name: str) -> tuple[str, bool]:
         if name not in cache:
-            c, known = classify(name)
+            base = name.split("::", 1)[-1]
+            c, known = classify(name.split("::", 1)[0] + "::" + PROFILER_ALIASES[base]
+                                if base in PROFILER_ALIASES else name)
             if c not in OP_CLASSES:
                 raise ValueError(f"classify({name!r}) returned {c!r}, not one of {', '.join(OP_CLASSES)}")
             cache[name] = (c, bool(known))
@@ -180,7 +196,11 @@ def group_events(events: Sequence[ProfEvent], *, use_device: bool = False,
             if is_op_event(e.name):
                 own, known = cls_of(e.name)
                 if captor is not None:
-                    assigned = captor                # inside a known compute operator: part of it
+                    if captor == GEMM and known and own not in (GEMM, "memory"):
+                        assigned = own               # a NonGEMM step of a composite GEMM call (softmax
+                        captor = own                 # inside attention): its own class, and its subtree's
+                    else:
+                        assigned = captor            # part of the enclosing call
                 elif known:
                     assigned = own
                 elif nearest_known is not None:

@@ -223,25 +223,26 @@ def gains_rows(grid) -> list[dict]:
 
 
 def break_even(gains: list[dict], metric: str = "edp_x") -> list[dict]:
-    """Per (model, placement, primitive): how many GEMMs gain, and the reuse (MACs per weight byte) from
-    which CiM pays: the lowest reuse r such that every operator with reuse >= r has ``metric`` < 1 (None if
-    the highest-reuse operator does not gain)."""
+    """Per (model, placement, primitive): how many GEMMs gain (``metric`` < 1), and the reuse (MACs per weight
+    byte) from which CiM pays: the threshold r that best separates them by the rule "gains iff reuse >= r"
+    (fewest operators on the wrong side, ties to the lowest r). ``rule_agreement`` is the share of operators
+    the rule classifies right; r is None when the best rule is "never" (no operator gains)."""
     groups: dict[tuple, list[dict]] = {}
     for g in gains:
         groups.setdefault((g["model"], g["placement"], g["primitive"]), []).append(g)
     out = []
     for (model, pl, pr), rows in groups.items():
-        rows = sorted(rows, key=lambda r: -r["reuse_macs_per_weight_byte"])
-        r_star = None
-        for r in rows:
-            if r[metric] < 1.0:
-                r_star = r["reuse_macs_per_weight_byte"]
-            else:
-                break
+        reuse = sorted({r["reuse_macs_per_weight_byte"] for r in rows})
+        best = None
+        for thr in reuse + [math.inf]:
+            wrong = sum(1 for r in rows if (r["reuse_macs_per_weight_byte"] >= thr) != (r[metric] < 1.0))
+            if best is None or wrong < best[0]:
+                best = (wrong, thr)
         n_gain = sum(1 for r in rows if r[metric] < 1.0)
-        out.append({"model": model, "placement": pl, "primitive": pr, "gemm_ops": len(rows),
-                    "gaining_ops": n_gain, "metric": metric,
-                    "pays_from_reuse_macs_per_weight_byte": r_star,
+        thr = None if best[1] == math.inf else best[1]
+        out.append({"model": model, "placement": pl, "primitive": pr, "metric": metric, "gemm_ops": len(rows),
+                    "gaining_ops": n_gain, "pays_from_reuse_macs_per_weight_byte": thr,
+                    "rule_agreement": 1.0 - best[0] / len(rows),
                     "min_ratio": min(r[metric] for r in rows), "max_ratio": max(r[metric] for r in rows)})
     return out
 
@@ -255,6 +256,7 @@ def compare_text(grid) -> str:
         parts.append(text_table(be, [("model", "model"), ("placement", "placement"), ("primitive", "primitive"),
                                      ("gaining_ops", "GEMMs gaining"), ("gemm_ops", "of"),
                                      ("pays_from_reuse_macs_per_weight_byte", "pays from reuse (MACs/B)"),
+                                     ("rule_agreement", "rule fits"),
                                      ("min_ratio", "best EDP x"), ("max_ratio", "worst EDP x")]))
     if grid.stats:
         s = grid.stats

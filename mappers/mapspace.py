@@ -181,6 +181,18 @@ class MapSpace:
     def _axis_ok(self, s: int, d: int, kind: int) -> bool:
         return self.spatial_axis_fixed.get((s, d), kind) == kind
 
+    def canonical(self, c: Candidates) -> Candidates:
+        """Loops of bound 1 do not exist in Timeloop's nest: move them to the outer end of each permutation
+        (in dimension order) so equivalent candidates compare equal; constrained innermost loops stay first."""
+        D = self.D
+        bound = np.take_along_axis(c.tf, c.tperm, axis=2)
+        key = np.where(bound > 1, np.arange(D)[None, None, :], D + c.tperm).astype(np.int64)
+        for s, fixed in self.perm_fix.items():
+            for i, d in enumerate(fixed):
+                key[:, s, :] = np.where(c.tperm[:, s, :] == d, -len(fixed) + i, key[:, s, :])
+        order = np.argsort(key, axis=2, kind="stable")
+        return Candidates(c.tf, c.sf, c.sx_dim, np.take_along_axis(c.tperm, order, axis=2), c.keep)
+
     # -----------------------------------------------------------------------------------------------------
     def _base(self, n: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         tf = np.ones((n, self.L, self.D), dtype=np.int64)
@@ -236,7 +248,7 @@ class MapSpace:
             yprod[rows[y], lvl[y]] *= p
         tperm = self._perms(rng, n)
         keep = self._keeps(rng, n)
-        return Candidates(tf, sf, sxd, tperm, keep)
+        return self.canonical(Candidates(tf, sf, sxd, tperm, keep))
 
     def _perms(self, rng: np.random.Generator, n: int) -> np.ndarray:
         keys = rng.random((n, self.L, self.D))
@@ -285,18 +297,101 @@ class MapSpace:
                     if self._move_factor(rng, tf[i], sf[i], sxd[i], movable):
                         break
             elif op < 0.9 or len(free_keep) == 0:
-                s = int(rng.integers(0, self.L))
-                fixed = self.perm_fix.get(s, [])
-                lo = len(fixed)
-                if self.D - lo >= 2:
-                    a, b = rng.choice(np.arange(lo, self.D), 2, replace=False)
+                # swap two real (bound > 1) loops of one level; fixed innermost loops stay
+                lo = np.array([len(self.perm_fix.get(s, [])) for s in range(self.L)])
+                real = np.take_along_axis(tf[i], tperm[i], axis=1) > 1
+                nfree = np.array([real[s, lo[s]:].sum() for s in range(self.L)])
+                ok = np.nonzero(nfree >= 2)[0]
+                if len(ok):
+                    s = int(ok[int(rng.integers(0, len(ok)))])
+                    a, b = rng.choice(np.arange(lo[s], lo[s] + nfree[s]), 2, replace=False)
                     tperm[i, s, [a, b]] = tperm[i, s, [b, a]]
+                elif movable:
+                    self._move_factor(rng, tf[i], sf[i], sxd[i], movable)
             else:
                 s, k = free_keep[int(rng.integers(0, len(free_keep)))]
                 keep[i, s, k] = not keep[i, s, k]
                 if not keep[i, :, k].any():
                     keep[i, self.L - 1, k] = True
-        return Candidates(tf, sf, sxd, tperm, keep)
+        return self.canonical(Candidates(tf, sf, sxd, tperm, keep))
+
+    def neighbours(self, c: Candidates, i: int) -> Candidates:
+        """Every candidate one step from candidate ``i``: one prime factor moved from one slot to another
+        (within the fanouts), two loops of a level swapped, one loop made innermost, or one free keep/bypass
+        choice flipped."""
+        tf0, sf0, sx0, tp0, kp0 = c.tf[i], c.sf[i], c.sx_dim[i], c.tperm[i], c.keep[i]
+        outs = []
+        fixed_part = {}
+        for (s, k01, d), v in self.fixed.items():
+            if v:
+                fixed_part[(s, k01, d)] = v
+        xs = np.prod(np.where(sx0, sf0, 1), axis=1)
+        ys = np.prod(np.where(sx0, 1, sf0), axis=1)
+
+        def cur(j, d):
+            s, kind = self.slots[j]
+            if kind == 0:
+                return tf0[s, d] // fixed_part.get((s, 0, d), 1)
+            if sf0[s, d] > 1 and (kind == 1) != bool(sx0[s, d]):
+                return 1
+            return sf0[s, d] // fixed_part.get((s, 1, d), 1)
+
+        for d in range(self.D):
+            if d in self.all_rest or not self.primes[d]:
+                continue
+            allowed = self.allowed[d]
+            for j0 in allowed:
+                v0 = cur(j0, d)
+                if v0 <= 1:
+                    continue
+                for p in sorted(set(prime_factors(int(v0)))):
+                    for j1 in allowed:
+                        if j1 == j0:
+                            continue
+                        s1, k1 = self.slots[j1]
+                        if k1:
+                            if sf0[s1, d] > 1 and bool(sx0[s1, d]) != (k1 == 1):
+                                continue
+                            s0, k0 = self.slots[j0]
+                            fx_now = xs[s1] // (p if (k0 == 1 and s0 == s1) else 1)
+                            fy_now = ys[s1] // (p if (k0 == 2 and s0 == s1) else 1)
+                            if (k1 == 1 and fx_now * p > self.fx[s1]) or (k1 == 2 and fy_now * p > self.fy[s1]):
+                                continue
+                        tf, sf, sx = tf0.copy(), sf0.copy(), sx0.copy()
+                        s0, k0 = self.slots[j0]
+                        if k0 == 0:
+                            tf[s0, d] //= p
+                        else:
+                            sf[s0, d] //= p
+                        if k1 == 0:
+                            tf[s1, d] *= p
+                        else:
+                            sf[s1, d] *= p
+                            sx[s1, d] = k1 == 1
+                        outs.append((tf, sf, sx, tp0, kp0))
+        real = np.take_along_axis(tf0, tp0, axis=1) > 1
+        for s in range(self.L):
+            lo = len(self.perm_fix.get(s, []))
+            n = int(real[s, lo:].sum())
+            for a in range(lo, lo + n):
+                for b in range(a + 1, lo + n):
+                    tp = tp0.copy()
+                    tp[s, [a, b]] = tp[s, [b, a]]
+                    outs.append((tf0, sf0, sx0, tp, kp0))
+                if a > lo + 1:
+                    tp = tp0.copy()
+                    tp[s, lo:a + 1] = np.roll(tp0[s, lo:a + 1], 1)
+                    outs.append((tf0, sf0, sx0, tp, kp0))
+        if self.explore_bypass:
+            for s, k in np.argwhere(self.keep_fixed == 0):
+                kp = kp0.copy()
+                kp[s, k] = not kp[s, k]
+                if kp[:, k].any():
+                    outs.append((tf0, sf0, sx0, tp0, kp))
+        if not outs:
+            return c.take(np.array([i]))
+        arrs = [np.stack([o[f] for o in outs]) for f in range(5)]
+        return self.canonical(Candidates(*arrs))
 
     def _move_factor(self, rng, tf, sf, sxd, movable) -> bool:
         d = movable[int(rng.integers(0, len(movable)))]

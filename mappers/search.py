@@ -25,7 +25,7 @@ from cimscope import ir
 from cimscope.errors import InputError, MappingError
 
 OBJECTIVES = ("edp", "energy", "delay")
-DEFAULT_MAX_EVALUATIONS = 12000
+DEFAULT_MAX_EVALUATIONS = 20000
 
 
 @dataclass
@@ -38,16 +38,16 @@ class SearchResult:
     history: list[tuple[int, float]] = field(default_factory=list)
 
 
-def score(out: dict, objective: str) -> np.ndarray:
+def score(out: dict, objective: str, e_ref: float = 1.0) -> np.ndarray:
+    """Lower is better. ``delay`` ranks by cycles, then energy (``e_ref`` scales the energy tie-breaker so
+    scores of different batches compare)."""
     e, c = out["energy_pJ"], out["cycles"]
     if objective == "edp":
         return e * c
     if objective == "energy":
-        return e.copy()
+        return e + c * 1e-12 * max(e_ref, 1e-30)
     if objective == "delay":
-        fin = np.isfinite(e)
-        emax = e[fin].max() if fin.any() else 1.0
-        return c + e / (10.0 * max(emax, 1e-30))
+        return c * (1.0 + 1e-10 * e / max(e_ref, 1e-30))
     raise InputError(f"unknown objective {objective!r}; objectives are {', '.join(OBJECTIVES)}")
 
 
@@ -61,9 +61,14 @@ def result_score(r: ir.Result, objective: str) -> tuple:
 
 def search(problem: ir.Problem, arch: ir.Arch, *, objective: str = "edp", budget_s: Optional[float] = None,
            max_evaluations: Optional[int] = None, seed: int = 0, constraints=None, progress: bool = True,
-           batch: int = 1024, n_elites: int = 24, patience: int = 8, finalists: int = 6,
+           batch: int = 1024, n_elites: int = 64, n_starts: int = 6, patience: int = 12, finalists: int = 6,
            explore_bypass: bool = True, initial: Optional[list[ir.Mapping]] = None) -> SearchResult:
-    """Search the mapspace for the best mapping by ``objective``; MappingError if nothing fits."""
+    """Search the mapspace for the best mapping by ``objective``; MappingError if nothing fits.
+
+    Random exploration (about a quarter of the evaluation budget), then steepest descent over the full
+    one-step neighbourhood (``MapSpace.neighbours``) from the best distinct candidates, then iterated local
+    search (perturb the best with a few random mutations, descend again) until the budget is spent or
+    ``patience`` perturbations in a row bring nothing."""
     from cimscope.model import evaluate
     from cimscope.model.fast import evaluate_batch, make_static
     from cimscope.mappers.mapspace import Candidates, MapSpace
@@ -80,16 +85,12 @@ def search(problem: ir.Problem, arch: ir.Arch, *, objective: str = "edp", budget
     rng = np.random.default_rng(seed)
     space = MapSpace(problem, arch, constraints, explore_bypass=explore_bypass)
     static = make_static(problem, arch)
-    batch = int(max(16, min(batch, max_evaluations)))
-    explore_until = max(batch, int(0.3 * max_evaluations)) if max_evaluations < 10 ** 12 else 4 * batch
+    explore_until = (min(max(batch, int(0.25 * max_evaluations)), 8 * batch) if max_evaluations < 10 ** 12
+                     else 4 * batch)
 
-    elites: Optional[Candidates] = None
-    elite_scores = np.zeros(0)
+    st = {"evals": 0, "valid": 0, "e_ref": None, "best": np.inf}
+    elites: list = [None, np.zeros(0)]            # Candidates, scores
     seen: set[bytes] = set()
-    evals = 0
-    n_valid = 0
-    best = np.inf
-    stale = 0
     history: list[tuple[int, float]] = []
     overflow = np.zeros(space.L, dtype=np.int64)
     bar = None
@@ -98,70 +99,104 @@ def search(problem: ir.Problem, arch: ir.Arch, *, objective: str = "edp", budget
         total = max_evaluations if max_evaluations < 10 ** 12 else None
         bar = tqdm(total=total, desc=f"mapping {problem.name}", unit="map", file=sys.stderr, leave=False,
                    dynamic_ncols=True)
-    try:
-        seeds = None
-        if initial:
-            seeds = Candidates.concat([space.from_mapping(m) for m in initial])
-        while evals < max_evaluations:
-            if budget_s is not None and time.perf_counter() - t0 > budget_s:
-                break
-            n = int(min(batch, max_evaluations - evals))
-            if seeds is not None:
-                cand = Candidates.concat([seeds, space.sample(rng, max(1, n - seeds.n))])
-                seeds = None
-            elif elites is None or evals < explore_until:
-                cand = space.sample(rng, n)
-            else:
-                n_new = max(1, n // 8)
-                cand = Candidates.concat([space.mutate(rng, elites, n - n_new), space.sample(rng, n_new)])
-            keys = cand.keys()
-            fresh = [i for i, k in enumerate(keys) if k not in seen]
-            if not fresh:
-                evals += cand.n
-                stale += 1
-                if stale > patience and evals >= explore_until:
-                    break
-                continue
-            cand = cand.take(np.array(fresh))
-            for i in fresh:
-                seen.add(keys[i])
-            out = evaluate_batch(static, cand.batch())
-            ok = out["valid"] & space.feasible(cand)
-            overflow += (out["capacity_used"] > static.eff[None, :]).sum(axis=0)
-            evals += cand.n
-            n_valid += int(ok.sum())
+
+    def out_of_budget() -> bool:
+        return st["evals"] >= max_evaluations or (budget_s is not None and time.perf_counter() - t0 > budget_s)
+
+    def run(cand: "Candidates"):
+        """Evaluate the unseen candidates (within budget); returns (candidates, scores) of the valid ones."""
+        keys = cand.keys()
+        fresh = []
+        for i, k in enumerate(keys):
+            if k not in seen:
+                seen.add(k)
+                fresh.append(i)
+        room = int(max_evaluations - st["evals"])
+        fresh = fresh[:room]
+        if not fresh:
+            return None, None
+        cand = cand.take(np.array(fresh))
+        out = evaluate_batch(static, cand.batch())
+        ok = out["valid"] & space.feasible(cand)
+        overflow[:] += (out["capacity_used"] > static.eff[None, :]).sum(axis=0)
+        st["evals"] += cand.n
+        st["valid"] += int(ok.sum())
+        if bar is not None:
+            bar.update(cand.n)
+        if not ok.any():
+            return None, None
+        if st["e_ref"] is None:
+            st["e_ref"] = float(np.min(out["energy_pJ"][ok]))
+        sc = score(out, objective, st["e_ref"])[ok]
+        pool = cand.take(np.nonzero(ok)[0])
+        allc = pool if elites[0] is None else Candidates.concat([elites[0], pool])
+        alls = sc if elites[0] is None else np.concatenate([elites[1], sc])
+        order = np.argsort(alls, kind="stable")[:n_elites]
+        elites[0], elites[1] = allc.take(order), alls[order]
+        if elites[1][0] < st["best"]:
+            st["best"] = float(elites[1][0])
+            history.append((st["evals"], st["best"]))
             if bar is not None:
-                bar.update(cand.n)
-            if ok.any():
-                sc = np.where(ok, score(out, objective), np.inf)
-                pool = cand.take(np.nonzero(ok)[0])
-                pool_sc = sc[ok]
-                if elites is not None:
-                    pool = Candidates.concat([elites, pool])
-                    pool_sc = np.concatenate([elite_scores, pool_sc])
-                order = np.argsort(pool_sc, kind="stable")[:n_elites]
-                elites, elite_scores = pool.take(order), pool_sc[order]
-                if elite_scores[0] < best * (1 - 1e-9):
-                    best = float(elite_scores[0])
-                    stale = 0
-                else:
-                    stale += 1
-                history.append((evals, best))
-                if bar is not None:
-                    bar.set_postfix_str(f"best {objective} {best:.4g}")
-            else:
-                stale += 1
-            if elites is not None and evals >= explore_until and stale > patience:
+                bar.set_postfix_str(f"best {objective} {st['best']:.4g}")
+        return pool, sc
+
+    def descend(cur: "Candidates", cur_sc: float) -> tuple:
+        while not out_of_budget():
+            pool, sc = run(space.neighbours(cur, 0))
+            if pool is None:
                 break
+            j = int(np.argmin(sc))
+            if sc[j] >= cur_sc * (1 - 1e-12):
+                break
+            cur, cur_sc = pool.take(np.array([j])), float(sc[j])
+        return cur, cur_sc
+
+    try:
+        if initial:
+            run(Candidates.concat([space.from_mapping(m) for m in initial]))
+        while st["evals"] < explore_until and not out_of_budget():
+            before = st["evals"]
+            run(space.sample(rng, int(min(batch, max_evaluations - st["evals"]))))
+            if st["evals"] == before:
+                break
+        # Descents from the best candidates, one per distinct keep/bypass pattern first (bypass choices are
+        # hard to change by single steps), then the remaining best ones.
+        starts_done = 0
+        started: set[bytes] = set()
+        masks_started: set[bytes] = set()
+        while elites[0] is not None and starts_done < n_starts and not out_of_budget():
+            keys = elites[0].keys()
+            masks = [elites[0].keep[i].tobytes() for i in range(elites[0].n)]
+            nxt = next((i for i, k in enumerate(keys) if k not in started and masks[i] not in masks_started), None)
+            if nxt is None:
+                nxt = next((i for i, k in enumerate(keys) if k not in started), None)
+            if nxt is None:
+                break
+            started.add(keys[nxt])
+            masks_started.add(masks[nxt])
+            descend(elites[0].take(np.array([nxt])), float(elites[1][nxt]))
+            starts_done += 1
+        stale = 0
+        while elites[0] is not None and stale < patience and not out_of_budget():
+            best_before = st["best"]
+            kids = elites[0].take(np.array([0] * 8))
+            for _ in range(3):
+                kids = space.mutate(rng, kids, kids.n)
+            pool, sc = run(kids)
+            if pool is not None:
+                j = int(np.argmin(sc))
+                descend(pool.take(np.array([j])), float(sc[j]))
+            stale = 0 if st["best"] < best_before * (1 - 1e-12) else stale + 1
     finally:
         if bar is not None:
             bar.close()
 
-    if elites is None:
+    evals, n_valid = st["evals"], st["valid"]
+    if elites[0] is None:
         raise _no_fit(space, problem, arch, evals, overflow)
     results = []
-    for i in range(min(finalists, elites.n)):
-        m = space.to_mapping(elites, i)
+    for i in range(min(finalists, elites[0].n)):
+        m = space.to_mapping(elites[0], i)
         try:
             r = evaluate(problem, arch, m)
         except MappingError:

@@ -58,11 +58,11 @@ def test_a100_like_capacities_peaks_and_bandwidths():
     assert a.cycle_seconds == pytest.approx(1 / clock)
     # a100.yaml: 624 int8 TOPS dense, 1555 GB/s HBM2
     assert a.compute.instances * 2 * clock == pytest.approx(624e12, rel=2e-3)
-    assert hbm.read_bandwidth * clock == pytest.approx(1555e9, rel=1e-3)
+    assert hbm.shared_bandwidth * clock == pytest.approx(1555e9, rel=1e-3)      # reads + writes
     assert l2.read_bandwidth * clock == pytest.approx(7219e9, rel=1e-3)       # 5120 B/clk
     a16 = build_arch("a100_like", bits=16)
     assert a16.compute.instances * 2 * clock == pytest.approx(312e12, rel=2e-3)   # peak_dense_fp16_tflops
-    assert a16.levels[0].read_bandwidth * 2 * clock == pytest.approx(1555e9, rel=1e-3)
+    assert a16.levels[0].shared_bandwidth * 2 * clock == pytest.approx(1555e9, rel=1e-3)
 
 
 def test_a100_like_ert_comes_from_the_plugins_at_7nm():

@@ -119,3 +119,34 @@ def test_bad_options_are_named(args, message, capsys):
     rc = main(["profile", "resnet18", "--no-model"] + args)
     assert rc == 2
     assert message in capsys.readouterr().err
+
+
+def test_cpu_profile_with_the_modelled_side(tiny_model, tmp_path, capsys):
+    """The measured breakdown joined with `cimscope evaluate` on a100_like (placement none)."""
+    pytest.importorskip("cimscope.evaluate")
+    rc = main(["profile", tiny_model, "--device", "cpu", "--runs", "1", "--warmup", "1", "--threads", "1",
+               "--image-size", "16", "--out", str(tmp_path), "--json"])
+    captured = capsys.readouterr()
+    assert rc == 0, captured.err
+    (entry,) = json.loads(captured.out)["models"]
+    assert entry["modelled_error"] is None, entry["modelled_error"]
+    mod = entry["modelled"]
+    assert mod["arch"] == "a100_like" and mod["placement"] == "none"
+    assert mod["total_s"] == pytest.approx(sum(mod["class_latency_s"].values()))
+    rows = {r["op_class"]: r for r in entry["classes"]}
+    cls_rows = [r for k, r in rows.items() if not k.endswith("total")]
+    assert sum(r["modelled_share_pct"] for r in cls_rows) == pytest.approx(100.0)
+    for r in entry["classes"]:
+        assert r["diff_pp"] == pytest.approx(r["modelled_share_pct"] - r["measured_share_pct"])
+        assert r["modelled_share_pct"] == pytest.approx(
+            100.0 * sum(mod["class_latency_s"][c] for c in (
+                [r["op_class"]] if r["op_class"] in OP_CLASSES else
+                ["GEMM"] if r["op_class"] == "GEMM total" else
+                [c for c in OP_CLASSES if c != "GEMM"])) / mod["total_s"])
+    # every measured call of the tiny model has its exported operator (softmax's three parts as one)
+    assert mod["op_match"]["matched_calls"] == mod["op_match"]["calls"] == len(entry["ops"])
+    soft = next(o for o in entry["ops"] if o["name"] == "aten::softmax")
+    assert len(soft["modelled_ops"]) == 3 and soft["modelled_s"] > 0
+    conv = entry["ops"][0]
+    assert conv["match"] == "module+target+shape" and conv["modelled_class"] == GEMM
+    assert "error (pp)" in captured.err

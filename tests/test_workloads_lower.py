@@ -231,3 +231,28 @@ def test_known_models_have_no_warning_for_plain_ops():
     with warnings.catch_warnings():
         warnings.simplefilter("error", UnclassifiedOperatorWarning)
         lower(Lin3D(), torch.randn(1, 2, 64))
+
+
+class AdaptiveAndTransposed(nn.Module):
+    def __init__(self):
+        super().__init__()
+        self.up = nn.ConvTranspose2d(8, 4, 2, stride=2)
+
+    def forward(self, x):
+        return F.adaptive_avg_pool2d(x, 3), self.up(x)
+
+
+@pytest.mark.parametrize("mode", ["export", "fx"])
+def test_adaptive_pool_and_transposed_conv(mode):
+    ops = lower(AdaptiveAndTransposed(), torch.randn(2, 8, 8, 8), mode=mode)
+    pool = only(ops, "pooling")
+    # 8 -> 3: windows [0,3) [2,6) [5,8) = 3 + 4 + 3 = 10 per axis, 100 per plane; largest window 4, stride 2
+    assert pool.dims == {"N": 2, "C": 8, "R": 4, "S": 4, "P": 3, "Q": 3}
+    assert pool.coefficients["Hstride"] == 2 and pool.coefficients["Wstride"] == 2
+    assert pool.elem_ops == 2 * 8 * 100 + 2 * 8 * 9          # one add per window element + one divide per output
+    conv = only(ops, "GEMM")
+    # transposed: iterate over the 8x8 input pixels; weight [Cin=8, Kout=4, 2, 2]
+    assert conv.attrs["transposed"] and conv.dims == {"N": 2, "C": 8, "K": 4, "R": 2, "S": 2, "P": 8, "Q": 8}
+    assert conv.macs == 2 * 8 * 4 * 2 * 2 * 8 * 8
+    assert conv.tensor("output").projection[-1] == [("R", "Wdilation"), ("P", "Wstride")]
+    assert conv.bytes_written == 2 * 4 * 16 * 16

@@ -542,9 +542,9 @@ def _fx_function_call(fn, args, kwargs):
     spelled = _FN_ALIASES.get(base, base)
     if base == "getitem":
         spelled = "select"
-    prefix = "aten" if (mod.startswith("torch") or mod in ("_operator", "operator", "builtins")
-                        or isinstance(fn, type(torch.add))) else mod or "python"
-    return f"{prefix}.{spelled}.default", tuple(args), dict(kwargs)
+    if mod.startswith("torch") or mod in ("_operator", "operator", "builtins") or isinstance(fn, type(torch.add)):
+        return f"aten.{spelled}.default", tuple(args), dict(kwargs)
+    return f"{mod or 'python'}.{name}", tuple(args), dict(kwargs)      # a user function kept as a leaf
 
 
 # ----------------------------------------------------------------------------------------------------------

@@ -229,6 +229,8 @@ class Lowerer:
         attrs = {"stride": list(stride), "padding": padding if isinstance(padding, str) else _ntuple(padding or 0, nd),
                  "dilation": list(dilation), "groups": groups, "transposed": transposed, "bias": bias is not None,
                  "in_shape": list(x.shape), "weight_shape": list(w.shape), "out_shape": list(out.shape)}
+        if bias is not None:
+            attrs["bias_adds"] = out.numel        # epilogue: one add per output element (not in macs)
         if transposed:
             attrs["output_padding"] = _ntuple(output_padding or 0, nd)
         if dynamic:
@@ -272,6 +274,8 @@ class Lowerer:
                    self._tensor("Outputs", "output", bproj + [[("M", 1)], [("N", 1)]], out, read_write=True)]
         attrs: dict[str, Any] = {"in_shape": list(ls), "weight_shape": list(rs), "out_shape": list(out.shape),
                                  "bias": bias is not None}
+        if bias is not None:
+            attrs["bias_adds"] = out.numel        # epilogue: one add per output element (not in macs)
         if not rhs.is_static:
             attrs["dynamic_weight"] = True
         return self._op(rec, cls=GEMM, kind="gemm", dims=dims, tensors=tensors,
@@ -509,7 +513,9 @@ class Lowerer:
             ope += 1.0 / max(1, window)
         points = math.prod(max(1, int(v)) for v in dims.values())
         if exact_points is not None and exact_points != points:
-            ope = ope * exact_points / points          # adaptive windows of unequal size: exact total
+            # adaptive windows of unequal size: exact total = window elements (+ one divide per output for avg)
+            outputs = os_[0] * os_[1] * math.prod(outsp)
+            ope = (exact_points + (0 if is_max else outputs)) / points
             formula += f"; adaptive windows: {exact_points} window elements in total"
         attrs = {"kernel": list(kernel), "stride": list(stride), "padding": list(padding), "dilation": list(dil),
                  "adaptive": adaptive, "pool": "max" if is_max else "avg", "formula": formula,

@@ -11,6 +11,7 @@ from collections import OrderedDict
 from typing import Any, Optional, TextIO
 
 from cimscope.ir import GEMM, OP_CLASSES, Workload
+from cimscope.workloads.taxonomy import classify
 
 
 def _zero() -> dict[str, Any]:
@@ -41,9 +42,10 @@ def summarize(workload: Workload) -> dict[str, Any]:
     for op in workload.ops:
         per_class.setdefault(op.op_class, _zero())
         _add(per_class[op.op_class], op)
-        if op.target not in per_op:
-            per_op[op.target] = {"class": op.op_class, **_zero()}
-        _add(per_op[op.target], op)
+        key = op.target if op.op_class == classify(op.target)[0] else f"{op.target} ({op.op_class})"
+        if key not in per_op:                     # e.g. the softmax passes of an attention op get their own row
+            per_op[key] = {"class": op.op_class, **_zero()}
+        _add(per_op[key], op)
         _add(split["GEMM" if op.op_class == GEMM else "NonGEMM"], op)
         _add(total, op)
         if op.attrs.get("dynamic_weight"):

@@ -27,7 +27,7 @@ def register(app: typer.Typer) -> None:
         seq: int = typer.Option(128, "--seq", help="sequence length (text models), tokens"),
         weight_bits: int = typer.Option(8, "--weight-bits", help="bits per weight"),
         act_bits: int = typer.Option(8, "--act-bits", help="bits per activation"),
-        out: Optional[Path] = typer.Option(None, "--out", help="output folder [default: cimscope-export/MODEL]"),
+        out: Optional[Path] = typer.Option(None, "--out", help="output folder (default: cimscope-export/MODEL)"),
         capture: str = typer.Option("auto", "--capture", help="auto (torch.export, then torch.fx) | export | fx"),
         cache_dir: Optional[Path] = typer.Option(None, "--cache-dir", help="reuse/store exports in this folder"),
         as_json: bool = typer.Option(False, "--json", help="print the summary JSON (only) on stdout"),

@@ -60,7 +60,7 @@ def _class_table(console, title: str, rows, modelled: bool, arch: str) -> None:
     table.add_column("measured (ms)", justify="right")
     table.add_column("measured (%)", justify="right")
     if modelled:
-        table.add_column(f"modelled {arch} (ms)", justify="right")
+        table.add_column(f"modelled {arch} (us)", justify="right")
         table.add_column("modelled (%)", justify="right")
         table.add_column("error (pp)", justify="right")
         table.add_column("ratio", justify="right")
@@ -68,7 +68,7 @@ def _class_table(console, title: str, rows, modelled: bool, arch: str) -> None:
         style = "bold" if r.op_class.endswith("total") else None
         cells = [r.op_class, _fmt(r.measured_s * 1e3, ".3f"), _fmt(r.measured_share_pct, ".1f")]
         if modelled:
-            cells += [_fmt(None if r.modelled_s is None else r.modelled_s * 1e3, ".4f"),
+            cells += [_fmt(None if r.modelled_s is None else r.modelled_s * 1e6, ".3f"),
                       _fmt(r.modelled_share_pct, ".1f"), _fmt(r.diff_pp, "+.1f"), _fmt(r.share_ratio, ".2f")]
         table.add_row(*cells, style=style)
     console.print(table)
@@ -93,13 +93,18 @@ def _stacked_png(results: list[dict], path: Path) -> Path:
             bars.append((f"{label}\nmodelled {mod.arch}",
                          {c: (100.0 * v / total if total > 0 else 0.0) for c, v in mod.class_latency_s.items()}))
     classes = [c for c in OP_CLASSES if any(b[1].get(c, 0.0) > 0 for b in bars)]
-    cmap = plt.get_cmap("tab20")
+    tab10 = plt.get_cmap("tab10")
+    colours = {c: tab10(i) if i < 10 else ("#e7ba52" if i == 10 else "#393b79") for i, c in enumerate(OP_CLASSES)}
     fig, ax = plt.subplots(figsize=(max(4.0, 1.3 * len(bars) + 2.5), 4.8))
     x = list(range(len(bars)))
     bottom = [0.0] * len(bars)
-    for k, c in enumerate(classes):
+    for c in classes:
         vals = [b[1].get(c, 0.0) for b in bars]
-        ax.bar(x, vals, bottom=bottom, label=c, color=cmap(k % 20), width=0.7, edgecolor="white", linewidth=0.4)
+        patches = ax.bar(x, vals, bottom=bottom, label=c, color=colours[c], width=0.7, edgecolor="white",
+                         linewidth=0.4)
+        for patch, b in zip(patches, bars):
+            if "\nmodelled" in b[0]:
+                patch.set_hatch("//")
         bottom = [b + v for b, v in zip(bottom, vals)]
     for xi, b in zip(x, bars):
         ng = sum(v for c, v in b[1].items() if c != GEMM)
@@ -252,7 +257,7 @@ def run_profile(models: list[str], *, device: str, batch: int, dtype: str, runs:
                  f"{prof.outside_s * 1e3:.2f} ms")
         if mod is not None:
             title += (f"\n  modelled {mod.arch} (placement {mod.placement}, engine {mod.engine}): "
-                      f"{mod.total_s * 1e3:.4f} ms/inference")
+                      f"{mod.total_s * 1e6:.3f} us/inference")
         _class_table(console, title, res["classes"], mod is not None, DEFAULT_ARCH)
         if mod is not None:
             s = match_summary(res["ops"])
@@ -298,7 +303,8 @@ def register(app: typer.Typer) -> None:
 
         from cimscope.cli._common import print_json
 
-        console = Console(stderr=True, soft_wrap=True)
+        # not a terminal (a log file, a pipe): wide enough for the side-by-side table on one line per class
+        console = Console(stderr=True, soft_wrap=True, width=None if sys.stderr.isatty() else 160)
         doc = run_profile(_split_models(models), device=device, batch=batch, dtype=dtype, runs=runs,
                           warmup=warmup, threads=threads, image_size=image_size, seq_len=seq_len,
                           no_model=no_model, out=out, console=console)

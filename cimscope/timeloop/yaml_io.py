@@ -174,7 +174,8 @@ def split_dims(text: Union[str, list, None], dims: list[str], what: str) -> list
     return tokens
 
 
-_FACTOR = re.compile(r"([A-Za-z_][A-Za-z0-9_]*)\s*(<=|>=|=)?\s*(-?\d+)(?:\s*,\s*(\d+))?")
+_FACTOR = re.compile(r"([A-Za-z_][A-Za-z0-9_]*)\s*(<=|>=|=)\s*(-?\d+)(?:\s*,\s*(\d+))?")
+_FACTOR_OLD = re.compile(r"([A-Za-z_]+)()\s*(\d+)()")       # Timeloop's older "R3 P16" form
 
 
 def parse_factors(text: Union[str, list, dict, None], dims: list[str], what: str,
@@ -193,11 +194,12 @@ def parse_factors(text: Union[str, list, dict, None], dims: list[str], what: str
         s = s.split("#")[0]
         items = []
         pos = 0
-        for m in _FACTOR.finditer(s):
+        pattern = _FACTOR if re.search(r"[=<>]", s) else _FACTOR_OLD
+        for m in pattern.finditer(s):
             gap = s[pos:m.start()].strip(" ,;\t\n")
             if gap:
                 raise InputError(f"{what}: cannot read {gap!r} in factors {s.strip()!r}")
-            items.append((m.group(1), m.group(2) or "=", m.group(3), m.group(4)))
+            items.append((m.group(1), m.group(2) or "=", m.group(3), m.group(4) or None))
             pos = m.end()
         tail = s[pos:].strip(" ,;\t\n")
         if tail:

@@ -1,0 +1,59 @@
+"""The timeloop-model stats/map parser reads every reference file; values checked against the files."""
+from pathlib import Path
+
+import pytest
+
+from cimscope.errors import InputError
+from cimscope.timeloop.stats import format_stats, parse_map, parse_stats, stat_value
+
+REF = Path("/work/shared/reference/timeloop_cases")
+CASES = sorted(p.name for p in REF.glob("0*")) if REF.exists() else []
+pytestmark = pytest.mark.skipif(not CASES, reason="reference Timeloop runs not available")
+
+
+@pytest.mark.parametrize("case", CASES)
+def test_parser_reads_every_stats_file_and_writes_it_back(case):
+    text = (REF / case / "timeloop-model.stats.txt").read_text()
+    r = parse_stats(REF / case / "timeloop-model.stats.txt")
+    assert r.engine == "timeloop"
+    assert r.computes > 0 and r.cycles > 0
+    assert r.energy_pJ == pytest.approx(sum(r.energy_pJ_per_level.values()), rel=1e-4)
+    assert format_stats(r) == text                            # lossless round trip
+
+
+def test_values_of_the_spatial_case():
+    # 04-conv1d+oc-3levelspatial-kp: read from the file by eye.
+    r = parse_stats(REF / "04-conv1d+oc-3levelspatial-kp" / "timeloop-model.stats.txt")
+    assert r.computes == 49152 and r.cycles == 3072 and r.utilization == 1.0
+    rf = r.accesses["RegisterFile"]
+    # per instance x 16 utilized instances
+    assert (rf["Outputs"].reads, rf["Outputs"].fills, rf["Outputs"].updates) == (3040 * 16, 992 * 16, 3072 * 16)
+    assert rf["Weights"].tile_words == 1
+    gb = r.accesses["GlobalBuffer"]
+    assert (gb["Inputs"].reads, gb["Inputs"].fills) == (1152, 576)
+    # level energies from fJ/Compute x Computes: MainMemory 5416.67 fJ x 49152 = 266240.2 pJ
+    assert r.energy_pJ_per_level["MainMemory"] == pytest.approx(266240.16, abs=0.01)
+    assert r.energy_pJ_per_level["MACC"] == pytest.approx(41533.44, abs=0.01)
+    assert r.energy_pJ == pytest.approx(11773.78 * 49152 / 1000)
+    assert "inter_PE_spatial" not in r.accesses           # nothing kept there: Timeloop prints no block
+
+
+def test_map_parser():
+    levels = parse_map(REF / "04-conv1d+oc-3levelspatial-cp" / "timeloop-model.map.txt")
+    assert [lv["name"] for lv in levels] == ["MainMemory", "GlobalBuffer", "inter_PE_spatial", "RegisterFile"]
+    assert levels[1]["tiles"] == {"Weights": 3072, "Inputs": 576, "Outputs": 512}
+    assert levels[1]["loops"] == [("C", 2, None), ("K", 32, None), ("R", 3, None)]
+    assert levels[2]["loops"] == [("C", 16, "X")]
+    assert levels[3]["loops"] == [("P", 16, None)]
+
+
+def test_stat_value_and_bad_input(tmp_path):
+    assert stat_value("0.36 pJ") == 0.36
+    assert stat_value("16 (16*1)") == 16
+    assert stat_value("-") is None
+    p = tmp_path / "x.stats.txt"
+    p.write_text("hello\nworld\n")
+    with pytest.raises(InputError, match="no 'Buffer and Arithmetic Levels' section"):
+        parse_stats(p)
+    with pytest.raises(InputError, match="no such stats file"):
+        parse_stats(str(tmp_path / "missing.txt"))
