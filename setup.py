@@ -4,7 +4,7 @@ One import namespace, ``cimscope``. The top-level folders ``plugins``, ``arch``,
 ``mappers`` are its sub-packages (``cimscope.plugins`` ...), so nothing generic is installed at top level.
 ``hwcomponents_cimscope`` is the thin module hwcomponents discovers by its ``hwcomponents_`` prefix.
 """
-from setuptools import setup
+from setuptools import find_packages, setup
 
 SUBPACKAGES = ("plugins", "arch", "workloads", "mappers")
 
@@ -15,9 +15,11 @@ setup(
     long_description=open("README.md", encoding="utf-8").read(),
     long_description_content_type="text/markdown",
     python_requires=">=3.10",
-    packages=["cimscope", "cimscope.cli", "hwcomponents_cimscope"] + [f"cimscope.{p}" for p in SUBPACKAGES],
+    packages=(find_packages(include=["cimscope", "cimscope.*"]) + ["hwcomponents_cimscope"]
+              + [f"cimscope.{p}" for p in SUBPACKAGES]),
     package_dir={"cimscope": "cimscope", **{f"cimscope.{p}": p for p in SUBPACKAGES}},
     package_data={f"cimscope.{p}": ["*.yaml", "presets/*.yaml", "data/*.yaml"] for p in SUBPACKAGES},
+    # (find_packages only sees folders under cimscope/; the four top-level folders are mapped above)
     include_package_data=True,
     # <prefix>/share/accelergy/estimation_plug_ins/ is Accelergy's conventional shared plug-in folder (e.g.
     # /usr/local/share/... for a system install); a venv user adds <venv>/share/accelergy/estimation_plug_ins to

@@ -15,8 +15,12 @@ Rules (documented in docs/placement.md):
 * For GEMMs the replaced level and every level below it leave the datapath: the CiM arrays sit under the
   replaced level's parent, hold the weights (``Rh x Ch`` words per cell, ``Rp x Cp`` cells computing in
   parallel per array) and compute; inputs stream from the parent (broadcast over the columns), partial sums
-  are reduced along the rows and written back to the parent. Cells read their weights for free (the read is
-  part of the MAC); filling a weight costs the primitive's write energy per word.
+  are reduced along the rows, kept in the array periphery over the sequential ``Rh x Ch`` slots, and written
+  back to the parent. As in the WWW Timeloop model, each cell has an input register (``Rh`` words) and a
+  partial-sum register (``Ch`` words) of zero energy (their cost is part of the primitive's MAC energy); cells
+  read their weights for free (part of the MAC); filling a weight costs the primitive's write energy per
+  word. Hierarchy: parent -> ``CiM_<level>_arrays`` (container, fanout Cp x Rp) -> ``CiM_<level>_out`` ->
+  ``CiM_<level>_in`` -> ``CiM_<level>`` (weights) -> ``CiM_<level>_MAC``.
 * For NonGEMM operators the arrays still are the level's memory (dual-mode CiM): capacity
   ``arrays x 4096`` bytes, the replaced level's bandwidth, the primitive's read/write energy per word.
 """
@@ -189,7 +193,7 @@ def cim_placement(base: ir.Arch, placement: str, primitive: CimPrimitive, roundi
 
 def cim_gemm_arch(base: ir.Arch, cp: CimPlacement) -> ir.Arch:
     """The hierarchy a GEMM runs on with CiM at ``cp``: the levels above the replaced one, then the CiM
-    cells (one storage level holding ``Rh x Ch`` weight words per cell) and their MAC compute."""
+    arrays (container, periphery registers, cells holding ``Rh x Ch`` weight words each) and their MACs."""
     prim = cp.primitive
     idx = _level_index(base, cp.level)
     if idx == 0:
@@ -216,6 +220,21 @@ def cim_gemm_arch(base: ir.Arch, cp: CimPlacement) -> ir.Arch:
         attributes=dict(cim_attrs, cim=False, cim_container=True),
     )
     leak_per_cell_cycle = prim.leak_W * base.cycle_seconds * 1e12 / prim.parallel_macs
+    zero = {"read": 0.0, "write": 0.0, "update": 0.0, "leak": 0.0}
+    # Per-cell input and partial-sum registers of the array periphery (WWW's CiMInpBuffer of Rh words and
+    # CiMOutBuffer of Ch words): their energy is part of the MAC energy of the primitive, so 0 here.
+    out_buf = ir.Level(
+        name=f"CiM_{cp.level}_out", cls="cim_buffer", instances=cells, mesh_x=cp.arrays * prim.Cp, mesh_y=prim.Rp,
+        depth=prim.Ch, width=word_bits, word_bits=word_bits, action_energy_pJ=dict(zero),
+        attributes=dict(cim_attrs, cim=False, cim_buffer="outputs",
+                        ert_source="0: partial sums stay in the array periphery (in the MAC energy)"),
+    )
+    in_buf = ir.Level(
+        name=f"CiM_{cp.level}_in", cls="cim_buffer", instances=cells, mesh_x=cp.arrays * prim.Cp, mesh_y=prim.Rp,
+        depth=prim.Rh, width=word_bits, word_bits=word_bits, action_energy_pJ=dict(zero),
+        attributes=dict(cim_attrs, cim=False, cim_buffer="inputs",
+                        ert_source="0: input drivers hold the applied inputs (in the MAC energy)"),
+    )
     cim_level = ir.Level(
         name=f"CiM_{cp.level}", cls="cim_storage", instances=cells, mesh_x=cp.arrays * prim.Cp, mesh_y=prim.Rp,
         depth=prim.Rh * prim.Ch, width=word_bits, word_bits=word_bits, n_banks=1,
@@ -229,7 +248,8 @@ def cim_gemm_arch(base: ir.Arch, cp: CimPlacement) -> ir.Arch:
         word_bits=word_bits, action_energy_pJ={"compute": prim.mac_energy_pJ, "leak": 0.0},
         attributes=dict(cim_attrs, ert_source=f"cim_macro plug-in ({prim.name})"),
     )
-    return ir.Arch(name=f"{base.name}+cim_{cp.placement}_{prim.name}", levels=outer + [arrays, cim_level],
+    return ir.Arch(name=f"{base.name}+cim_{cp.placement}_{prim.name}",
+                   levels=outer + [arrays, out_buf, in_buf, cim_level],
                    compute=compute, cycle_seconds=base.cycle_seconds, technology=base.technology,
                    attributes={**base.attributes, "cim": cp.to_dict()})
 

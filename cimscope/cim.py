@@ -11,7 +11,12 @@ its accesses. Dimensions are classified by the dataspaces they index:
   column groups of a cell;
 * blocks (in all three: groups, batched-matmul batch) -> separate arrays (weights and inputs both differ);
 * the rest (N, P, Q / M) stream through the arrays: temporal loops above the cells, innermost, so every
-  weight written into a cell is reused for all of them before it is replaced.
+  weight written into a cell is reused for all of them before it is replaced (or, in the variants with the
+  reduction innermost, inside the reduction tiles so that partial sums stay on chip).
+
+The mapping is built in a few variants (:data:`VARIANTS`: weight tiles spread over the arrays of one parent
+first or over the fanouts above it first, reduction split across fanouts or not, reduction tiles inside or
+outside the streaming loops); the caller scores every variant with the engine and keeps the lowest EDP.
 
 Options (:class:`CimOptions`): ``interleave`` spreads consecutive weight tiles (output channels first)
 over different arrays before the sequential ``Rh x Ch`` slots of a cell are used, so they compute in
@@ -44,11 +49,10 @@ published peaks (/work/shared/reference/a100.yaml).
 """
 from __future__ import annotations
 
-import itertools
 import math
 from dataclasses import asdict, dataclass, field
 from functools import lru_cache
-from typing import Any, Optional
+from typing import Optional
 
 from cimscope import ir
 from cimscope.errors import InputError, MappingError
@@ -228,13 +232,18 @@ class Variant:
 
     fanout_first: bool = False
     split_reduction: bool = True
+    reduction_inner: bool = False     # reduction tiles inside the streaming loops: partial sums stay on chip,
+                                      # weights are rewritten for every streaming tile
 
     def label(self) -> str:
-        return f"{'fanouts' if self.fanout_first else 'arrays'}-first{'' if self.split_reduction else ', no reduction split'}"
+        return (f"{'fanouts' if self.fanout_first else 'arrays'}-first"
+                f"{'' if self.split_reduction else ', no reduction split'}"
+                f"{', reduction innermost' if self.reduction_inner else ''}")
 
 
 #: The candidate mappings :func:`cim_mappings` returns (the engine scores them; the best EDP is kept).
-VARIANTS = (Variant(False, True), Variant(True, True), Variant(False, False), Variant(True, False))
+VARIANTS = (Variant(False, True), Variant(True, True), Variant(False, False), Variant(True, False),
+            Variant(False, True, True), Variant(False, False, True))
 
 
 def cim_mappings(problem: ir.Problem, arch: ir.Arch, options: CimOptions = CimOptions()
@@ -260,14 +269,15 @@ def cim_mapping(problem: ir.Problem, arch: ir.Arch, options: CimOptions = CimOpt
                 variant: Variant = VARIANTS[0]) -> tuple[ir.Mapping, CimMappingInfo]:
     """Weight-stationary CiM mapping of ``problem`` on a CiM hierarchy (see module doc)."""
     cim = arch.levels[-1]
-    if not cim.attributes.get("cim") or len(arch.levels) < 3 or not arch.levels[-2].is_dummy:
+    qs = [i for i, lv in enumerate(arch.levels) if lv.attributes.get("cim_container")]
+    if not cim.attributes.get("cim") or len(qs) != 1 or qs[0] < 1:
         raise InputError(f"arch {arch.name!r} has no CiM arrays innermost; build it with cimscope.arch.placements")
     a = cim.attributes
     Rp, Cp, Rh, Ch = int(a["Rp"]), int(a["Cp"]), int(a["Rh"]), int(a["Ch"])
     roles = classify_dims(problem)
     n = len(arch.levels)
-    q = n - 2                                   # the arrays container (fanout: Cp x Rp cells of one array)
-    p = n - 3                                   # the level the arrays stream inputs/outputs from
+    q = qs[0]                                   # the arrays container (fanout: Cp x Rp cells of one array)
+    p = q - 1                                   # the level the arrays stream inputs/outputs from
     parent = arch.levels[p]
     arrays_per_parent = max(1, arch.levels[q].instances // parent.instances)
     rem = {d: int(s) for d, s in problem.dims.items()}
@@ -379,7 +389,10 @@ def cim_mapping(problem: ir.Problem, arch: ir.Arch, options: CimOptions = CimOpt
             f"allow weight reloads (tiling)")
 
     # 4. temporal loops above the cells: streaming dims innermost (weight reuse), then the weight tiles
-    order = roles.streaming + roles.reduction + roles.blocks + roles.out_channels
+    if variant.reduction_inner:
+        order = roles.reduction + roles.streaming + roles.blocks + roles.out_channels
+    else:
+        order = roles.streaming + roles.reduction + roles.blocks + roles.out_channels
 
     def extent_at(i: int) -> dict[str, int]:
         ext = {d: 1 for d in problem.dims}
@@ -434,10 +447,15 @@ def cim_mapping(problem: ir.Problem, arch: ir.Arch, options: CimOptions = CimOpt
         x_dims = [d for d in problem.dims if sx[i].get(d, 1) > 1]
         y_dims = [d for d in problem.dims if sy[i].get(d, 1) > 1]
         spatial_perm = x_dims + y_dims + [d for d in problem.dims if d not in x_dims and d not in y_dims]
+        buf = lv.attributes.get("cim_buffer")
         if i == n - 1:
             keep, bypass = [roles.weights], [roles.inputs, roles.outputs]
         elif i == q:
             keep, bypass = [], [t.name for t in problem.dataspaces]
+        elif buf == "outputs":
+            keep, bypass = [roles.outputs], [roles.inputs, roles.weights]
+        elif buf == "inputs":
+            keep, bypass = [roles.inputs], [roles.outputs, roles.weights]
         elif i == p and p > 0:
             keep, bypass = [roles.inputs, roles.outputs], [roles.weights]
         else:

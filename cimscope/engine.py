@@ -12,7 +12,7 @@ from __future__ import annotations
 from typing import Any, Optional, Protocol
 
 from cimscope import ir
-from cimscope.errors import EngineError, UnknownNameError
+from cimscope.errors import UnknownNameError
 
 ENGINES = ("builtin", "timeloop")
 

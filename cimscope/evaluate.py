@@ -21,12 +21,11 @@ from __future__ import annotations
 import functools
 import hashlib
 import json
-import math
 from dataclasses import asdict, dataclass
-from typing import Any, Callable, Optional
+from typing import Any, Optional
 
 from cimscope import ir
-from cimscope.errors import CimscopeError, EngineError, InputError, MappingError, UnknownNameError
+from cimscope.errors import CimscopeError, UnknownNameError
 
 #: The primitive reported with placement "none" (no CiM: it changes nothing).
 DEFAULT_PRIMITIVE = "analog6T"
@@ -83,6 +82,8 @@ def validate(arch: str, placement: str, primitive: Optional[str], engine: str = 
         raise UnknownNameError("primitive", str(primitive), PRIMITIVES)
     if engine not in ENGINES:
         raise UnknownNameError("engine", engine, ENGINES)
+    if engine != "builtin":
+        get_engine(engine)             # raises EngineError (what to install) when its binaries are missing
 
 
 def op_bits(op: ir.Op) -> int:
@@ -201,7 +202,7 @@ def evaluate_nongemm(op: ir.Op, cfg: EvalConfig) -> dict:
     """One occurrence of NonGEMM ``op`` on the SIMT lanes (same dict layout as :func:`evaluate_gemm`)."""
     from cimscope.cim import simt_cost
     cfg = cfg.normalized()
-    bits = op_bits(op)
+    bits = 8          # SIMT streams bytes; the GEMM datapath width (which sets word counts) does not matter here
     levels, lanes, e_op, src = _simt_setup(cfg.arch, cfg.placement, cfg.primitive, bits, cfg.rounding)
     c = simt_cost(op, levels, lanes, e_op, src)
     pa = placed_arch(cfg, bits)
@@ -277,7 +278,7 @@ def assemble(workload: ir.Workload, cfg: EvalConfig, rows: list[ir.OpEvaluation]
             nl += r.latency_s * k
         for lv, v in r.energy_pJ_per_level.items():
             per_level[lv] = per_level.get(lv, 0.0) + v * k
-    pa = placed_arch(cfg, max((op_bits(o) for o in workload.ops), default=8))
+    pa = placed_arch(cfg, max((op_bits(o) for o in workload.gemm_ops()), default=8))
     return ir.NetworkResult(
         model=workload.model, arch=cfg.arch, placement=cfg.placement,
         primitive=cfg.primitive if cfg.placement != "none" else None, engine=cfg.engine, ops=rows,

@@ -125,6 +125,7 @@ class OpRecord:
     time_s: float                    # its subtree's attributed time
     class_time_s: dict[str, float]
     occurrence: int = 0              # k-th call with the same (module, name, shapes) within one run
+    spine: list[str] = field(default_factory=list)   # dispatch path through the heaviest child operator
 
     def to_dict(self) -> dict:
         return asdict(self)
@@ -187,6 +188,28 @@ def group_events(events: Sequence[ProfEvent], *, use_device: bool = False,
     def t(e: ProfEvent) -> float:
         return float(e.device_self_us if use_device else e.self_us)
 
+    inclusive: dict[int, float] = {}
+
+    def incl(e: ProfEvent) -> float:
+        if e.id not in inclusive:
+            inclusive[e.id] = t(e) + sum(incl(c) for c in children.get(e.id, []))
+        return inclusive[e.id]
+
+    def spine(e: ProfEvent) -> list[str]:
+        """The call's dispatch path: from the call down through the heaviest operator child at each level,
+        while that child takes more time than the operator's own self time (aten::conv2d ->
+        aten::convolution -> aten::_convolution -> aten::mkldnn_convolution; aten::linear -> aten::addmm)."""
+        path = [e.name]
+        while True:
+            ops = [c for c in children.get(e.id, []) if is_op_event(c.name)]
+            if not ops:
+                return path
+            heaviest = max(ops, key=incl)
+            if incl(heaviest) < t(e):
+                return path
+            e = heaviest
+            path.append(e.name)
+
     for roots in runs:
         records: list[dict] = []
         # stack items: (event, module path, top-level record, captor class, nearest known class, owner class)
@@ -210,7 +233,7 @@ def group_events(events: Sequence[ProfEvent], *, use_device: bool = False,
                     unknown_us[e.name] = unknown_us.get(e.name, 0.0) + t(e)
                 if rec is None:                      # a top-level operator call
                     rec = {"name": e.name, "module": module, "input_shapes": _plain_shapes(e.input_shapes),
-                           "chain": [], "self_by_op": {}, "class_us": {}}
+                           "chain": [], "self_by_op": {}, "class_us": {}, "spine": spine(e)}
                     records.append(rec)
                 if e.name not in rec["chain"]:
                     rec["chain"].append(e.name)
@@ -268,7 +291,8 @@ def _merge_runs(per_run: list[list[dict]], n_runs: int) -> list[OpRecord]:
             m = merged.get(key)
             if m is None:
                 m = merged[key] = {"name": r["name"], "module": r["module"], "input_shapes": r["input_shapes"],
-                                   "chain": [], "self_by_op": {}, "class_us": {}, "occurrence": k}
+                                   "chain": [], "self_by_op": {}, "class_us": {}, "occurrence": k,
+                                   "spine": r["spine"]}
                 order.append(key)
             for n in r["chain"]:
                 if n not in m["chain"]:
@@ -284,7 +308,8 @@ def _merge_runs(per_run: list[list[dict]], n_runs: int) -> list[OpRecord]:
         op_class = max(class_s, key=class_s.get) if class_s else "other"
         out.append(OpRecord(name=m["name"], work=work, chain=m["chain"], module=m["module"],
                             input_shapes=m["input_shapes"], op_class=op_class,
-                            time_s=sum(class_s.values()), class_time_s=class_s, occurrence=m["occurrence"]))
+                            time_s=sum(class_s.values()), class_time_s=class_s, occurrence=m["occurrence"],
+                            spine=m["spine"]))
     return out
 
 
@@ -295,17 +320,22 @@ def events_from_torch(function_events: Iterable[Any]) -> tuple[list[ProfEvent], 
     events: list[ProfEvent] = []
     kernel_total_us = 0.0
     for fe in function_events:
+        annotation = bool(getattr(fe, "is_user_annotation", False)) or fe.name.startswith("cimscope.")
         dtype = str(getattr(fe, "device_type", "DeviceType.CPU"))
         if not dtype.endswith("CPU"):
-            kernel_total_us += float(getattr(fe, "device_time_total", 0.0) or 0.0)
+            # device-side activity: kernels, copies; the GPU mirror of an annotation spans kernels, skip it
+            if not annotation:
+                kernel_total_us += float(getattr(fe, "device_time_total", 0.0) or 0.0)
             continue
         if getattr(fe, "is_async", False):
             continue
         parent = fe.cpu_parent.id if getattr(fe, "cpu_parent", None) is not None else None
-        try:
-            dev = float(fe.self_device_time_total or 0.0)
-        except Exception:                       # events without a device (CPU-only profiles)
-            dev = 0.0
+        dev = 0.0
+        if not annotation:                       # an annotation launches no kernel of its own
+            try:
+                dev = float(fe.self_device_time_total or 0.0)
+            except Exception:                    # events without a device (CPU-only profiles)
+                dev = 0.0
         events.append(ProfEvent(id=fe.id, name=fe.name, parent=parent, self_us=float(fe.self_cpu_time_total),
                                 device_self_us=dev, input_shapes=list(fe.input_shapes or [])))
     return events, kernel_total_us

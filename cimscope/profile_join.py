@@ -274,8 +274,20 @@ def exported_nodes(exported_ops: Sequence[Any]) -> list[ExportedNode]:
 def join_ops(measured: Sequence[Any], exported_ops: Sequence[Any],
              modelled: Optional[Sequence[ModelledOp]] = None) -> list[OpJoin]:
     """Match measured top-level calls (``OpRecord``s) to exported operators (``ir.Op``s; their modelled rows
-    are found by op name) as described in the module docstring. An exported operator split into parts is
-    one call; its modelled latency is the sum of its parts'."""
+    are found by op name), as described in the module docstring, in two passes:
+
+    1. one to one, within a module: the exported target's base name on the measured call's dispatch path
+       (``OpRecord.spine``: ``aten::conv2d -> aten::convolution -> ...``), then agreeing input shapes, then
+       the class, then execution order;
+    2. exported operators left over are absorbed by a call of the same module that contains them: their
+       target name anywhere in its chain, or, for a composite call (one whose time the counting rule split
+       over several classes), time in their class (any memory node: memory helpers inside a composite count
+       under its class). Eager PyTorch may run as one call what
+       the exporter sees as many (``aten::_native_multi_head_attention`` is the whole attention block:
+       projections, views, softmax, ...). Such rows say ``composite`` in ``match``.
+
+    An exported operator split into parts is one call; a row's modelled latency is the sum over the exported
+    operators it was given."""
     by_name = {m.name: m for m in (modelled or [])}
     total_meas = sum(r.time_s for r in measured)
     total_mod = sum(m.latency_s for m in (modelled or []))
@@ -284,19 +296,22 @@ def join_ops(measured: Sequence[Any], exported_ops: Sequence[Any],
                    measured_share_pct=100.0 * r.time_s / total_meas if total_meas > 0 else 0.0)
             for i, r in enumerate(measured)]
     chains = [{_base(n) for n in r.chain} for r in measured]
+    spines = [{_base(n) for n in (getattr(r, "spine", None) or r.chain)} for r in measured]
     modules = [_norm_module(r.module) for r in measured]
-    taken = [False] * len(measured)
+    assigned: list[list[ExportedNode]] = [[] for _ in measured]
     cursor: dict[str, int] = {}      # per module: index after its last match (keeps execution order)
+    nodes = exported_nodes(exported_ops)
+    left: list[tuple[int, ExportedNode]] = []
 
-    for node in exported_nodes(exported_ops):
+    for k, node in enumerate(nodes):                       # pass 1: one to one
         tgt = _base(node.target)
         mod = _norm_module(node.module)
         start = cursor.get(mod, 0)
         best, best_key = None, None
         for i in range(len(measured)):
-            if taken[i] or modules[i] != mod:
+            if assigned[i] or modules[i] != mod:
                 continue
-            name_ok = tgt in chains[i]
+            name_ok = tgt in spines[i]
             class_ok = measured[i].op_class == node.op_class
             if not (name_ok or class_ok):
                 continue
@@ -308,31 +323,71 @@ def join_ops(measured: Sequence[Any], exported_ops: Sequence[Any],
             if best_key is None or key > best_key:
                 best, best_key = i, key
         if best is None:
+            left.append((k, node))
             continue
-        taken[best] = True
+        assigned[best].append(node)
         cursor[mod] = best + 1
         name_ok, shape_ok, class_ok = best_key[0], best_key[1], best_key[2]
-        parts = (["module"] if mod else []) + (["target"] if name_ok else ["class"] if class_ok else []) \
-            + (["shape"] if shape_ok else [])
-        r = rows[best]
-        r.match = "+".join(parts)
-        r.modelled_ops = list(node.names)
-        r.modelled_target = node.target
-        r.modelled_class = node.op_class
-        found = [by_name[n] for n in node.names if n in by_name]
+        rows[best].match = "+".join((["module"] if mod else []) + (["target"] if name_ok else ["class"])
+                                    + (["shape"] if shape_ok else []))
+
+    matched_at = {id(n): i for i, ns in enumerate(assigned) for n in ns}
+    for k, node in left:                                   # pass 2: composites absorb what is left
+        tgt = _base(node.target)
+        mod = _norm_module(node.module)
+        # where the exported neighbours went: the closest earlier matched node of this module
+        anchor = next((matched_at[id(nodes[j])] for j in range(k - 1, -1, -1)
+                       if id(nodes[j]) in matched_at and _norm_module(nodes[j].module) == mod), 0)
+        best, best_key = None, None
+        for i in range(len(measured)):
+            if modules[i] != mod:
+                continue
+            name_ok = tgt in chains[i]
+            # by class only into a composite: a call whose time the counting rule split over classes
+            composite = sum(1 for v in measured[i].class_time_s.values() if v > 0) > 1
+            # (memory ops inside a composite count under its class, so a memory node fits any composite)
+            class_ok = composite and (node.op_class == "memory"
+                                      or measured[i].class_time_s.get(node.op_class, 0.0) > 0)
+            if not (name_ok or class_ok):
+                continue
+            key = (name_ok, class_ok, len(chains[i]), -abs(i - anchor))
+            if best_key is None or key > best_key:
+                best, best_key = i, key
+        if best is None:
+            continue
+        assigned[best].append(node)
+        matched_at[id(node)] = best
+        if "composite" not in rows[best].match:
+            rows[best].match = (rows[best].match + "+composite") if rows[best].match else \
+                ("module+composite" if mod else "composite")
+
+    for r, ns in zip(rows, assigned):
+        if not ns:
+            continue
+        r.modelled_ops = [n for node in ns for n in node.names]
+        r.modelled_target = ns[0].target
+        r.modelled_class = ns[0].op_class
+        found = [by_name[n] for n in r.modelled_ops if n in by_name]
         if found:
             r.modelled_s = sum(m.latency_s for m in found)
             r.modelled_share_pct = 100.0 * r.modelled_s / total_mod if total_mod > 0 else 0.0
     return rows
 
 
-def match_summary(rows: Sequence[OpJoin]) -> dict[str, Any]:
-    """How much of the measured time the operator join covers."""
+def match_summary(rows: Sequence[OpJoin], exported_ops: Optional[Sequence[Any]] = None) -> dict[str, Any]:
+    """How much of the measured time (and, given the exported operators, of the exported operators) the
+    operator join covers."""
     total = sum(r.measured_s for r in rows)
     matched = [r for r in rows if r.match]
     t = sum(r.measured_s for r in matched)
-    return {"calls": len(rows), "matched_calls": len(matched),
-            "matched_time_pct": 100.0 * t / total if total > 0 else 0.0}
+    out = {"calls": len(rows), "matched_calls": len(matched),
+           "matched_time_pct": 100.0 * t / total if total > 0 else 0.0,
+           "composite_calls": sum(1 for r in rows if "composite" in r.match)}
+    if exported_ops is not None:
+        names = {n for r in rows for n in r.modelled_ops}
+        out["exported_ops"] = len(exported_ops)
+        out["exported_ops_matched"] = sum(1 for o in exported_ops if getattr(o, "name", None) in names)
+    return out
 
 
 # ---------------------------------------------------------------------------------------------------------

@@ -9,7 +9,7 @@ from __future__ import annotations
 import csv
 import io
 import math
-from typing import Any, Iterable, Optional
+from typing import Any, Optional
 
 from cimscope import ir
 from cimscope.atomic import write_bytes, write_json, write_text

@@ -10,12 +10,13 @@ network results (NonGEMM operators are costed there: they take microseconds).
 from __future__ import annotations
 
 import json
+import multiprocessing
 import os
 import time
 from concurrent.futures import ProcessPoolExecutor, as_completed
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Iterable, Optional
+from typing import Any, Optional
 
 from cimscope import ir
 from cimscope.atomic import write_json
@@ -169,7 +170,11 @@ def run_grid(workloads: dict[str, ir.Workload], configs: list, *, workers: Optio
                     finish(key, *_compute(op.to_dict(), cfg))
             else:
                 backend = f"process pool ({n})"
-                with ProcessPoolExecutor(max_workers=n) as pool:
+                # forkserver (spawn where unavailable): forking this possibly multi-threaded process (tqdm,
+                # dask, BLAS threads) could deadlock the children
+                methods = multiprocessing.get_all_start_methods()
+                ctx = multiprocessing.get_context("forkserver" if "forkserver" in methods else "spawn")
+                with ProcessPoolExecutor(max_workers=n, mp_context=ctx) as pool:
                     futs = {pool.submit(_compute, tasks[k][0].to_dict(), tasks[k][1]): k for k in todo}
                     for f in as_completed(futs):
                         finish(futs[f], *f.result())

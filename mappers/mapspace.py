@@ -15,7 +15,6 @@ unless told otherwise.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Optional
 
 import numpy as np
 
@@ -148,6 +147,19 @@ class MapSpace:
             if self.keep_fixed[self.L - 1, i] == 0:
                 self.keep_fixed[self.L - 1, i] = 1
         self.explore_bypass = explore_bypass
+        # Capacity per level (words per instance; inf when unbounded) and projection matrices, for
+        # capacity-aware sampling.
+        from cimscope.model.nest import _coef
+        self.cap = np.array([np.inf if lv.depth is None else
+                             np.floor(lv.depth * lv.block_size / max(lv.multiple_buffering, 1e-12))
+                             for lv in self.levels])
+        self.P = []
+        for t in problem.dataspaces:
+            M = np.zeros((len(t.projection), self.D), dtype=np.int64)
+            for r, rank in enumerate(t.projection):
+                for dn, c in rank:
+                    M[r, didx[dn]] += _coef(problem, c, problem.name)
+            self.P.append(M)
         # Per dimension: remaining size after exact factors, primes, and allowed slots.
         self.rem = self.sizes.copy()
         self.all_rest: dict[int, int] = {}           # d -> slot index that takes everything left (factor 0)
@@ -208,18 +220,45 @@ class MapSpace:
                 sxd[:, s, d] = self.spatial_axis_fixed.get((s, d), 1) == 1
         return tf, sf, sxd
 
+    def _used(self, f: np.ndarray, keep: np.ndarray) -> np.ndarray:
+        """Words per instance used at each level [n, L] by the kept tiles, for factors f [n, L, D]."""
+        E = np.cumprod(f, axis=1)
+        used = np.zeros(f.shape[:2])
+        for k, M in enumerate(self.P):
+            used += np.prod((E - 1) @ M.T + 1, axis=2) * keep[:, :, k]
+        return used
+
     def sample(self, rng: np.random.Generator, n: int) -> Candidates:
-        """``n`` random candidates that fit every fanout and every exact constraint."""
+        """``n`` random candidates that fit every fanout and every exact constraint; a prime factor that would
+        overflow a level's capacity goes to the temporal slot of the next level up instead."""
         tf, sf, sxd = self._base(n)
+        keep = self._keeps(rng, n)
         xprod = np.prod(np.where(sxd, sf, 1), axis=2)
         yprod = np.prod(np.where(sxd, 1, sf), axis=2)
         rows = np.arange(n)
         order = [(d, p) for d in range(self.D) for p in self.primes[d]]
         rng.shuffle(order)
-        # Bias: each candidate sends a random share of its primes to spatial slots (fanout utilisation).
+        # Two styles of candidates: (a) each prime goes to a random slot, a random share of them to spatial
+        # slots; (b) "structured": each spatial slot is given one or two preferred dimensions whose primes
+        # fill it first (good mappings use the fanout with few dimensions), the rest go to temporal slots.
         p_spatial = rng.random(n) * 0.8
         slot_lvl = np.array([sl[0] for sl in self.slots])
         slot_kind = np.array([sl[1] for sl in self.slots])
+        temporal_slot = {sl[0]: j for j, sl in enumerate(self.slots) if sl[1] == 0}
+        sp_slots = [j for j, sl in enumerate(self.slots) if sl[1] != 0]
+        structured = rng.random(n) < 0.5
+        pref = np.zeros((n, len(self.slots), self.D), dtype=bool)
+        for j in sp_slots:
+            cand_dims = [d for d in range(self.D) if j in self.allowed[d] and self.primes[d]]
+            if not cand_dims:
+                continue
+            k = rng.integers(1, 3, n)
+            for _ in range(2):
+                pick = np.array(cand_dims)[rng.integers(0, len(cand_dims), n)]
+                sel = k > 0
+                pref[np.arange(n)[sel], j, pick[sel]] = True
+                k -= 1
+        bounded = np.isfinite(self.cap)
         for d, p in order:
             if d in self.all_rest:
                 j = np.full(n, self.all_rest[d])
@@ -230,12 +269,40 @@ class MapSpace:
                 if sp:
                     jj = np.array(sp)[rng.integers(0, len(sp), n)]
                     j = np.where(rng.random(n) < p_spatial, jj, j)
-            lvl = slot_lvl[j]
-            kind = slot_kind[j]
+                    # structured: the first preferred spatial slot that still has room, else a temporal slot
+                    temporal = [a for a in allowed if self.slots[a][1] == 0]
+                    jt = np.array(temporal)[rng.integers(0, len(temporal), n)] if temporal else j
+                    js = jt.copy()
+                    for a in reversed(sp):
+                        sl, kd = self.slots[a]
+                        room = (xprod[rows, sl] * p <= self.fx[sl]) if kd == 1 else (yprod[rows, sl] * p <= self.fy[sl])
+                        js = np.where(pref[:, a, d] & room, a, js)
+                    j = np.where(structured, js, j)
+            lvl = slot_lvl[j].copy()
+            kind = slot_kind[j].copy()
             # spatial capacity: redirect to the level's temporal slot when the fanout would overflow
             over_x = (kind == 1) & (xprod[rows, lvl] * p > self.fx[lvl])
             over_y = (kind == 2) & (yprod[rows, lvl] * p > self.fy[lvl])
             kind = np.where(over_x | over_y, 0, kind)
+            # buffer capacity: move up while a bounded level at or above the target would overflow
+            if d not in self.all_rest and bounded[:-1].any():
+                ok_slot = np.array([temporal_slot[int(x)] in self.allowed[d] for x in range(self.L)])
+                act = np.nonzero(lvl < self.L - 1)[0]
+                for _ in range(self.L):
+                    if not len(act):
+                        break
+                    f = (tf[act] * sf[act])
+                    f[np.arange(len(act)), lvl[act], d] *= p
+                    over = (self._used(f, keep[act]) > self.cap[None, :]) & \
+                        (np.arange(self.L)[None, :] >= lvl[act][:, None])
+                    nl = np.minimum(lvl[act] + 1, self.L - 1)
+                    move = over.any(axis=1) & (lvl[act] < self.L - 1) & ok_slot[nl]
+                    if not move.any():
+                        break
+                    mv = act[move]
+                    lvl[mv] = nl[move]
+                    kind[mv] = 0
+                    act = mv[lvl[mv] < self.L - 1]
             t = kind == 0
             tf[rows[t], lvl[t], d] *= p
             x = kind == 1
@@ -247,7 +314,6 @@ class MapSpace:
             sxd[rows[y], lvl[y], d] = False
             yprod[rows[y], lvl[y]] *= p
         tperm = self._perms(rng, n)
-        keep = self._keeps(rng, n)
         return self.canonical(Candidates(tf, sf, sxd, tperm, keep))
 
     def _perms(self, rng: np.random.Generator, n: int) -> np.ndarray:
@@ -261,7 +327,7 @@ class MapSpace:
         keep = np.ones((n, self.L, self.S), dtype=bool)
         if self.explore_bypass:
             free = self.keep_fixed == 0
-            flip = rng.random((n, self.L, self.S)) < 0.2
+            flip = rng.random((n, self.L, self.S)) < rng.random((n, 1, 1)) * 0.5
             keep = np.where(free[None] & flip, False, keep)
         keep = np.where(self.keep_fixed[None] == 1, True, keep)
         keep = np.where(self.keep_fixed[None] == -1, False, keep)
@@ -369,6 +435,46 @@ class MapSpace:
                             sf[s1, d] *= p
                             sx[s1, d] = k1 == 1
                         outs.append((tf, sf, sx, tp0, kp0))
+        # Exchanges: a prime of dimension a goes j0 -> j1 while a prime of dimension b goes j1 -> j0 (crosses
+        # capacity walls that single moves cannot: one tile grows while another shrinks).
+        movable = [d for d in range(self.D) if d not in self.all_rest and self.primes[d]]
+        nslot = len(self.slots)
+        holdings = {(j, d): sorted(set(prime_factors(int(cur(j, d))))) for j in range(nslot) for d in movable
+                    if j in self.allowed[d] and cur(j, d) > 1}
+        for j0 in range(nslot):
+            s0, k0 = self.slots[j0]
+            for j1 in range(j0 + 1, nslot):
+                s1, k1 = self.slots[j1]
+                for a in movable:
+                    for p in holdings.get((j0, a), []):
+                        if j1 not in self.allowed[a]:
+                            continue
+                        for b in movable:
+                            if b == a or j0 not in self.allowed[b]:
+                                continue
+                            for q in holdings.get((j1, b), []):
+                                tf, sf, sx = tf0.copy(), sf0.copy(), sx0.copy()
+                                for (sa, ka, da, fa, fb) in ((s0, k0, a, p, None), (s1, k1, b, q, None)):
+                                    if ka == 0:
+                                        tf[sa, da] //= fa
+                                    else:
+                                        sf[sa, da] //= fa
+                                for (sa, ka, da, fa) in ((s1, k1, a, p), (s0, k0, b, q)):
+                                    if ka == 0:
+                                        tf[sa, da] *= fa
+                                    else:
+                                        if sf[sa, da] > 1 and bool(sx[sa, da]) != (ka == 1):
+                                            break
+                                        sf[sa, da] *= fa
+                                        sx[sa, da] = ka == 1
+                                else:
+                                    okf = True
+                                    for sl in {s0, s1}:
+                                        if (np.prod(np.where(sx[sl], sf[sl], 1)) > self.fx[sl] or
+                                                np.prod(np.where(sx[sl], 1, sf[sl])) > self.fy[sl]):
+                                            okf = False
+                                    if okf:
+                                        outs.append((tf, sf, sx, tp0, kp0))
         real = np.take_along_axis(tf0, tp0, axis=1) > 1
         for s in range(self.L):
             lo = len(self.perm_fix.get(s, []))

@@ -61,7 +61,7 @@ def result_score(r: ir.Result, objective: str) -> tuple:
 
 def search(problem: ir.Problem, arch: ir.Arch, *, objective: str = "edp", budget_s: Optional[float] = None,
            max_evaluations: Optional[int] = None, seed: int = 0, constraints=None, progress: bool = True,
-           batch: int = 1024, n_elites: int = 64, n_starts: int = 6, patience: int = 12, finalists: int = 6,
+           batch: int = 1024, n_elites: int = 64, n_starts: int = 4, patience: int = 3, finalists: int = 6,
            explore_bypass: bool = True, initial: Optional[list[ir.Mapping]] = None) -> SearchResult:
     """Search the mapspace for the best mapping by ``objective``; MappingError if nothing fits.
 
@@ -154,38 +154,46 @@ def search(problem: ir.Problem, arch: ir.Arch, *, objective: str = "edp", budget
     try:
         if initial:
             run(Candidates.concat([space.from_mapping(m) for m in initial]))
-        while st["evals"] < explore_until and not out_of_budget():
-            before = st["evals"]
-            run(space.sample(rng, int(min(batch, max_evaluations - st["evals"]))))
-            if st["evals"] == before:
-                break
-        # Descents from the best candidates, one per distinct keep/bypass pattern first (bypass choices are
-        # hard to change by single steps), then the remaining best ones.
-        starts_done = 0
         started: set[bytes] = set()
-        masks_started: set[bytes] = set()
-        while elites[0] is not None and starts_done < n_starts and not out_of_budget():
-            keys = elites[0].keys()
-            masks = [elites[0].keep[i].tobytes() for i in range(elites[0].n)]
-            nxt = next((i for i, k in enumerate(keys) if k not in started and masks[i] not in masks_started), None)
-            if nxt is None:
-                nxt = next((i for i, k in enumerate(keys) if k not in started), None)
-            if nxt is None:
-                break
-            started.add(keys[nxt])
-            masks_started.add(masks[nxt])
-            descend(elites[0].take(np.array([nxt])), float(elites[1][nxt]))
-            starts_done += 1
+        classes_started: set[bytes] = set()
         stale = 0
-        while elites[0] is not None and stale < patience and not out_of_budget():
+        first = True
+        while stale < patience and not out_of_budget():
             best_before = st["best"]
-            kids = elites[0].take(np.array([0] * 8))
-            for _ in range(3):
-                kids = space.mutate(rng, kids, kids.n)
-            pool, sc = run(kids)
-            if pool is not None:
-                j = int(np.argmin(sc))
-                descend(pool.take(np.array([j])), float(sc[j]))
+            # Explore: random samples (the first round gets the larger share of the budget).
+            target = st["evals"] + (explore_until if first else batch)
+            first = False
+            while st["evals"] < target and not out_of_budget():
+                before = st["evals"]
+                run(space.sample(rng, int(min(batch, max_evaluations - st["evals"]))))
+                if st["evals"] == before:
+                    break
+            if elites[0] is None:
+                stale += 1
+                continue
+            # Descend from the best candidates of patterns (kept data spaces, spatially mapped dimensions)
+            # not yet descended from: single steps rarely change those.
+            for _ in range(n_starts):
+                if out_of_budget():
+                    break
+                keys = elites[0].keys()
+                cls = [elites[0].keep[i].tobytes() + (elites[0].sf[i] > 1).tobytes() for i in range(elites[0].n)]
+                nxt = next((i for i, k in enumerate(keys) if k not in started and cls[i] not in classes_started),
+                           None)
+                if nxt is None:
+                    break
+                started.add(keys[nxt])
+                classes_started.add(cls[nxt])
+                descend(elites[0].take(np.array([nxt])), float(elites[1][nxt]))
+            # Perturb the best and descend again (iterated local search).
+            if not out_of_budget():
+                kids = elites[0].take(np.array([0] * 8))
+                for _ in range(3):
+                    kids = space.mutate(rng, kids, kids.n)
+                pool, sc = run(kids)
+                if pool is not None:
+                    j = int(np.argmin(sc))
+                    descend(pool.take(np.array([j])), float(sc[j]))
             stale = 0 if st["best"] < best_before * (1 - 1e-12) else stale + 1
     finally:
         if bar is not None:

@@ -97,7 +97,8 @@ def test_equal_area_rounding_rules():
 
 def test_cim_gemm_hierarchy_on_a100_like():
     pa = place("a100_like", "rf", "analog6T")
-    assert [lv.name for lv in pa.gemm.levels] == ["HBM", "L2", "SMEM", "CiM_RF_arrays", "CiM_RF"]
+    assert [lv.name for lv in pa.gemm.levels] == ["HBM", "L2", "SMEM", "CiM_RF_arrays", "CiM_RF_out", "CiM_RF_in",
+                                                  "CiM_RF"]
     # 4 x 64 KB RF per SM / (1.34 x 4 KB) = 47.76 -> 48 arrays per SM
     assert pa.cim.arrays_per_group == 48 and pa.cim.arrays == 108 * 48
     cells = pa.gemm.levels[-1]
@@ -107,7 +108,10 @@ def test_cim_gemm_hierarchy_on_a100_like():
     assert cells.action_energy_pJ["write"] == pytest.approx(pa.cim.primitive.write_energy_pJ)
     assert pa.cim.capacity_bytes == 108 * 48 * ARRAY_BYTES
     l2 = place("a100_like", "l2", "digital6T")
-    assert [lv.name for lv in l2.gemm.levels] == ["HBM", "CiM_L2_arrays", "CiM_L2"]
+    assert [lv.name for lv in l2.gemm.levels] == ["HBM", "CiM_L2_arrays", "CiM_L2_out", "CiM_L2_in", "CiM_L2"]
+    # the periphery registers (WWW CiMOutBuffer / CiMInpBuffer): Ch partial sums, Rh inputs, zero energy
+    out, inp = l2.gemm.level("CiM_L2_out"), l2.gemm.level("CiM_L2_in")
+    assert (out.capacity_words, inp.capacity_words) == (1, 1) and out.action_energy_pJ["update"] == 0
     # 45 nm, 1 GHz: latency in cycles is the table's (cim_macros.yaml: 9, 144, 18, 233)
     assert [place("a100_sm", "smem", p).cim.primitive.latency_cycles for p in PRIMITIVES] == [9, 144, 18, 233]
 

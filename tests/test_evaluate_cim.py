@@ -48,7 +48,9 @@ def test_bert_large_gemm_on_www_sm_rf_analog6T():
     # perfect factorisation: the factors of each dimension multiply to its size
     for d, size in (("M", 512), ("N", 1024), ("K", 1024)):
         assert math.prod(t * s for _, t, s in _factors(mapping, d)) == size
-    assert [lm.target for lm in mapping.levels] == ["DRAM", "SMEM", "CiM_RF_arrays", "CiM_RF"]
+    assert [lm.target for lm in mapping.levels] == ["DRAM", "SMEM", "CiM_RF_arrays", "CiM_RF_out", "CiM_RF_in",
+                                                    "CiM_RF"]
+    assert mapping.for_level("CiM_RF_out").keep == ["Outputs"] and mapping.for_level("CiM_RF_in").keep == ["Inputs"]
     smem = mapping.for_level("SMEM")
     assert smem.bypass == ["Weights"] and set(smem.keep) == {"Inputs", "Outputs"}
     assert mapping.for_level("CiM_RF").keep == ["Weights"]

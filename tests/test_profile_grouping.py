@@ -103,6 +103,7 @@ def test_top_level_calls_and_the_op_that_does_the_work():
     assert lin.work == "aten::addmm" and lin.module == "fc" and lin.op_class == "GEMM"
     assert lin.time_s * 1e6 == pytest.approx(113.5)
     assert lin.chain[:2] == ["aten::linear", "aten::t"] and "aten::addmm" in lin.chain
+    assert lin.spine == ["aten::linear", "aten::addmm"]           # addmm 106.25 us incl. > t 3.5 us
     assert lin.input_shapes == [[1, 8], [4, 8], [4]]
     relu = g.ops[1]
     assert relu.work == "aten::clamp_min_" and relu.op_class == "activation" and relu.module == "act"
@@ -134,6 +135,40 @@ def test_device_time_uses_kernel_self_time():
     assert g.class_time_s["activation"] * 1e6 == pytest.approx(50)
     assert g.class_time_s["logit_computation"] * 1e6 == pytest.approx(50)
     assert g.class_time_s["arithmetic"] == 0 and g.outside_s == 0
+
+
+def test_composite_calls_attention_pooling_and_conv_bias():
+    """GEMM composites keep their NonGEMM compute steps apart (softmax in attention, a bias add_ kernel in a
+    convolution); NonGEMM composites keep everything (adaptive pooling implemented with mean/sum)."""
+    ev = _Events()
+    run = ev.add(RUN_ANNOTATION, 0.0)
+    mha = ev.add("aten::_native_multi_head_attention", 2.0, run)  # fused eager kernel, aliased to attention
+    ev.add("aten::mm", 100.0, mha)                                # QKV projection: GEMM
+    ev.add("aten::_transform_bias_rescale_qkv", 8.0, mha)         # unknown helper: part of the GEMM call
+    ev.add("aten::bmm", 30.0, mha)
+    ev.add("aten::_masked_softmax", 12.0, mha)                    # aliased to softmax: logit_computation
+    cont = ev.add("aten::contiguous", 1.0, mha)                   # memory helpers: part of the GEMM call
+    clone = ev.add("aten::clone", 2.0, cont)
+    ev.add("aten::copy_", 5.0, clone)
+    ev.add("aten::addmm", 50.0, mha)                              # output projection
+    # GEMM = 2 + 100 + 8 + 30 + 1 + 2 + 5 + 50 = 198; logit_computation = 12
+    pool = ev.add("aten::adaptive_avg_pool2d", 1.0, run)
+    mean = ev.add("aten::mean", 2.0, pool)                        # arithmetic by name, pooling here
+    ev.add("aten::sum", 6.0, mean)
+    # pooling = 1 + 2 + 6 = 9
+    conv = ev.add("aten::conv2d", 1.0, run)
+    cconv = ev.add("aten::_convolution", 2.0, conv)
+    ev.add("aten::cudnn_convolution", 40.0, cconv)                # unknown helper: GEMM
+    add = ev.add("aten::add_", 3.0, cconv)                        # the bias kernel: arithmetic
+    ev.add("aten::as_strided", 0.5, add)                          # its helper goes with it
+    # GEMM += 1 + 2 + 40 = 43 -> 241; arithmetic = 3.5
+    g = group_events(ev.events)
+    got = {c: round(v * 1e6, 6) for c, v in g.class_time_s.items() if v}
+    assert got == {"GEMM": 241.0, "logit_computation": 12.0, "pooling": 9.0, "arithmetic": 3.5}
+    assert g.unknown_ops == {}
+    assert [o.op_class for o in g.ops] == ["GEMM", "pooling", "GEMM"]
+    assert g.ops[0].work == "aten::mm" and g.ops[0].spine == ["aten::_native_multi_head_attention", "aten::mm"]
+    assert g.ops[2].spine == ["aten::conv2d", "aten::_convolution", "aten::cudnn_convolution"]
 
 
 def test_no_run_annotation_treats_everything_as_one_run():
@@ -182,3 +217,40 @@ def test_real_profile_every_microsecond_once():
     assert set(by_class) == {"GEMM", "activation", "normalization", "logit_computation"}
     lin = g.ops[0]
     assert lin.name == "aten::linear" and lin.work == "aten::addmm" and lin.module == "0"
+
+
+def test_events_from_torch_device_side_without_a_gpu():
+    """The CUDA reading on stand-in FunctionEvents (no GPU here): kernels count through the op that launched
+    them; device-side kernel events only make the total; a GPU mirror of an annotation is not a kernel."""
+    from types import SimpleNamespace as E
+
+    from cimscope.profile import events_from_torch
+
+    run = E(id=1, name=RUN_ANNOTATION, device_type="DeviceType.CPU", is_user_annotation=True, is_async=False,
+            cpu_parent=None, self_cpu_time_total=10.0, self_device_time_total=900.0, input_shapes=[])
+    lin = E(id=2, name="aten::linear", device_type="DeviceType.CPU", is_user_annotation=False, is_async=False,
+            cpu_parent=run, self_cpu_time_total=3.0, self_device_time_total=0.0, input_shapes=[[4, 8], [2, 8]])
+    mm = E(id=3, name="aten::addmm", device_type="DeviceType.CPU", is_user_annotation=False, is_async=False,
+           cpu_parent=lin, self_cpu_time_total=6.0, self_device_time_total=40.0, input_shapes=[])
+    launch = E(id=4, name="cudaLaunchKernel", device_type="DeviceType.CPU", is_user_annotation=False,
+               is_async=False, cpu_parent=mm, self_cpu_time_total=2.0, self_device_time_total=0.0, input_shapes=[])
+    gelu = E(id=5, name="aten::gelu", device_type="DeviceType.CPU", is_user_annotation=False, is_async=False,
+             cpu_parent=run, self_cpu_time_total=2.0, self_device_time_total=10.0, input_shapes=[])
+    k1 = E(id=6, name="sm90_gemm_kernel", device_type="DeviceType.CUDA", is_user_annotation=False,
+           device_time_total=40.0)
+    k2 = E(id=7, name="gelu_kernel", device_type="DeviceType.CUDA", is_user_annotation=False,
+           device_time_total=10.0)
+    k3 = E(id=8, name="memset", device_type="DeviceType.CUDA", is_user_annotation=False, device_time_total=1.0)
+    mirror = E(id=9, name=RUN_ANNOTATION, device_type="DeviceType.CUDA", is_user_annotation=True,
+               device_time_total=900.0)
+    events, kernel_us = events_from_torch([run, lin, mm, launch, gelu, k1, k2, k3, mirror])
+    assert kernel_us == 51.0
+    assert [e.name for e in events] == [RUN_ANNOTATION, "aten::linear", "aten::addmm", "cudaLaunchKernel",
+                                        "aten::gelu"]
+    assert events[0].device_self_us == 0.0 and events[2].parent == 2
+    g = group_events(events, use_device=True)
+    assert g.class_time_s["GEMM"] * 1e6 == pytest.approx(40.0)
+    assert g.class_time_s["activation"] * 1e6 == pytest.approx(10.0)
+    assert g.outside_s == 0.0
+    host = group_events(events)
+    assert host.class_time_s["GEMM"] * 1e6 == pytest.approx(3 + 6 + 2)   # the launch call's host time too

@@ -148,3 +148,47 @@ def test_operator_join_sums_the_parts_of_a_split_operator():
     assert rows[0].modelled_s == pytest.approx(6e-6) and rows[1].modelled_s == pytest.approx(60e-6)
     assert rows[0].modelled_share_pct == pytest.approx(100 * 6 / 66)
     assert rows[0].match == "target+shape"
+
+
+def test_operator_join_composite_call_absorbs_the_exported_block():
+    # eager nn.MultiheadAttention in inference: one aten::_native_multi_head_attention call; the exporter sees
+    # permute, in-projection linear, view, attention (qk, softmax parts, av), out-projection linear
+    attn = "encoder.layers.encoder_layer_0.self_attention"
+    mha = OpRecord(name="aten::_native_multi_head_attention", work="aten::mm",
+                   chain=["aten::_native_multi_head_attention", "aten::t", "aten::mm", "aten::view",
+                          "aten::permute", "aten::bmm", "aten::_softmax", "aten::addmm"],
+                   module=attn, input_shapes=[[17, 1, 768]], op_class="GEMM", time_s=9e-3,
+                   class_time_s={"GEMM": 8e-3, "logit_computation": 1e-3},
+                   spine=["aten::_native_multi_head_attention", "aten::mm"])
+    measured = [_rec("aten::layer_norm", ["aten::layer_norm", "aten::native_layer_norm"],
+                     "encoder.layers.encoder_layer_0.ln_1", "normalization", 1e-3),
+                mha,
+                _rec("aten::add", ["aten::add"], "encoder.layers.encoder_layer_0", "arithmetic", 0.5e-3)]
+    exported = [_op("native_layer_norm", "aten.native_layer_norm.default", "encoder.layers.encoder_layer_0.ln_1",
+                    "normalization"),
+                _op("permute_1", "aten.permute.default", attn, "memory"),
+                _op("linear", "aten.linear.default", attn, "GEMM"),
+                _op("view_1", "aten.view.default", attn, "memory")]
+    exported += [_op(f"scaled_dot_product_attention.{p}", "aten.scaled_dot_product_attention.default", attn,
+                     c, part=p) for p, c in (("qk", "GEMM"), ("softmax.max", "logit_computation"),
+                                             ("softmax.exp_sum", "logit_computation"),
+                                             ("softmax.divide", "logit_computation"), ("av", "GEMM"))]
+    exported += [_op("linear_1", "aten.linear.default", attn, "GEMM"),
+                 _op("add_1", "aten.add.Tensor", "encoder.layers.encoder_layer_0", "arithmetic"),
+                 _op("cat", "aten.cat.default", "", "memory")]            # nothing measured at the top
+    lat = {"native_layer_norm": 1.0, "permute_1": 0.0, "linear": 3.0, "view_1": 0.0, "linear_1": 1.0,
+           "add_1": 0.5, "cat": 0.5, "scaled_dot_product_attention.qk": 1.0,
+           "scaled_dot_product_attention.softmax.max": 0.25, "scaled_dot_product_attention.softmax.exp_sum": 0.5,
+           "scaled_dot_product_attention.softmax.divide": 0.25, "scaled_dot_product_attention.av": 1.0}
+    modelled = modelled_ops([{"name": o.name, "op_class": o.op_class, "latency_s": lat[o.name] * 1e-6}
+                             for o in exported])
+    rows = join_ops(measured, exported, modelled)
+    assert rows[0].modelled_ops == ["native_layer_norm"] and rows[0].match == "module+target"
+    assert rows[1].match == "module+class+composite"
+    assert sorted(rows[1].modelled_ops) == sorted(o.name for o in exported[1:10])
+    assert rows[1].modelled_s == pytest.approx(7e-6)      # 0 + 3 + 0 + (1 + 0.25 + 0.5 + 0.25 + 1) + 1 us
+    assert rows[1].modelled_share_pct == pytest.approx(100 * 7 / 9)
+    assert rows[2].modelled_ops == ["add_1"]
+    s = match_summary(rows, exported)
+    assert s["composite_calls"] == 1 and s["matched_calls"] == 3
+    assert s["exported_ops"] == 12 and s["exported_ops_matched"] == 11   # the top-level cat has no call

@@ -5,7 +5,6 @@ from pathlib import Path
 import pytest
 import yaml
 
-from cimscope import ir
 from cimscope.errors import InputError, MappingError
 from cimscope.model import evaluate
 from cimscope.timeloop import (arch_to_yaml, inputs_to_yaml, load_art, load_ert, load_inputs, mapping_to_yaml,

@@ -241,7 +241,7 @@ def run_profile(models: list[str], *, device: str, batch: int, dtype: str, runs:
             "modelled": None if mod is None else {
                 "arch": mod.arch, "placement": mod.placement, "primitive": mod.primitive, "engine": mod.engine,
                 "total_s": mod.total_s, "class_latency_s": mod.class_latency_s,
-                "op_match": match_summary(res["ops"])},
+                "op_match": match_summary(res["ops"], mod.workload.ops)},
             "modelled_error": res["modelled_error"],
         }
         entry["measured"].pop("ops", None)        # the per-call figures are in "ops" (with the join)
@@ -250,7 +250,8 @@ def run_profile(models: list[str], *, device: str, batch: int, dtype: str, runs:
     for res in results:
         prof, mod = res["profile"], res["modelled"]
         title = (f"\n[bold]{prof.model}[/bold]: {prof.device_name} ({prof.device}, {prof.dtype}, batch "
-                 f"{prof.batch}, {prof.threads} threads), {prof.runs} profiled runs after {prof.warmup} warm-up\n"
+                 f"{prof.batch}, {prof.threads} thread{'s' if prof.threads != 1 else ''}), {prof.runs} profiled "
+                 f"run{'s' if prof.runs != 1 else ''} after {prof.warmup} warm-up\n"
                  f"  wall {prof.wall_median_s * 1e3:.2f} ms/inference (median of {len(prof.wall_s)} unprofiled "
                  f"runs; {statistics.fmean(prof.profiled_wall_s) * 1e3:.2f} ms mean profiled); operator "
                  f"{prof.time_basis} {prof.total_s * 1e3:.2f} ms/inference, outside operators "
@@ -260,9 +261,12 @@ def run_profile(models: list[str], *, device: str, batch: int, dtype: str, runs:
                       f"{mod.total_s * 1e6:.3f} us/inference")
         _class_table(console, title, res["classes"], mod is not None, DEFAULT_ARCH)
         if mod is not None:
-            s = match_summary(res["ops"])
-            console.print(f"  operator join: {s['matched_calls']}/{s['calls']} measured calls matched to "
-                          f"exported operators ({s['matched_time_pct']:.1f}% of measured time)")
+            s = match_summary(res["ops"], mod.workload.ops)
+            console.print(f"  operator join: {s['matched_calls']}/{s['calls']} measured calls "
+                          f"({s['matched_time_pct']:.1f}% of measured time) matched to "
+                          f"{s['exported_ops_matched']}/{s['exported_ops']} exported operators"
+                          + (f"; {s['composite_calls']} composite calls" if s["composite_calls"] else ""),
+                          highlight=False)
         top = sorted(res["ops"], key=lambda r: -r.measured_s)[:5]
         if top:
             console.print("  slowest calls: " + "; ".join(
@@ -282,7 +286,7 @@ def run_profile(models: list[str], *, device: str, batch: int, dtype: str, runs:
 def register(app: typer.Typer) -> None:
     @app.command("profile")
     def profile_cmd(
-        models: str = typer.Argument(..., help="MODEL[,MODEL...]: known names (cimscope export --help) or "
+        models: str = typer.Argument(..., metavar="MODEL[,MODEL...]", help="MODEL[,MODEL...]: known names (cimscope export --help) or "
                                                "path/to/file.py:factory"),
         device: str = typer.Option("cpu", "--device", help="cpu or cuda"),
         batch: int = typer.Option(1, "--batch", help="batch size"),

@@ -41,7 +41,7 @@ import numpy as np
 
 from cimscope.model.nest import Nest
 
-MAX_LEAVES = 1 << 17
+MAX_LEAVES = 1 << 14
 
 
 # ---------------------------------------------------------------------------------------------------------

@@ -1,0 +1,127 @@
+"""Mapper and model speed.
+
+    .venv/bin/python benchmarks/bench_mapper.py [--batch 4096] [--scalar 200] [--model resnet50]
+
+1. Mappings evaluated per second by the vectorised model (``evaluate_many`` on one batch of random mappings
+   of a ResNet-50 conv layer) against two scalar loops in the same run: ``evaluate`` (the exact model, one
+   mapping at a time) and ``evaluate_many`` called with one mapping at a time.
+2. Time to map every unique conv shape of ResNet-50 (``cimscope.workloads.export_model``) with the builtin
+   mapper (objective EDP, default budget, cache off) on a 4-level architecture: DRAM -> global buffer ->
+   16x16 PE array of scratchpads -> MACs.
+
+Energies per action of the architecture are the Accelergy 0.4 / 40 nm figures of the reference Timeloop runs
+(/work/shared/reference/timeloop_cases/04-conv1d+oc-3levelspatial-kp/timeloop-model.ERT.yaml: MainMemory
+(DRAM, 256-bit) 2048 pJ per access, GlobalBuffer (SRAM 32768 x 64 bit) 43.3531 pJ read / 30.8783 pJ write,
+RegisterFile (64 x 8 bit) 0.36264 pJ, intmac 0.845 pJ per MAC).
+"""
+from __future__ import annotations
+
+import argparse
+import platform
+import sys
+import time
+
+import numpy as np
+
+from cimscope import ir
+
+# From /work/shared/reference/timeloop_cases/04-conv1d+oc-3levelspatial-kp/timeloop-model.ERT.yaml (pJ).
+ERT = {
+    "DRAM": {"read": 2048.0, "write": 2048.0, "update": 2048.0, "leak": 0.0},
+    "GlobalBuffer": {"read": 43.3531, "write": 30.8783, "update": 30.8783, "leak": 0.00797208},
+    "Scratchpad": {"read": 0.36264, "write": 0.36264, "update": 0.36264, "leak": 0.0003712},
+    "MAC": {"compute": 0.845},
+}
+
+
+def four_level_arch() -> ir.Arch:
+    """DRAM -> 256 KiB global buffer -> 16x16 PEs with a 64-word scratchpad each -> 256 MACs."""
+    return ir.Arch("eyeriss_like_4level", [
+        ir.Level("DRAM", "DRAM", depth=None, width=256, word_bits=8, action_energy_pJ=dict(ERT["DRAM"])),
+        ir.Level("GlobalBuffer", "SRAM", depth=32768, width=64, word_bits=8,
+                 action_energy_pJ=dict(ERT["GlobalBuffer"])),
+        ir.Level("Scratchpad", "regfile", instances=256, mesh_x=16, mesh_y=16, depth=64, width=8, word_bits=8,
+                 action_energy_pJ=dict(ERT["Scratchpad"])),
+    ], ir.ComputeLevel("MAC", "intmac", instances=256, mesh_x=16, mesh_y=16, action_energy_pJ=dict(ERT["MAC"])),
+        cycle_seconds=1e-9, technology="40nm")
+
+
+def unique_convs(model: str) -> list[ir.Problem]:
+    from cimscope.workloads import export_model
+    wl = export_model(model)
+    seen, out = set(), []
+    for op in wl.ops:
+        if op.kind == "conv" and op.shape_key() not in seen:
+            seen.add(op.shape_key())
+            out.append(op.to_problem())
+    return out
+
+
+def main() -> int:
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--batch", type=int, default=4096)
+    ap.add_argument("--scalar", type=int, default=200)
+    ap.add_argument("--model", default="resnet50")
+    args = ap.parse_args()
+
+    from cimscope.mappers.mapspace import MapSpace
+    from cimscope.mappers.search import search
+    from cimscope.model import evaluate, evaluate_many
+    from cimscope.model.fast import evaluate_batch, make_static
+
+    arch = four_level_arch()
+    print(f"machine: {platform.processor() or platform.machine()}, python {platform.python_version()}, "
+          f"numpy {np.__version__}")
+    t = time.perf_counter()
+    convs = unique_convs(args.model)
+    print(f"exported {args.model}: {len(convs)} unique conv shapes in {time.perf_counter() - t:.1f} s")
+
+    # 1. throughput, on the first 3x3 conv (sliding windows: the DP path of the model)
+    prob = next(p for p in convs if p.dims.get("R", 1) == 3 and p.dims.get("P", 1) >= 28)
+    space = MapSpace(prob, arch)
+    static = make_static(prob, arch)
+    cand = space.sample(np.random.default_rng(0), args.batch)
+    evaluate_batch(static, cand.take(np.arange(16)).batch())          # warm-up
+    t = time.perf_counter()
+    out = evaluate_batch(static, cand.batch())
+    t_vec = time.perf_counter() - t
+    valid = np.nonzero(out["valid"])[0]
+    maps = [space.to_mapping(cand, int(i)) for i in valid[:args.scalar]]
+    t = time.perf_counter()
+    for m in maps:
+        evaluate(prob, arch, m)
+    t_exact = (time.perf_counter() - t) / len(maps)
+    t = time.perf_counter()
+    for m in maps:
+        evaluate_many(prob, arch, [m], static=static)
+    t_one = (time.perf_counter() - t) / len(maps)
+    rate_vec = args.batch / t_vec
+    dims = " ".join(f"{d}={n}" for d, n in prob.dims.items())
+    print(f"\nlayer {prob.name} ({dims}), {args.batch} random mappings ({len(valid)} valid)")
+    print(f"  evaluate_many, one batch     : {rate_vec:12.0f} mappings/s")
+    print(f"  evaluate_many, one at a time : {1 / t_one:12.0f} mappings/s   (ratio batch/scalar {rate_vec * t_one:.0f}x)")
+    print(f"  evaluate (exact), one at a time: {1 / t_exact:10.0f} mappings/s   (ratio batch/exact {rate_vec * t_exact:.0f}x)")
+
+    # 2. map every unique conv shape
+    print(f"\nmapping {len(convs)} unique conv shapes of {args.model} on {arch.name} "
+          f"(objective edp, default budget, no cache):")
+    total = 0.0
+    worst = 0.0
+    evals = 0
+    for p in convs:
+        t = time.perf_counter()
+        res = search(p, arch, objective="edp", progress=False)
+        dt = time.perf_counter() - t
+        total += dt
+        worst = max(worst, dt)
+        evals += res.evaluations
+        r = res.result
+        print(f"  {p.name:28s} {dt:6.2f} s  {res.evaluations:6d} mappings  {r.energy_pJ / 1e6:10.3f} uJ  "
+              f"{r.cycles:12.0f} cycles  utilization {100 * r.utilization:5.1f} %")
+    print(f"  total {total:.1f} s for {len(convs)} shapes: {total / len(convs):.2f} s per shape on average, "
+          f"{worst:.2f} s worst; {evals / total:.0f} mappings/s overall")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

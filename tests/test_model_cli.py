@@ -1,0 +1,72 @@
+"""`cimscope model`: drop-in for timeloop-model (same inputs, same stats), JSON output, errors."""
+import json
+from pathlib import Path
+
+import pytest
+
+from cimscope.cli import main
+from cimscope.timeloop.stats import parse_stats
+
+REF = Path("/work/shared/reference/timeloop_cases")
+KP = REF / "04-conv1d+oc-3levelspatial-kp"
+pytestmark = pytest.mark.skipif(not KP.exists(), reason="reference Timeloop runs not available")
+
+
+def test_model_json_matches_timeloop(capsys):
+    rc = main(["model", str(KP / "parsed-processed-input.yaml"), "--ert", str(KP / "timeloop-model.ERT.yaml"),
+               "--art", str(KP / "timeloop-model.ART.yaml"), "--json"])
+    assert rc == 0
+    doc = json.loads(capsys.readouterr().out)
+    ref = parse_stats(KP / "timeloop-model.stats.txt")
+    assert doc["cycles"] == 3072 and doc["computes"] == 49152 and doc["utilization"] == 1.0
+    assert doc["energy_pJ"] == pytest.approx(ref.energy_pJ, rel=1e-3)
+    assert set(doc["energy_pJ_per_level"]) >= {"MACC", "RegisterFile", "GlobalBuffer", "MainMemory"}
+    rf = doc["accesses"]["RegisterFile"]["Outputs"]
+    assert (rf["reads"], rf["fills"], rf["updates"]) == (3040 * 16, 992 * 16, 3072 * 16)
+    assert doc["energy_by_action_pJ"]["GlobalBuffer"]["read"] > 0
+
+
+def test_model_writes_timeloop_files(tmp_path, capsys):
+    # ERT given as one more input file, like timeloop-model accepts it
+    rc = main(["model", str(KP / "parsed-processed-input.yaml"), str(KP / "timeloop-model.ERT.yaml"),
+               str(KP / "timeloop-model.ART.yaml"), "--out", str(tmp_path)])
+    assert rc == 0
+    err = capsys.readouterr().err
+    assert "energy" in err and "pJ" in err and "cycles" in err
+    assert (tmp_path / "timeloop-model.map.txt").read_text() == (KP / "timeloop-model.map.txt").read_text()
+    ours = parse_stats(tmp_path / "timeloop-model.stats.txt")
+    ref = parse_stats(KP / "timeloop-model.stats.txt")
+    assert ours.energy_pJ == pytest.approx(ref.energy_pJ, rel=1e-4)
+    assert (tmp_path / "timeloop-model.map.yaml").exists()
+
+
+def test_missing_energies_are_not_silent_zeros(tmp_path, capsys):
+    rc = main(["model", str(KP / "parsed-processed-input.yaml")])
+    assert rc == 2
+    err = capsys.readouterr().err
+    assert "no energy per action for" in err and "--ert" in err and "GlobalBuffer" in err
+    rc = main(["model", str(KP / "parsed-processed-input.yaml"), "--counts-only", "--json"])
+    assert rc == 0
+    doc = json.loads(capsys.readouterr().out)
+    assert doc["accesses"]["GlobalBuffer"]["Inputs"]["reads"] == 1152
+    assert any("no ERT energy" in w for w in doc["warnings"])
+
+
+def test_errors_are_one_line(tmp_path, capsys):
+    bad = tmp_path / "bad.yaml"
+    bad.write_text("architecture: [\n")
+    assert main(["model", str(bad)]) == 2
+    assert "bad.yaml: malformed YAML" in capsys.readouterr().err
+    nomap = tmp_path / "nomap.yaml"
+    import yaml
+    raw = yaml.safe_load((KP / "parsed-processed-input.yaml").read_text())
+    del raw["mapping"]
+    nomap.write_text(yaml.safe_dump(raw))
+    assert main(["model", str(nomap), "--ert", str(KP / "timeloop-model.ERT.yaml")]) == 2
+    assert "no 'mapping' in the inputs" in capsys.readouterr().err
+    raw2 = yaml.safe_load((KP / "parsed-processed-input.yaml").read_text())
+    raw2["mapping"][1]["factors"] = "R=3,P=1,K=2,C=16"
+    over = tmp_path / "over.yaml"
+    over.write_text(yaml.safe_dump(raw2))
+    assert main(["model", str(over), "--ert", str(KP / "timeloop-model.ERT.yaml")]) == 2
+    assert "dimension C multiply to 16, not to its size 32" in capsys.readouterr().err
