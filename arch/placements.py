@@ -65,6 +65,7 @@ class CimPrimitive:
     leak_W: float = 0.0           # per array
     word_bits: int = 8
     source: str = ""
+    write_latency_s: float = 0.0  # per weight word written into one array (words of one array are serial)
 
     @property
     def parallel_macs(self) -> int:
@@ -209,6 +210,7 @@ def cim_gemm_arch(base: ir.Arch, cp: CimPlacement) -> ir.Arch:
         "arrays": cp.arrays, "arrays_per_group": cp.arrays_per_group, "group_level": cp.group_level,
         "Rp": prim.Rp, "Cp": prim.Cp, "Rh": prim.Rh, "Ch": prim.Ch,
         "latency_cycles": prim.latency_cycles, "latency_s": prim.latency_s,
+        "write_cycles_per_word": prim.write_latency_s / base.cycle_seconds,
         "source": prim.source,
     }
     # Timeloop container of the arrays (WWW's "CiMBank"): a dummy level whose fanout is the Cp x Rp cells of

@@ -96,6 +96,6 @@ def cim_primitive(name: str, *, technology_nm: float, cycle_seconds: float, bits
         name=name, Rp=rp, Cp=cp, Rh=int(n["Rh"]), Ch=int(n["Ch"]), area_x=round(area_x, 6),
         latency_s=wave, latency_cycles=cycles, mac_energy_pJ=est.actions["mac"].energy_pJ,
         write_energy_pJ=est.actions["write"].energy_pJ, read_energy_pJ=est.actions["read"].energy_pJ,
-        leak_W=est.leakage_W, word_bits=bits,
+        leak_W=est.leakage_W, word_bits=bits, write_latency_s=est.actions["write"].latency_s,
         source=f"cim_macro plug-in ({n.get('primitive_source', name)}); {est.actions['mac'].source}",
     )

@@ -29,10 +29,11 @@ streamed once per tile.
 **Post-processing** (:func:`postprocess`): Timeloop counts one MAC per cell per cycle. A CiM array instead
 completes one wave of ``Rp x Cp`` MACs every ``latency_cycles`` and cannot compute while its weights are
 written. With ``T`` the number of temporal steps of the mapping (the product of all temporal loop bounds:
-the waves each array runs one after the other) and ``W`` the weight words written into the busiest array
-(its fills), an array row of ``Cp x Ch`` words being written per cycle,
+the waves each array runs one after the other), ``W`` the weight words written per busy array (the CiM
+level's fills / busy arrays) and ``t_w`` the cim_macro plug-in's write latency per word in cycles (one array
+cycle per word, the plug-in's stated assumption),
 
-    cycles = max(engine cycles, T x latency_cycles + W / (Cp x Ch))
+    cycles = max(engine cycles, T x latency_cycles + W x t_w)
 
 (the engine's cycles already bound the transfers by each level's bandwidth). Energies come from the ERT the
 engine used: MAC energy per MAC, write energy per weight word filled, 0 per compute read.
@@ -505,11 +506,10 @@ def postprocess(result: ir.Result, arch: ir.Arch, info: CimMappingInfo) -> ir.Re
     cim = arch.levels[-1]
     a = cim.attributes
     lat = int(a["latency_cycles"])
-    Cp, Ch = int(a["Cp"]), int(a["Ch"])
     acc = result.accesses.get(cim.name, {})
     fills = sum(x.fills for x in acc.values())
     write_words_per_array = fills / max(1, info.arrays_busy)
-    write_cycles = write_words_per_array / (Cp * Ch)
+    write_cycles = write_words_per_array * float(a["write_cycles_per_word"])
     compute_cycles = info.temporal_steps * lat
     cycles = max(float(result.cycles), compute_cycles + write_cycles)
     extra = dict(result.extra)
@@ -520,7 +520,8 @@ def postprocess(result: ir.Result, arch: ir.Arch, info: CimMappingInfo) -> ir.Re
         "engine_cycles": float(result.cycles), "bound": "cim" if compute_cycles + write_cycles >= result.cycles
         else "bandwidth",
         "mapping": info.to_dict(),
-        "formula": "cycles = max(engine cycles, waves x latency_cycles + weight words per array / (Cp x Ch))",
+        "formula": "cycles = max(engine cycles, waves x latency_cycles + weight words per array x write cycles "
+                   "per word)",
     }
     util = result.computes / (cycles * cim.instances) if cycles > 0 else 0.0
     return ir.Result(energy_pJ=result.energy_pJ, cycles=cycles, computes=result.computes, utilization=util,

@@ -230,6 +230,14 @@ def op_evaluation(op: ir.Op, r: dict, arch_name: str) -> ir.OpEvaluation:
     note = r.get("note", "")
     if op.is_gemm and op.attrs.get("dynamic_weight"):
         note = (note + "; " if note else "") + "weight operand is an activation (written per inference)"
+    cim = (r.get("extra") or {}).get("cim")
+    if cim and cim["mapping"]["weight_tiles"] > 1:
+        m = cim["mapping"]
+        wbits = op.tensor("weight").bits if op.tensor("weight") else 8
+        need, have = m["weight_words"] * wbits / 8, m["weight_capacity_words"] * wbits / 8
+        missing = f"missing {need - have:,.0f} B" if need > have else "not in whole array tiles"
+        note = (note + "; " if note else "") + (f"weights {need:,.0f} B > CiM weight capacity {have:,.0f} B "
+                                                f"({missing}): rewritten in {m['weight_tiles']} tiles")
     return ir.OpEvaluation(
         name=op.name, target=op.target, module=op.module, op_class=op.op_class, kind=op.kind, count=op.count,
         unit=r["extra"].get("unit", ""), energy_pJ=float(r["energy_pJ"]), cycles=cycles,

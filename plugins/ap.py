@@ -53,6 +53,7 @@ from typing import Any, NamedTuple, Optional
 
 from cimscope.errors import InputError, UnknownNameError
 from cimscope.plugins.base import ActionCost, Attr, Estimate, Estimator, register
+from cimscope.plugins.common import nm
 
 # ---------------------------------------------------------------------------------------------------------
 # Pass programs (LUT passes) and their closed-form counts
@@ -578,7 +579,8 @@ class _ApBase(Estimator):
             "rows": Attr(1024, "words (CAM rows)", int, low=1, high=1 << 24),
             "columns": Attr(256, "bits per row", int, low=1, high=1 << 16),
             "cell": Attr("sram", "cell technology", str, choices=CELL_CHOICES),
-            "technology": Attr(16.0, "technology node (nm)", float, low=5, high=180),
+            "technology": Attr(16.0, "technology node (nm), e.g. 16 or '16nm' (Stillmaker & Baas range)",
+                               kind=nm, low=7, high=180),
             "voltage": Attr(None, "supply voltage (V); default: nominal supply of the node", float,
                             low=0.3, high=2.0),
             "bits": Attr(8, "operand width of the per-operation actions", int, low=1, high=64),

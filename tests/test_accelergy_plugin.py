@@ -94,7 +94,7 @@ def test_numbers_through_the_accelergy_interface(accelergy):
         estimate("tensor_core_mac", {"technology": 7}).actions["mac"].energy_pJ * 1e-12)
     assert accelergy.query("dram", {}, "leak", {"global_cycle_seconds": 1e-9}) == 0.0
     ap = estimate("ap_2d", {"technology": 16}).actions["add"].energy_pJ
-    assert accelergy.query("cap", {"technology": "16nm"}, "add") == pytest.approx(ap * 1e-12)
+    assert accelergy.query("ap_2d", {"technology": "16nm"}, "add") == pytest.approx(ap * 1e-12)
 
 
 def test_required_attribute_and_bad_values(accelergy):

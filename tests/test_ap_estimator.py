@@ -67,3 +67,10 @@ def test_bad_attributes():
         AssociativeProcessor(columns=8, bits=8, **OVR).estimate()
     with pytest.raises(UnknownNameError, match="unknown AP cell 'flash'"):
         cell_params("flash")
+
+
+def test_technology_accepts_node_strings_like_every_other_model():
+    """'16nm' (Accelergy/Timeloop spelling) means the same node as 16."""
+    from cimscope.plugins.base import estimate
+    assert estimate("ap_2d", {"technology": "16nm"}).actions["add"].energy_pJ == \
+        estimate("ap_2d", {"technology": 16}).actions["add"].energy_pJ

@@ -98,7 +98,7 @@ def test_postprocess_applies_wave_latency_and_write_stalls():
                     energy_pJ_per_level={}, accesses={cim: {"Weights": ir.DataspaceAccesses(fills=fills)}})
     out = postprocess(raw, pa.gemm, info)
     waves = info.temporal_steps * 9                          # 9 cycles per analog6T wave at 45 nm / 1 GHz
-    writes = fills / 2 / (4 * 16)                            # per busy array, one Cp x Ch row per cycle
+    writes = fills / 2 * 1.0                                 # per busy array, one word per 1 ns cycle (cim_macro)
     assert out.cycles == pytest.approx(waves + writes)
     assert out.extra["cim"]["bound"] == "cim"
     bw_bound = ir.Result(energy_pJ=1.0, cycles=1e9, computes=1.0, utilization=1.0, energy_pJ_per_level={},
