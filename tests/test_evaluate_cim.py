@@ -146,3 +146,24 @@ def test_a100_roofline_by_hand():
     assert roofline_s(op) == pytest.approx(2 * 512 * 1024 * 1024 / 624e12)
     small = gemm_op(1, 1000, 2048)              # the ResNet-50 classifier at batch 1: memory bound
     assert roofline_s(small) == pytest.approx((2048 + 2048 * 1000 + 1000) / 1555e9)
+
+
+def test_cim_inputs_round_trip_through_timeloop_yaml():
+    """What the timeloop engine writes for a CiM configuration (architecture, ERT, mapping as v0.4 YAML) reads
+    back to the same counts, energy and cycles in the builtin model."""
+    import yaml
+    from cimscope.model import evaluate
+    from cimscope.timeloop import arch_to_ert
+    from cimscope.timeloop.ert import apply_ert, ert_table
+    from cimscope.timeloop.yaml_io import arch_from_yaml, inputs_to_yaml, mapping_from_yaml
+    pa = place("a100_like", "rf", "analog6T")
+    prob = gemm_op(128, 768, 768).to_problem()
+    mapping, _ = cim_mapping(prob, pa.gemm)
+    doc = yaml.safe_load(yaml.safe_dump(inputs_to_yaml(pa.gemm, prob, mapping)))
+    back = arch_from_yaml(doc["architecture"])
+    apply_ert(back, ert_table(arch_to_ert(pa.gemm)))
+    r1 = evaluate(prob, pa.gemm, mapping)
+    r2 = evaluate(prob, back, mapping_from_yaml(doc["mapping"], back, prob))
+    assert [lv.name for lv in back.levels] == [lv.name for lv in pa.gemm.levels]
+    assert r2.energy_pJ == pytest.approx(r1.energy_pJ) and r2.cycles == r1.cycles
+    assert r1.computes == 128 * 768 * 768
