@@ -119,7 +119,8 @@ def test_model_classes_directly():
     m = h.CimscopeSramBuffer(capacity_bytes=262144, banks=2, tech_node=45e-9)
     assert isinstance(m, hwcomponents.ComponentModel)
     assert m.read().energy == pytest.approx(124.70e-12)
-    assert m.read(bits_per_action=16).energy == pytest.approx(2 * 124.70e-12)   # width_bits is 8
+    # width_bits defaults to WWW's 256-bit SRAM row: 512 bits per action are two accesses
+    assert m.read(bits_per_action=512).energy == pytest.approx(2 * 124.70e-12)
     assert m.area == pytest.approx(h.CimscopeSramBuffer.cimscope_model(capacity_bytes=262144, banks=2)
                                    .estimate().area_um2 * 1e-12)
     code = h.CimscopeCimMacro.__init__.__code__

@@ -18,7 +18,8 @@ def test_sram_reproduces_www_rf_and_smem():
     rf = WWW["per_subpartition"]["register_file"]
     sm = WWW["smem"]
     r = estimate("sram_buffer", {"capacity_bytes": rf["bytes"], "banks": rf["banks"], "width_bits": 8})
-    s = estimate("sram_buffer", {"capacity_bytes": sm["bytes"], "banks": sm["banks"], "width_bits": 8})
+    # WWW's Timeloop architecture reads the shared memory in 256-bit rows (depth 8192 x width 256)
+    s = estimate("sram_buffer", {"capacity_bytes": sm["bytes"], "banks": sm["banks"], "width_bits": 256})
     assert r.actions["read"].energy_pJ == pytest.approx(E["register_file"]["read"], rel=1e-9)
     assert r.actions["write"].energy_pJ == pytest.approx(E["register_file"]["write"], rel=1e-9)
     assert s.actions["read"].energy_pJ == pytest.approx(E["smem"]["read"], rel=1e-9)
@@ -27,13 +28,18 @@ def test_sram_reproduces_www_rf_and_smem():
 
 
 def test_sram_prediction_hand_derived():
-    # e0, e1 from the two WWW read points (8-bit words): y = e0 + e1 * sqrt(bits per bank)
-    x1, y1 = math.sqrt(4096 * 8 / 16), 11.39 / 8
-    x2, y2 = math.sqrt(262144 * 8 / 2), 124.70 / 8
-    e1 = (y2 - y1) / (x2 - x1)
-    e0 = y1 - e1 * x1
+    # E = a + width * e1 * sqrt(bits per bank), solved from the two WWW read points:
+    #   RF:   a +   8 * e1 * sqrt(4096*8/16)   = 11.39   (sqrt = 45.25)
+    #   SMEM: a + 256 * e1 * sqrt(262144*8/2)  = 124.70  (sqrt = 1024)
+    e1 = (124.70 - 11.39) / (256 * 1024 - 8 * math.sqrt(2048))      # 4.328e-4 pJ / bit / sqrt(cell)
+    a = 11.39 - 8 * e1 * math.sqrt(2048)                             # 11.233 pJ per access
+    assert e1 == pytest.approx(4.3283e-4, rel=1e-4) and a == pytest.approx(11.2333, rel=1e-4)
     got = estimate("sram_buffer", {"capacity_bytes": 65536, "banks": 1, "width_bits": 32})
-    assert got.actions["read"].energy_pJ == pytest.approx(32 * (e0 + e1 * math.sqrt(65536 * 8)), rel=1e-9)
+    assert got.actions["read"].energy_pJ == pytest.approx(a + 32 * e1 * math.sqrt(65536 * 8), rel=1e-9)
+    # without a width, a capacity above 4 KB takes WWW's 256-bit SRAM row
+    dflt = estimate("sram_buffer", {"capacity_bytes": 65536, "banks": 1})
+    assert dflt.attributes["width_bits"] == 256
+    assert dflt.actions["read"].energy_pJ == pytest.approx(a + 256 * e1 * math.sqrt(65536 * 8), rel=1e-9)
     # area: 4 KB in one bank = one 181x181 subarray: cells + 2 * side * 40 cell areas of periphery
     side = math.sqrt(32768)
     a = estimate("sram_buffer", {"capacity_bytes": 4096}).area_um2
@@ -104,8 +110,12 @@ def test_sram_capacity_trend_against_horowitz():
     pts = [(8, 10.0), (32, 20.0), (1024, 100.0)]
     www = [estimate("sram_buffer", {"capacity_bytes": kb * 1024, "width_bits": 64}).actions["read"].energy_pJ
            for kb, _ in pts]
-    ratios = [w / h for w, (_, h) in zip(www, pts)]
-    assert max(ratios) / min(ratios) < 1.1                  # same capacity trend, WWW level ~27x higher
+    # WWW-calibrated model, an independent check: 18.3 / 25.4 / 91.4 pJ. Close for large arrays, pessimistic
+    # for small ones (fixed per-access part fitted to WWW's narrow 8-bit RF). Never the ~27x of a per-byte
+    # reading of WWW's row energies.
+    assert www == pytest.approx([18.32, 25.42, 91.47], rel=1e-3)
+    assert www[2] == pytest.approx(100.0, rel=0.10)
+    assert www[0] < www[1] < www[2]
     for kb, h in pts:
         got = estimate("sram_buffer", {"capacity_bytes": kb * 1024, "width_bits": 64, "calibration": "horowitz"})
         assert got.actions["read"].energy_pJ == pytest.approx(h, rel=0.07)
