@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 import yaml
 
-pytest.importorskip("torch")
+import torch  # noqa: E402,F401  (a required dependency: fail, never skip)
 
 from cimscope.cli import main  # noqa: E402
 from cimscope.workloads import load_workload  # noqa: E402

@@ -8,8 +8,9 @@ import yaml
 from cimscope.cli import main
 from cimscope.model import evaluate
 from cimscope.timeloop import load_inputs
+from refpaths import REFERENCE
 
-REF = Path("/work/shared/reference/timeloop_cases")
+REF = REFERENCE / "timeloop_cases"
 KP = REF / "04-conv1d+oc-3levelspatial-kp"
 pytestmark = pytest.mark.skipif(not KP.exists(), reason="reference Timeloop runs not available")
 

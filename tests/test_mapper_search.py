@@ -13,8 +13,9 @@ from cimscope.mappers.mapspace import MapSpace, prime_factors
 from cimscope.model import evaluate
 from cimscope.timeloop import Constraints, load_inputs
 from cimscope.timeloop.constraints import LevelConstraint
+from refpaths import REFERENCE
 
-REF = Path("/work/shared/reference/timeloop_cases")
+REF = REFERENCE / "timeloop_cases"
 KP = REF / "04-conv1d+oc-3levelspatial-kp"
 
 

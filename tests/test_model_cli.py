@@ -6,8 +6,9 @@ import pytest
 
 from cimscope.cli import main
 from cimscope.timeloop.stats import parse_stats
+from refpaths import REFERENCE
 
-REF = Path("/work/shared/reference/timeloop_cases")
+REF = REFERENCE / "timeloop_cases"
 KP = REF / "04-conv1d+oc-3levelspatial-kp"
 pytestmark = pytest.mark.skipif(not KP.exists(), reason="reference Timeloop runs not available")
 

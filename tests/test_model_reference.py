@@ -12,8 +12,9 @@ import pytest
 from cimscope.model import evaluate, evaluate_many
 from cimscope.timeloop import load_inputs
 from cimscope.timeloop.stats import format_map, format_stats, parse_stats, parse_stats_blocks
+from refpaths import REFERENCE
 
-REF = Path("/work/shared/reference/timeloop_cases")
+REF = REFERENCE / "timeloop_cases"
 CASES = sorted(p.name for p in REF.glob("0*")) if REF.exists() else []
 pytestmark = pytest.mark.skipif(not CASES, reason="reference Timeloop runs not available")
 

@@ -4,7 +4,7 @@ import json
 
 import pytest
 
-torch = pytest.importorskip("torch")
+import torch
 
 from cimscope.cli import main  # noqa: E402
 from cimscope.ir import GEMM, OP_CLASSES  # noqa: E402
@@ -123,7 +123,6 @@ def test_bad_options_are_named(args, message, capsys):
 
 def test_cpu_profile_with_the_modelled_side(tiny_model, tmp_path, capsys):
     """The measured breakdown joined with `cimscope evaluate` on a100_like (placement none)."""
-    pytest.importorskip("cimscope.evaluate")
     rc = main(["profile", tiny_model, "--device", "cpu", "--runs", "1", "--warmup", "1", "--threads", "1",
                "--image-size", "16", "--out", str(tmp_path), "--json"])
     captured = capsys.readouterr()

@@ -17,8 +17,9 @@ from cimscope.engine import get_engine
 from cimscope.errors import EngineError, UnknownNameError
 from cimscope.timeloop import load_inputs
 from cimscope.timeloop.stats import parse_stats
+from refpaths import REFERENCE
 
-REF = Path("/work/shared/reference/timeloop_cases")
+REF = REFERENCE / "timeloop_cases"
 KP = REF / "04-conv1d+oc-3levelspatial-kp"
 pytestmark = pytest.mark.skipif(not KP.exists(), reason="reference Timeloop runs not available")
 ROOT = Path(__file__).resolve().parents[1]

@@ -5,8 +5,9 @@ import pytest
 
 from cimscope.errors import InputError
 from cimscope.timeloop.stats import format_stats, parse_map, parse_stats, stat_value
+from refpaths import REFERENCE
 
-REF = Path("/work/shared/reference/timeloop_cases")
+REF = REFERENCE / "timeloop_cases"
 CASES = sorted(p.name for p in REF.glob("0*")) if REF.exists() else []
 pytestmark = pytest.mark.skipif(not CASES, reason="reference Timeloop runs not available")
 

@@ -11,8 +11,9 @@ from cimscope.timeloop import (arch_to_yaml, inputs_to_yaml, load_art, load_ert,
                                problem_to_yaml)
 from cimscope.timeloop.ert import arch_to_ert, ert_table
 from cimscope.timeloop.yaml_io import parse_factors, parse_name, split_dims
+from refpaths import REFERENCE
 
-REF = Path("/work/shared/reference/timeloop_cases")
+REF = REFERENCE / "timeloop_cases"
 KP = REF / "04-conv1d+oc-3levelspatial-kp"
 needs_ref = pytest.mark.skipif(not KP.exists(), reason="reference Timeloop runs not available")
 

@@ -5,7 +5,7 @@ import textwrap
 import pytest
 import yaml
 
-pytest.importorskip("torch")
+import torch  # noqa: E402,F401  (a required dependency: fail, never skip)
 
 import cimscope.workloads as wlmod  # noqa: E402
 from cimscope.errors import ExportError, InputError, UnknownNameError  # noqa: E402

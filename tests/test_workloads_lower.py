@@ -4,7 +4,7 @@ import warnings
 
 import pytest
 
-torch = pytest.importorskip("torch")
+import torch
 from torch import nn  # noqa: E402
 import torch.nn.functional as F  # noqa: E402
 

@@ -6,8 +6,9 @@ import yaml
 
 from cimscope.ir import Op, Tensor, Workload
 from cimscope.workloads.problem import op_to_problem, validate_problem, write_problems
+from refpaths import REFERENCE
 
-CASES = Path("/work/shared/reference/timeloop_cases")
+CASES = REFERENCE / "timeloop_cases"
 
 
 def conv_op(name="conv", K=32, stride=2):
@@ -56,8 +57,6 @@ def test_conv_problem_structure_exact():
 def test_problem_nesting_matches_timeloop_reference_case():
     """Our documents nest projections exactly like the problem timeloop-model parsed in a reference run."""
     ref_file = CASES / "04-conv1d+oc-3levelspatial-cp" / "parsed-processed-input.yaml"
-    if not ref_file.is_file():
-        pytest.skip("reference Timeloop runs not present")
     ref = yaml.safe_load(ref_file.read_text())["problem"]
     ours = op_to_problem(conv_op())["problem"]
     assert set(ours) == set(ref)
