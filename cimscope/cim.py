@@ -57,6 +57,7 @@ from typing import Optional
 
 from cimscope import ir
 from cimscope.errors import InputError, MappingError
+from cimscope.mappers.mapspace import prime_factors
 
 # ---------------------------------------------------------------------------------------------------------
 # Options and dimension roles
@@ -266,6 +267,41 @@ def cim_mappings(problem: ir.Problem, arch: ir.Arch, options: CimOptions = CimOp
     return out
 
 
+@dataclass
+class CimCandidate:
+    """One candidate of :func:`padded_cim_mappings`: the problem actually mapped (``problem``, padded or
+    not), what padding added (``padding``: :func:`cimscope.padding.padding_info`, None when unpadded), and
+    the mapping with its info."""
+
+    problem: ir.Problem
+    padding: Optional[dict]
+    mapping: ir.Mapping
+    info: CimMappingInfo
+
+
+def padded_cim_mappings(problem: ir.Problem, arch: ir.Arch, options: CimOptions = CimOptions()
+                        ) -> list[CimCandidate]:
+    """The CiM mappings (:func:`cim_mappings`) of ``problem`` and of each padded version of it that
+    :func:`cimscope.padding.candidate_paddings` proposes for ``arch`` (tile quantization: a dimension of
+    prime size, e.g. 197 tokens, cannot fill the Cp columns or the arrays otherwise). The caller scores them
+    all and keeps the best; padded MACs and padded weights are real work there (computed, written, moved).
+    MappingError only when no candidate maps (the unpadded problem's error)."""
+    from cimscope.padding import candidate_paddings, padding_info
+    out: list[CimCandidate] = []
+    first_error = None
+    for p in [problem] + [pp for pp, _ in candidate_paddings(problem, arch)]:
+        try:
+            maps = cim_mappings(p, arch, options)
+        except MappingError as exc:
+            first_error = first_error or exc
+            continue
+        info = padding_info(problem, p)
+        out.extend(CimCandidate(p, info, m, i) for m, i in maps)
+    if not out:
+        raise first_error
+    return out
+
+
 def cim_mapping(problem: ir.Problem, arch: ir.Arch, options: CimOptions = CimOptions(),
                 variant: Variant = VARIANTS[0]) -> tuple[ir.Mapping, CimMappingInfo]:
     """Weight-stationary CiM mapping of ``problem`` on a CiM hierarchy (see module doc)."""
@@ -417,7 +453,7 @@ def cim_mapping(problem: ir.Problem, arch: ir.Arch, options: CimOptions = CimOpt
         need = sum(tile_words(t, ext, problem.coefficients) for t in kept(i))
         return need <= cap
 
-    primes_by_dim = {d: _prime_factors(rem[d]) for d in order}
+    primes_by_dim = {d: prime_factors(rem[d]) for d in order}
     i = p
     for d in order:
         for f in sorted(primes_by_dim[d], reverse=True):
@@ -482,18 +518,6 @@ def cim_mapping(problem: ir.Problem, arch: ir.Arch, options: CimOptions = CimOpt
         fanout_factors={arch.levels[i].name: {**sx[i], **{f"{d}(y)": f for d, f in sy[i].items()}}
                         for i in range(n) if sx[i] or sy[i]}, variant=variant.label())
     return ir.Mapping(levels=levels), info
-
-
-def _prime_factors(n: int) -> list[int]:
-    out, d = [], 2
-    while d * d <= n:
-        while n % d == 0:
-            out.append(d)
-            n //= d
-        d += 1
-    if n > 1:
-        out.append(n)
-    return out
 
 
 # ---------------------------------------------------------------------------------------------------------
