@@ -251,19 +251,23 @@ def build(path: Optional[str | Path] = None, **changes: Any) -> BfImnaArch:
 
 
 def to_ir_arch(arch: BfImnaArch):
-    """The hierarchy as a :class:`cimscope.ir.Arch` (DRAM -> MAPs -> CAPs -> bit-serial AP compute) with
-    per-bit-row ERT entries, for reports and for tools that read the common IR."""
+    """The hierarchy as a :class:`cimscope.ir.Arch` (DRAM -> MAPs -> CAPs -> bit-serial AP compute), for
+    reports and for tools that read the common IR. DRAM and MAP entries are per access of one ``width``-bit
+    row, as Timeloop's ERT (vector access energy); CAP entries are per bit per row (an AP pass's unit)."""
     from cimscope.ir import Arch, ComputeLevel, Level
 
     c, p = arch.config, arch.cell
+    dram_width = 64                                    # LPDDR4 channel of the WWW baseline (a100.yaml)
+    row = c.map.columns
     return Arch(
         name=c.name,
         levels=[
-            Level("DRAM", "DRAM", instances=1, depth=None, width=64, word_bits=8,
-                  action_energy_pJ={"read": c.dram_pJ_per_bit * 8, "write": c.dram_pJ_per_bit * 8}),
-            Level("MAP", "associative_processor", instances=c.n_maps, depth=c.map.rows, width=c.map.columns,
-                  word_bits=8, action_energy_pJ={"read": (p.read_fJ * 8) * 1e-3 + arch.bus_pJ_per_bit * 8,
-                                                 "write": (p.write_fJ * 8) * 1e-3 + arch.bus_pJ_per_bit * 8},
+            Level("DRAM", "DRAM", instances=1, depth=None, width=dram_width, word_bits=8,
+                  action_energy_pJ={"read": c.dram_pJ_per_bit * dram_width,
+                                    "write": c.dram_pJ_per_bit * dram_width}),
+            Level("MAP", "associative_processor", instances=c.n_maps, depth=c.map.rows, width=row,
+                  word_bits=8, action_energy_pJ={"read": row * (p.read_fJ * 1e-3 + arch.bus_pJ_per_bit),
+                                                 "write": row * (p.write_fJ * 1e-3 + arch.bus_pJ_per_bit)},
                   area_um2=c.map.bits * p.cell_area_um2, attributes={"variant": "1d", "cell": c.cell}),
             Level("CAP", "associative_processor", instances=c.n_caps, depth=c.cap.rows, width=c.cap.columns,
                   word_bits=8, action_energy_pJ={"compare": p.compare_fJ * 1e-3, "write": p.write_fJ * 1e-3},

@@ -24,8 +24,9 @@ GEMM layers (conv, linear), after BF-IMNA (Rakka et al., arXiv 2411.01417) and t
   cycles per wave x AP cycle. Energy is per active row and pass, so it sums over all rows of all waves.
 * **Data movement** (MAP <-> CAP over the cluster buses): a value written into many rows is sent once and
   broadcast (an AP writes the same pattern into every tagged row in one write): the im2col activations are
-  shared by every output channel, the weights by every output pixel. Of the two orders (all channels of a
-  pixel block per wave: activations once, weights once per wave; or the reverse) the cheaper is used.
+  shared by every output channel (of its group, for grouped/depthwise convs), the weights by every output
+  pixel. Of the two orders (all channels of a pixel block per wave: activations once, weights once per wave;
+  or the reverse) the cheaper is used.
   Energy = bus bits x (bus energy + MAP cell read) + row bits written x CAP cell write; outputs go back
   (CAP read + bus + MAP write). Time = bus bits / aggregate bus bandwidth.
 
@@ -239,7 +240,9 @@ def _cost_gemm_f(op: Op, w: int, a: int, out_bits: int, arch, f: int, outputs: i
             compute_cycles += waves2 * passes_cycles(stage, cell)
     # 5. data movement MAP <-> CAP with broadcast writes (cheaper of the two wave orders)
     n_pix = outputs // max(1, _out_channels(op))
-    act_once = n_pix * L * a                           # im2col matrix, once
+    groups = int(op.attrs.get("groups", 1) or 1) if op.kind == "conv" else 1
+    act_once = n_pix * groups * L * a                  # im2col matrix, once (one per group: a grouped or
+                                                       # depthwise conv shares it only within a group)
     wgt_once = weights * w
     if waves <= 1:
         in_bits = act_once + wgt_once

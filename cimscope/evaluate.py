@@ -348,6 +348,13 @@ def assemble(workload: ir.Workload, cfg: EvalConfig, rows: list[ir.OpEvaluation]
         meta={"batch": workload.batch, **{k: v for k, v in workload.meta.items() if isinstance(v, (int, float, str))}})
 
 
+class _MemoryCache(dict):
+    """Per-operator GEMM results of one :func:`evaluate_network` call (same interface as ResultCache)."""
+
+    def put(self, key: str, value: dict) -> None:
+        self[key] = value
+
+
 def evaluate_network(workload: ir.Workload, arch_name: str = "a100_like", placement: str = "none",
                      primitive: Optional[str] = None, engine: str = "builtin", *, interleave: bool = True,
                      duplicate: bool = True, weight_reload: bool = True, rounding: str = "www",
@@ -356,7 +363,8 @@ def evaluate_network(workload: ir.Workload, arch_name: str = "a100_like", placem
     """Evaluate every operator of ``workload`` on ``arch_name`` with CiM ``primitive`` at ``placement``.
 
     ``primitive`` is ignored for placement "none". ``cache``: a :class:`cimscope.sweep.ResultCache` (or any
-    object with ``get(key)``/``put(key, value)``) for per-operator GEMM results.
+    object with ``get(key)``/``put(key, value)``) for per-operator GEMM results; without one, results are
+    kept in memory for this call only.
     """
     if placement == "none" and primitive in (None, "none"):
         primitive = None
@@ -364,6 +372,8 @@ def evaluate_network(workload: ir.Workload, arch_name: str = "a100_like", placem
     cfg = EvalConfig(arch=arch_name, placement=placement, primitive=primitive, engine=engine,
                      interleave=interleave, duplicate=duplicate, weight_reload=weight_reload, rounding=rounding,
                      mapper_budget_s=mapper_budget_s, mapper_max_evaluations=mapper_max_evaluations).normalized()
+    if cache is None:
+        cache = _MemoryCache()         # equal GEMM shapes (12 identical encoder layers ...) are computed once
     ops = workload.ops
     it = ops
     bar = None

@@ -24,9 +24,10 @@ Counting rule (nothing counted twice, nothing dropped)
 2. Non-operator events inside an operator (runtime calls, annotations) give their self time to the nearest
    operator above them. Time outside every operator (Python between calls) is reported as ``outside_s`` and
    is not part of the class shares.
-3. The class of an operator event's time is decided with the exporter's ``classify(name)`` (after
-   :data:`PROFILER_ALIASES` for fused eager kernels torch.export never shows), by the outermost operator whose
-   class it knows, i.e. the call the model made, not a helper it dispatches to:
+3. The class of an operator event's time is decided with the exporter's ``classify(name)`` (its taxonomy
+   also knows the fused eager kernels torch.export never shows: ``aten::_native_multi_head_attention`` is
+   GEMM, ``aten::_masked_softmax`` logit_computation), by the outermost operator whose class it knows, i.e.
+   the call the model made, not a helper it dispatches to:
    - inside a known NonGEMM compute call, every nested operator is part of it: ``aten::clamp_min_`` under
      ``aten::relu_`` is activation (the taxonomy alone would call clamp_min arithmetic); ``aten::mean`` under
      ``aten::adaptive_avg_pool2d`` is pooling; ``aten::index_select`` under ``aten::embedding`` is embedding;
@@ -74,16 +75,6 @@ OP_NAMESPACES = ("aten", "torchvision", "quantized", "prims", "prim")
 _OP_NAME = re.compile(r"^([A-Za-z_][A-Za-z0-9_]*)::[A-Za-z_]")
 
 Classifier = Callable[[str], "tuple[str, bool]"]
-
-#: Fused eager kernels that appear in the profiler but never in a torch.export graph, spelled as the
-#: exporter's taxonomy knows them: nn.MultiheadAttention's inference fast path (ViT's encoder blocks on CPU
-#: and GPU) is one ``aten::_native_multi_head_attention`` call, attention like ``multi_head_attention_forward``
-#: (GEMM); its masked softmax is a softmax.
-PROFILER_ALIASES = {
-    "_native_multi_head_attention": "multi_head_attention_forward",
-    "_masked_softmax": "softmax",
-}
-
 
 def is_op_event(name: str) -> bool:
     """True for dispatcher operator events (``aten::addmm``), False for annotations and runtime calls."""
@@ -171,9 +162,7 @@ def group_events(events: Sequence[ProfEvent], *, use_device: bool = False,
 
     def cls_of(name: str) -> tuple[str, bool]:
         if name not in cache:
-            base = name.split("::", 1)[-1]
-            c, known = classify(name.split("::", 1)[0] + "::" + PROFILER_ALIASES[base]
-                                if base in PROFILER_ALIASES else name)
+            c, known = classify(name)
             if c not in OP_CLASSES:
                 raise ValueError(f"classify({name!r}) returned {c!r}, not one of {', '.join(OP_CLASSES)}")
             cache[name] = (c, bool(known))
@@ -404,6 +393,20 @@ def _torch_dtype(dtype: str):
     return table[dtype]
 
 
+def check_options(*, device: str = "cpu", dtype: str = "fp32", runs: int = 1, warmup: int = 0,
+                  threads: Optional[int] = None, batch: int = 1, image_size: int = 1, seq_len: int = 1) -> None:
+    """Raise :class:`InputError`/:class:`UnknownNameError` naming the first bad option (as its CLI flag)."""
+    if dtype not in DTYPES:
+        raise UnknownNameError("dtype", dtype, DTYPES)
+    for flag, value, least in (("--batch", batch, 1), ("--runs", runs, 1), ("--warmup", warmup, 0),
+                               ("--image-size", image_size, 1), ("--seq-len", seq_len, 1)):
+        if value < least:
+            raise InputError(f"{flag} must be at least {least}, got {value}")
+    if threads is not None and threads < 1:
+        raise InputError(f"--threads must be at least 1, got {threads}")
+    check_device(device)
+
+
 def check_device(device: str) -> None:
     """Raise :class:`InputError` when ``device`` is unknown or is ``cuda`` with no usable GPU."""
     if device not in DEVICES:
@@ -518,13 +521,7 @@ def profile_module(module, example_inputs: Any, *, model: str, device: str = "cp
     import torch
     from torch.profiler import ProfilerActivity, profile, record_function
 
-    if runs < 1:
-        raise InputError(f"--runs must be at least 1, got {runs}")
-    if warmup < 0:
-        raise InputError(f"--warmup must be 0 or more, got {warmup}")
-    if threads is not None and threads < 1:
-        raise InputError(f"--threads must be at least 1, got {threads}")
-    check_device(device)
+    check_options(device=device, dtype=dtype, runs=runs, warmup=warmup, threads=threads, batch=batch)
     tdtype = _torch_dtype(dtype)
     tick = progress or (lambda _stage: None)
 
@@ -608,10 +605,8 @@ def profile_model(name: str, *, device: str = "cpu", batch: int = 1, dtype: str 
                   progress: Optional[Callable[[str], None]] = None) -> ModelProfile:
     """Build ``name`` with :func:`cimscope.workloads.build_model` (the module the exporter traces) and
     measure it with :func:`profile_module`."""
-    check_device(device)
-    _torch_dtype(dtype)
-    if batch < 1:
-        raise InputError(f"--batch must be at least 1, got {batch}")
+    check_options(device=device, dtype=dtype, runs=runs, warmup=warmup, threads=threads, batch=batch,
+                  image_size=image_size, seq_len=seq_len)
     from cimscope import workloads
 
     module, example_inputs = workloads.build_model(name, batch=batch, image_size=image_size, seq_len=seq_len)

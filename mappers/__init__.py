@@ -37,7 +37,9 @@ def map_problem(problem: ir.Problem, arch: ir.Arch, *, objective: str = "edp", b
     from cimscope.timeloop.yaml_io import mapping_from_yaml, mapping_to_yaml
 
     cons = _as_constraints(constraints, arch, problem)
-    key = _cache.make_key(problem, arch, cons, objective) if cache else None
+    key = (_cache.make_key(problem, arch, cons, objective,
+                           search={"seed": seed, "max_evaluations": max_evaluations, "budget_s": budget_s})
+           if cache else None)
     if key is not None:
         hit = _cache.get(key)
         if hit is not None:

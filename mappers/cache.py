@@ -1,9 +1,10 @@
-"""Mapping cache keyed by (problem shape, architecture, constraints, objective, engine).
+"""Mapping cache keyed by (problem shape, architecture, constraints, objective, engine, search settings).
 
 In memory for the process and on disk under ``$CIMSCOPE_CACHE`` (default ``.cimscope_cache/`` in the
 working directory), one JSON file per key holding the best mapping as v0.4 directives. Files are written
 atomically (temporary file + rename), so concurrent mappers never see half a file. The problem *name* is
-not part of the key: layers with the same shape are mapped once.
+not part of the key: layers with the same shape are mapped once. The search settings (seed, evaluation and
+time budgets) are: another seed or budget is another search, whose answer may differ.
 """
 from __future__ import annotations
 
@@ -36,9 +37,13 @@ def arch_key(arch: ir.Arch) -> dict:
     return d
 
 
-def make_key(problem: ir.Problem, arch: ir.Arch, constraints: Any, objective: str, engine: str = "builtin") -> str:
+def make_key(problem: ir.Problem, arch: ir.Arch, constraints: Any, objective: str, engine: str = "builtin",
+             search: Optional[dict] = None) -> str:
+    """Identity of one mapper run: everything that changes its answer (problem shape, architecture with its
+    energies, areas and bandwidths, constraints, objective, engine and the search settings ``search``)."""
     payload = {"format": FORMAT, "engine": engine, "objective": objective, "problem": problem_key(problem),
-               "arch": arch_key(arch), "constraints": constraints.key() if constraints is not None else None}
+               "arch": arch_key(arch), "constraints": constraints.key() if constraints is not None else None,
+               "search": search or {}}
     blob = json.dumps(payload, sort_keys=True, default=str).encode()
     return hashlib.sha256(blob).hexdigest()[:24]
 

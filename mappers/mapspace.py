@@ -79,15 +79,9 @@ class MapSpace:
         if constraints is None:
             constraints = Constraints()
         self.constraints = constraints
-        fx, fy = [], []
-        for s, lv in enumerate(self.levels):
-            child = arch.compute if s == 0 else self.levels[s - 1]
-            x = max(1, child.mesh_x // max(1, lv.mesh_x))
-            y = max(1, child.mesh_y // max(1, lv.mesh_y))
-            if x * y != max(1, child.instances // max(1, lv.instances)):
-                x, y = max(1, child.instances // max(1, lv.instances)), 1
-            fx.append(x)
-            fy.append(y)
+        from cimscope.model.nest import hardware_fanouts
+        fxy = hardware_fanouts(arch)
+        fx, fy = [x for x, _ in fxy], [y for _, y in fxy]
         self.fx, self.fy = np.array(fx), np.array(fy)
         didx = {d: i for i, d in enumerate(self.dims)}
         # Slots: (level, kind) with kind 0 = temporal, 1 = spatial X, 2 = spatial Y.
@@ -185,7 +179,10 @@ class MapSpace:
                     continue
                 allowed.append(j)
             if not allowed and self.rem[d] > 1 and d not in self.all_rest:
-                raise MappingError(f"constraints fix every factor of {self.dims[d]} but they multiply to "
+                fixed = ", ".join(f"{self.levels[s].name} {'spatial' if k01 else 'temporal'} {self.dims[d]}={v}"
+                                  for (s, k01, dd), v in sorted(self.fixed.items(), key=lambda kv: (-kv[0][0], kv[0][1]))
+                                  if dd == d)
+                raise MappingError(f"constraints fix every factor of {self.dims[d]} ({fixed}) but they multiply to "
                                    f"{self.sizes[d] // self.rem[d]}, not {self.sizes[d]}")
             self.allowed.append(allowed)
             self.primes.append(prime_factors(int(self.rem[d])))
@@ -424,16 +421,7 @@ class MapSpace:
                             if (k1 == 1 and fx_now * p > self.fx[s1]) or (k1 == 2 and fy_now * p > self.fy[s1]):
                                 continue
                         tf, sf, sx = tf0.copy(), sf0.copy(), sx0.copy()
-                        s0, k0 = self.slots[j0]
-                        if k0 == 0:
-                            tf[s0, d] //= p
-                        else:
-                            sf[s0, d] //= p
-                        if k1 == 0:
-                            tf[s1, d] *= p
-                        else:
-                            sf[s1, d] *= p
-                            sx[s1, d] = k1 == 1
+                        self._shift(tf, sf, sx, d, p, j0, j1)
                         outs.append((tf, sf, sx, tp0, kp0))
         # Exchanges: a prime of dimension a goes j0 -> j1 while a prime of dimension b goes j1 -> j0 (crosses
         # capacity walls that single moves cannot: one tile grows while another shrinks).
@@ -533,7 +521,13 @@ class MapSpace:
             ys = np.prod(np.where(sxd[s1], 1, sf[s1]))
             if (k1 == 1 and xs * p > self.fx[s1]) or (k1 == 2 and ys * p > self.fy[s1]):
                 return False
+        self._shift(tf, sf, sxd, d, p, j0, j1)
+        return True
+
+    def _shift(self, tf, sf, sxd, d: int, p: int, j0: int, j1: int) -> None:
+        """Move prime ``p`` of dimension ``d`` from slot ``j0`` to slot ``j1`` (in place; one candidate)."""
         s0, k0 = self.slots[j0]
+        s1, k1 = self.slots[j1]
         if k0 == 0:
             tf[s0, d] //= p
         else:
@@ -543,7 +537,6 @@ class MapSpace:
         else:
             sf[s1, d] *= p
             sxd[s1, d] = k1 == 1
-        return True
 
     # -----------------------------------------------------------------------------------------------------
     def to_mapping(self, c: Candidates, i: int) -> ir.Mapping:

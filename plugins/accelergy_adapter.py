@@ -12,6 +12,11 @@ class with the matching attributes, and calls ``get_area()``, ``leak(global_cycl
 decorated with ``@actionDynamicEnergy`` whose ``__name__`` is the action name. Energies are returned as
 ``Estimation(value, "p")`` (pJ), areas as ``Estimation(value, "u^2")`` (um^2).
 
+Accelergy hands a primitive every attribute of its Timeloop component. Storage models therefore also take
+Timeloop's ``width`` (bits per row), ``depth`` (rows) and ``n_banks`` and turn them into their own
+``width_bits``, ``capacity_bytes`` (depth x width / 8) and ``banks`` (:func:`from_timeloop_attrs`); other
+attributes (``datawidth`` ...) are dropped by Accelergy with a warning, as for any plug-in.
+
 :func:`build_accelergy_estimators` generates such classes from :data:`cimscope.plugins.base.REGISTRY`;
 :mod:`cimscope.plugins.accelergy_plugin` is the file to list in ``python_plug_ins`` (it only calls this
 factory with its own module name, so the classes pass Accelergy's ``__module__`` check).
@@ -117,6 +122,42 @@ def normalise_attrs(model: type, attrs: dict[str, Any]) -> dict[str, Any]:
     return out
 
 
+#: Timeloop's storage attribute -> the cimscope attribute it fills (when the model has it and it is not given).
+#: Accelergy hands a primitive every attribute of its Timeloop component, and a Timeloop storage level always
+#: carries depth/width/n_banks; without this translation an ``sram_buffer`` declared the Timeloop way would be
+#: costed at its default 4 KB capacity without a word.
+TIMELOOP_STORAGE = {"width": "width_bits", "n_banks": "banks", "depth": "capacity_bytes"}
+
+
+def timeloop_extras(model: type) -> tuple[str, ...]:
+    """Timeloop storage attribute names the model can take in addition to its own."""
+    return tuple(k for k, v in TIMELOOP_STORAGE.items() if k not in model.attributes and v in model.attributes)
+
+
+def from_timeloop_attrs(model: type, attrs: dict[str, Any]) -> dict[str, Any]:
+    """Translate Timeloop's ``width`` (bits per row), ``n_banks`` and ``depth`` (rows: capacity = depth x
+    width / 8 bytes) into the model's ``width_bits``/``banks``/``capacity_bytes``; the model's own names win."""
+    out = dict(attrs)
+    given = {k: out.pop(k) for k in timeloop_extras(model) if k in out}
+    given = {k: v for k, v in given.items() if v is not None}
+    try:
+        num = {k: int(float(v)) for k, v in given.items()}
+    except (TypeError, ValueError):
+        raise InputError(f"{model.component_name}: Timeloop attributes {given} must be numbers (width: bits per "
+                         f"row, depth: rows, n_banks: banks)") from None
+    if "width" in num and out.get("width_bits") is None:
+        out["width_bits"] = num["width"]
+    if "n_banks" in num and out.get("banks") is None:
+        out["banks"] = num["n_banks"]
+    if "depth" in num and out.get("capacity_bytes") is None:
+        width = num["width"] if "width" in num else out.get("width_bits")      # Timeloop: capacity = depth x width
+        if width is None:
+            raise InputError(f"{model.component_name}: Timeloop depth={num['depth']} needs width (bits per row) "
+                             "to give the capacity; or give capacity_bytes")
+        out["capacity_bytes"] = max(1, num["depth"] * int(width) // 8)
+    return out
+
+
 def init_parameters(model: type) -> tuple[list[str], list[str]]:
     """(required, optional) attribute names usable as Python parameters."""
     req, opt = [], []
@@ -151,7 +192,7 @@ def build_accelergy_estimators(module_name: str) -> dict[str, type]:
 def _accelergy_class(model: type, module_name: str) -> type:
     def body(self, attrs: dict) -> None:
         AccelergyEstimator.__init__(self, name=type(self).__name__)
-        self.model = model(**normalise_attrs(model, attrs))
+        self.model = model(**normalise_attrs(model, from_timeloop_attrs(model, attrs)))
         self.estimate = self.model.estimate()
 
     def get_area(self):
@@ -165,7 +206,7 @@ def _accelergy_class(model: type, module_name: str) -> type:
         "__doc__": f"cimscope {model.component_name}: {model.description}",
         "name": [model.component_name] + list(model.aliases),
         "percent_accuracy_0_to_100": int(model.percent_accuracy),
-        "__init__": make_init(model, body),
+        "__init__": make_init(model, body, timeloop_extras(model)),
         "get_area": get_area,
         "leak": leak,
         "cimscope_model": model,

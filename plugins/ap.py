@@ -353,7 +353,8 @@ class CellTech:
     """Per-bit costs of one AP cell technology at its reference node and supply.
 
     Energies are per bit per row (fJ); latencies per compare/write cycle (ns). ``write_charges``: "rows"
-    (bit-line energy over every active row, CMOS) or "matched" (switching energy of tagged cells only)."""
+    (bit-line energy over every active row, CMOS) or "matched" (switching energy of tagged cells only).
+    ``cell_area_um2`` is the published cell area at ``area_node_nm`` (its own source's node)."""
 
     name: str
     compare_fJ: float
@@ -368,6 +369,7 @@ class CellTech:
     scale_write_with_node: bool
     sources: dict[str, str] = field(default_factory=dict)
     short: dict[str, str] = field(default_factory=dict)     # one-line citations for action tables
+    area_node_nm: Optional[float] = None                     # node of cell_area_um2 (None: node_nm)
 
 
 #: Published per-bit figures (see each entry's ``sources``).
@@ -375,7 +377,7 @@ CELLS: dict[str, CellTech] = {
     "sram": CellTech(
         name="sram",
         compare_fJ=2.89, write_fJ=2.89, read_fJ=2.89, compare_ns=7.0, write_ns=7.0,
-        cell_area_um2=0.346 * 10 / 6 * (180 / 45) ** 2, node_nm=180, vdd_V=1.8,
+        cell_area_um2=0.346 * 10 / 6, area_node_nm=45, node_nm=180, vdd_V=1.8,
         write_charges="rows", scale_write_with_node=True,
         sources={
             "compare": "K. Pagiamtzis, A. Sheikholeslami, 'A Low-Power Content-Addressable Memory (CAM) Using "
@@ -386,7 +388,7 @@ CELLS: dict[str, CellTech] = {
                      "write per search cycle (cimscope assumption)",
             "read": "first-order: a row read swings the same column lines: read energy/bit/row = compare",
             "area": "10T NOR CAM cell = 10/6 x 6T SRAM cell; 6T cell 0.346 um^2 at 45 nm (Intel 45 nm, "
-                    "Mistry et al., IEDM 2007), expressed at 180 nm by (node ratio)^2",
+                    "Mistry et al., IEDM 2007); scaled from 45 nm with the Stillmaker & Baas area table",
         },
         short={"compare": "Pagiamtzis JSSC'04 CAM: 2.89 fJ/bit/search, 7 ns @180nm 1.8V",
                "write": "= compare per bit-row (bit line ~ search line; cimscope assumption)",
@@ -394,21 +396,27 @@ CELLS: dict[str, CellTech] = {
     "reram": CellTech(
         name="reram",
         compare_fJ=4.69, write_fJ=100.0, read_fJ=1.71, compare_ns=3 / 0.875, write_ns=10.0,
-        cell_area_um2=0.41 * (180 / 90) ** 2, node_nm=180, vdd_V=1.8,
+        cell_area_um2=0.41, area_node_nm=90, node_nm=180, vdd_V=1.8,
         write_charges="matched", scale_write_with_node=False,
         sources={
             "compare": "'An Energy-efficient Capacitive-RRAM Content Addressable Memory', arXiv 2401.09207: "
                        "64x64 array, 0.18 um, 875 MHz, 3 cycles per search, 1.71 fJ/bit-search (match), "
                        "4.69 fJ/bit-search (miss); a compare charges the miss figure (most rows mismatch)",
-            "write": "S. Yu, P.-Y. Chen, 'Emerging Memory Technologies: Recent Trends and Prospects', IEEE "
-                     "Solid-State Circuits Magazine 8(2), 2016: RRAM write ~0.1 pJ/bit, ~10 ns (device "
-                     "switching: not scaled with the CMOS node; only tagged cells switch)",
+            "write": "ITRS 2011 (Emerging Research Devices) memristor/ReRAM prototype row, as tabulated in "
+                     "J. J. Yang, D. B. Strukov, D. R. Stewart, 'Memristive devices for computing', Nature "
+                     "Nanotechnology 8, 13-24 (2013), Table 1: energy per bit 0.1-3 pJ, write time 10 ns. "
+                     "0.1 pJ is the low (optimistic) end of that range. Device switching: not scaled with the "
+                     "CMOS node; only tagged cells switch. (Checked against a public transcription of that "
+                     "table; the earlier citation, S. Yu, P.-Y. Chen, IEEE SSC Magazine 8(2) 2016, was from "
+                     "memory and could not be checked.)",
             "read": "match energy of the same capacitive-RRAM CAM, 1.71 fJ/bit",
             "area": "2T-2R resistive CAM cell 0.41 um^2 at 90 nm (J. Li et al., '1 Mb 0.41 um^2 2T-2R Cell "
-                    "Nonvolatile TCAM', IEEE JSSC 49(4), 2014), expressed at 180 nm by (node ratio)^2",
+                    "Nonvolatile TCAM', IEEE JSSC 49(4), 2014); scaled from 90 nm with the Stillmaker & Baas "
+                    "area table",
         },
         short={"compare": "capacitive-RRAM CAM arXiv 2401.09207: 4.69 fJ/bit miss, 3.43 ns @180nm",
-               "write": "Yu & Chen SSCM'16: RRAM ~0.1 pJ/bit, ~10 ns (tagged cells only, unscaled)",
+               "write": "ITRS 2011 ReRAM (Yang et al. Nat. Nano. 2013 Tab. 1): 0.1 (-3) pJ/bit, 10 ns (tagged "
+                        "cells only, unscaled)",
                "read": "arXiv 2401.09207: 1.71 fJ/bit (match)"}),
 }
 
@@ -472,7 +480,7 @@ def cell_params(cell: str = "sram", technology: float = 16.0, voltage: Optional[
         raise InputError(f"AP supply voltage {voltage!r} is not a number (V)") from None
     ef = scaling.energy_factor(c.node_nm, node, c.vdd_V, vdd)
     df = scaling.delay_factor(c.node_nm, node, c.vdd_V, vdd)
-    af = scaling.area_factor(c.node_nm, node)
+    af = scaling.area_factor(c.area_node_nm if c.area_node_nm is not None else c.node_nm, node)
     p = CellParams(
         cell=name, technology_nm=node, voltage_V=vdd,
         compare_fJ=c.compare_fJ * ef,

@@ -32,7 +32,7 @@ digital_cim_array (rows R, columns C):
                per weight (bw-1) shift-adds of (ceil(log2 R)+1+bw) bits and one accumulate of
                (ceil(log2 R)+1+bw+bi) bits, and an accumulator register write (WWW local register energy,
                0.020 pJ per 8 bits, a100.yaml). Full-adder bit: the per-bit slope of Horowitz's adder
-               energies (2.917 fJ at 45 nm).
+               energies (2.917 fJ at 0.9 V, 3.594 fJ at the 45 nm reference 1.0 V).
     latency per wave = 2 cycles per input bit (read+AND+tree, shift-accumulate) + 2 pipeline cycles; this
     reproduces WWW's digital6T macro (18 cycles at 8 bits).
     Area: SRAM array of R*C bits + R*C NOR2 gates (NanGate NOR2_X1 0.798 um^2) + adder-tree and shift-add
@@ -40,7 +40,7 @@ digital_cim_array (rows R, columns C):
 
 The capacitances, the DAC unit and the gate/full-adder ratio are representative 45 nm values we assume
 (1 fF/um gate, 0.2 fF/um wire); they are not calibrated. For reference: digital_cim_array with
-rows=256, columns=128 gives 0.41 pJ per 8-bit MAC at 45 nm vs 0.34 pJ for WWW's digital6T macro
+rows=256, columns=128 gives 0.50 pJ per 8-bit MAC at 45 nm vs 0.34 pJ for WWW's digital6T macro
 (docs/plugins.md). Leakage is not modelled.
 """
 from __future__ import annotations
@@ -105,6 +105,27 @@ def _common_attrs() -> dict:
     }
 
 
+def _array_actions(e_mac: float, e_wave: float, wave_s: float, macs: int, src: str, cells: int, bw: int,
+                   t, columns: int) -> dict[str, ActionCost]:
+    """Actions shared by both CiM arrays. Weights are programmed a row at a time: one row write of
+    ``columns`` cells (the sram_buffer write model for an array of ``cells`` bits, one bank, node-scaled; one
+    cycle) stores columns/bw weights, so one weight costs bw/columns of a row write (a whole row write when a
+    weight is wider than a row)."""
+    from cimscope.plugins.sram import access_energy_pJ
+    row_bits = max(columns, bw)
+    e_write = access_energy_pJ(cells, 1, row_bits, "write") * t.energy * bw / row_bits
+    return {
+        "mac": ActionCost(e_mac, wave_s, "per MAC: " + src, throughput_per_s=macs / wave_s),
+        "compute": ActionCost(e_mac, wave_s, "same as mac (Timeloop's compute action)",
+                              throughput_per_s=macs / wave_s),
+        "mac_wave": ActionCost(e_wave, wave_s, src, throughput_per_s=1 / wave_s),
+        "write": ActionCost(e_write, t.cycle_s, f"one {bw}-bit weight: {bw}/{row_bits} of a {row_bits}-bit row "
+                            f"write, sram_buffer write model for an array of {cells} bits{tech_source(t)}"),
+        "read": ActionCost(0.0, 0.0, "weights stay in place: no read"),
+        "leak": ActionCost(0.0, 0.0, "leakage not modelled"),
+    }
+
+
 @register
 class AnalogCimArray(Estimator):
     component_name = "analog_cim_array"
@@ -163,19 +184,7 @@ class AnalogCimArray(Estimator):
         src = (f"per wave = {passes} passes x (DAC + wordline + bitline + {U} ADC conversions of {ba} b at "
                f"{fs / 1e9:.3g} GS/s ({e_adc_conv:.4g} pJ each, {MURMANN}) + shift-add); {macs} MACs per wave; "
                f"latency {passes} x (1 + {conv_per_adc}) cycles{ts}")
-        # writing one weight: bw bits into cw cells: write energy of the sram_buffer model for one row access
-        from cimscope.plugins.sram import access_energy_pJ
-        e_write = access_energy_pJ(R * C, 1, bw, "write") * t.energy
-        actions = {
-            "mac": ActionCost(e_mac, wave_s, "per MAC: " + src, throughput_per_s=macs / wave_s),
-            "compute": ActionCost(e_mac, wave_s, "same as mac (Timeloop's compute action)",
-                                  throughput_per_s=macs / wave_s),
-            "mac_wave": ActionCost(e_wave, wave_s, src, throughput_per_s=1 / wave_s),
-            "write": ActionCost(e_write, t.cycle_s, f"one {bw}-bit weight write, sram_buffer write model for an "
-                                f"array of {R * C} bits{ts}"),
-            "read": ActionCost(0.0, 0.0, "weights stay in place: no read"),
-            "leak": ActionCost(0.0, 0.0, "leakage not modelled"),
-        }
+        actions = _array_actions(e_mac, e_wave, wave_s, macs, src, R * C, bw, t, C)
         a_adc = adc_area_um2(ba, fs, t.nm)
         sa_bits = ba + bi + bw
         area = ((ANALOG_CELL_AREA_X * array_area_um2(R * C, 1) + R * (2 ** bd) * A_DAC_UNIT_UM2
@@ -230,20 +239,9 @@ class DigitalCimArray(Estimator):
         ts = tech_source(t)
         src = (f"per wave = {bi} passes x ({U * R} bit products + {U} adder trees of {tree_bits} FA bits + "
                f"{W} shift-accumulates of {shift_bits + acc_bits} FA bits + accumulator writes); FA bit "
-               f"{fa * 1e3:.4g} fJ (Horowitz 2014 adder slope); {macs} MACs per wave; latency 2*bi+2 = "
-               f"{wave_cycles} cycles{ts}")
-        from cimscope.plugins.sram import access_energy_pJ
-        e_write = access_energy_pJ(R * C, 1, bw, "write") * t.energy
-        actions = {
-            "mac": ActionCost(e_mac, wave_s, "per MAC: " + src, throughput_per_s=macs / wave_s),
-            "compute": ActionCost(e_mac, wave_s, "same as mac (Timeloop's compute action)",
-                                  throughput_per_s=macs / wave_s),
-            "mac_wave": ActionCost(e_wave, wave_s, src, throughput_per_s=1 / wave_s),
-            "write": ActionCost(e_write, t.cycle_s, f"one {bw}-bit weight write, sram_buffer write model for an "
-                                f"array of {R * C} bits{ts}"),
-            "read": ActionCost(0.0, 0.0, "weights stay in place: no read"),
-            "leak": ActionCost(0.0, 0.0, "leakage not modelled"),
-        }
+               f"{fa * 1e3:.4g} fJ (Horowitz 2014 adder slope, taken to 1.0 V); {macs} MACs per wave; latency "
+               f"2*bi+2 = {wave_cycles} cycles{ts}")
+        actions = _array_actions(e_mac, e_wave, wave_s, macs, src, R * C, bw, t, C)
         area = (array_area_um2(R * C, 1) + R * C * NOR2_AREA_UM2
                 + (C * tree_bits + W * (shift_bits + acc_bits)) * FA_AREA_UM2
                 + W * acc_bits * DFF_AREA_UM2) * t.area

@@ -84,33 +84,45 @@ def tech_source(t: Tech) -> str:
 #   integer add  8 b 0.03 pJ, 32 b 0.1 pJ;   integer multiply 8 b 0.2 pJ, 32 b 3.1 pJ;
 #   FP add 16 b 0.4 pJ, 32 b 0.9 pJ;          FP multiply 16 b 1.1 pJ, 32 b 3.7 pJ.
 # Two-point fits: add linear in bits, multiply quadratic in bits (array multiplier: bits^2 partial products).
+# These figures are at 0.9 V, the models' reference point is 45 nm at the nominal 1.0 V (REF_NM,
+# scaling.nominal_vdd(45)): every Horowitz energy is first taken to 1.0 V with the Stillmaker & Baas 45 nm
+# energy fit (HOROWITZ_TO_REF = e(1.0 V) / e(0.9 V) = 1.232), so that technology=45, voltage=0.9 gives
+# Horowitz's published numbers back.
 HOROWITZ_PJ = {
     ("int", "add", 8): 0.03, ("int", "add", 32): 0.1,
     ("int", "mul", 8): 0.2, ("int", "mul", 32): 3.1,
     ("fp", "add", 16): 0.4, ("fp", "add", 32): 0.9,
     ("fp", "mul", 16): 1.1, ("fp", "mul", 32): 3.7,
 }
-_ADD_SLOPE = (0.1 - 0.03) / (32 - 8)                 # pJ per bit
+HOROWITZ_VDD = 0.9
+HOROWITZ_TO_REF = scaling.energy_factor(REF_NM, REF_NM, HOROWITZ_VDD, None)
+_ADD_SLOPE = (0.1 - 0.03) / (32 - 8)                 # pJ per bit (at 0.9 V)
 _ADD_ICPT = 0.03 - 8 * _ADD_SLOPE
-_MUL_SLOPE = (3.1 - 0.2) / (32 ** 2 - 8 ** 2)        # pJ per bit^2
+_MUL_SLOPE = (3.1 - 0.2) / (32 ** 2 - 8 ** 2)        # pJ per bit^2 (at 0.9 V)
 _MUL_ICPT = 0.2 - 64 * _MUL_SLOPE
 
 
+def horowitz_pJ(kind: str, op: str, bits: int) -> float:
+    """A published Horowitz 2014 energy (HOROWITZ_PJ, 45 nm 0.9 V) at the reference point (45 nm, 1.0 V)."""
+    return HOROWITZ_PJ[(kind, op, bits)] * HOROWITZ_TO_REF
+
+
 def int_add_pJ(bits: float) -> float:
-    """45 nm integer adder energy (pJ): Horowitz 2014 two-point linear fit (8 b 0.03, 32 b 0.1)."""
-    return _ADD_ICPT + _ADD_SLOPE * bits
+    """Integer adder energy (pJ) at 45 nm, 1.0 V: Horowitz 2014 two-point linear fit (8 b 0.03, 32 b 0.1 pJ
+    at 0.9 V) x HOROWITZ_TO_REF."""
+    return (_ADD_ICPT + _ADD_SLOPE * bits) * HOROWITZ_TO_REF
 
 
 def int_mul_pJ(a_bits: float, b_bits: Optional[float] = None) -> float:
-    """45 nm integer multiplier energy (pJ): Horowitz 2014 two-point fit, quadratic in bits
-    (a x b partial products: c0 + c2 * a * b; 8x8 0.2 pJ, 32x32 3.1 pJ)."""
+    """Integer multiplier energy (pJ) at 45 nm, 1.0 V: Horowitz 2014 two-point fit, quadratic in bits
+    (a x b partial products: c0 + c2 * a * b; 8x8 0.2 pJ, 32x32 3.1 pJ at 0.9 V) x HOROWITZ_TO_REF."""
     b_bits = a_bits if b_bits is None else b_bits
-    return _MUL_ICPT + _MUL_SLOPE * a_bits * b_bits
+    return (_MUL_ICPT + _MUL_SLOPE * a_bits * b_bits) * HOROWITZ_TO_REF
 
 
 def fa_bit_pJ() -> float:
-    """Energy of one full-adder bit at 45 nm: the marginal per-bit energy of Horowitz's adders."""
-    return _ADD_SLOPE
+    """Energy of one full-adder bit at 45 nm, 1.0 V: the marginal per-bit energy of Horowitz's adders."""
+    return _ADD_SLOPE * HOROWITZ_TO_REF
 
 
 def positive(name: str, value: float) -> float:

@@ -4,15 +4,18 @@
 Energies start from M. Horowitz, "Computing's energy problem (and what we can do about it)", ISSCC 2014
 (45 nm, 0.9 V): int add 8 b 0.03 pJ / 32 b 0.1 pJ, int mul 8 b 0.2 pJ / 32 b 3.1 pJ, fp16 add 0.4 pJ,
 fp16 mul 1.1 pJ, fp32 add 0.9 pJ, fp32 mul 3.7 pJ (:mod:`cimscope.plugins.common` holds the numbers and the
-two-point fits: adders linear in bits, multipliers quadratic in bits).
+two-point fits: adders linear in bits, multipliers quadratic in bits). They are taken from 0.9 V to the
+models' 45 nm reference point at the nominal 1.0 V (x1.232, Stillmaker & Baas 45 nm energy fit), so that
+technology=45, voltage=0.9 reproduces Horowitz's figures.
 
 tensor_core_mac
     E_MAC = k * (E_mul(operands) + E_add(accumulator)), with an int32 accumulator for integer MACs (as the A100
-    int8/int4 tensor cores) and an fp32 accumulator for fp16/bf16/tf32 (mixed precision). k = 0.875 makes the
-    int8 MAC equal WWW's 0.2625 pJ at 45 nm (a100.yaml, energy_per_access_pJ.int8_mac; Horowitz gives
-    0.2 + 0.1 = 0.3 pJ); the same k is applied to every datatype. bf16/tf32 multipliers: the fp16 figure scaled
-    by the square of the mantissa width (8 or 11 bits vs fp16's 11; our assumption). Latency: one MAC per lane
-    per cycle (1 GHz at 45 nm scaled by the Stillmaker & Baas delay factor, or ``clock_GHz`` when given).
+    int8/int4 tensor cores) and an fp32 accumulator for fp16/bf16/tf32 (mixed precision). k = 0.710 makes the
+    int8 MAC equal WWW's 0.2625 pJ at 45 nm, 1.0 V (a100.yaml, energy_per_access_pJ.int8_mac; Horowitz gives
+    0.2 + 0.1 = 0.3 pJ at 0.9 V, 0.370 pJ at 1.0 V); the same k is applied to every datatype. bf16/tf32
+    multipliers: the fp16 figure scaled by the square of the mantissa width (8 or 11 bits vs fp16's 11; our
+    assumption). Latency: one MAC per lane per cycle (1 GHz at 45 nm scaled by the Stillmaker & Baas delay
+    factor, or ``clock_GHz`` when given).
 simt_lane
     ALU energy of one lane operation (register-file traffic is costed by the storage levels, not here):
     add/sub: adder; max/min/compare: a subtract (adder); mul: multiplier; fma: mul + add. Special functions run
@@ -29,8 +32,8 @@ from __future__ import annotations
 
 from cimscope.errors import InputError
 from cimscope.plugins.base import ActionCost, Attr, Estimate, Estimator, register
-from cimscope.plugins.common import (HOROWITZ_PJ, TECH_ATTR, VOLTAGE_ATTR, int_add_pJ, int_mul_pJ, tech,
-                                     tech_source)
+from cimscope.plugins.common import (TECH_ATTR, VOLTAGE_ATTR, horowitz_pJ, int_add_pJ,
+                                     int_mul_pJ, tech, tech_source)
 from cimscope.plugins.sram import DFF_AREA_UM2
 
 FA_AREA_UM2 = 4.256          # NanGate 45 nm Open Cell Library FA_X1
@@ -42,16 +45,18 @@ FP_FORMATS = {"fp16": (16, 11, 5), "bf16": (16, 8, 8), "tf32": (19, 11, 8), "fp3
 
 
 def fp_mul_pJ(fmt: str) -> float:
-    """45 nm fp multiplier: Horowitz fp16 1.1 pJ / fp32 3.7 pJ; bf16/tf32 scaled by mantissa^2 from fp16."""
+    """fp multiplier at 45 nm, 1.0 V: Horowitz fp16 1.1 pJ / fp32 3.7 pJ (0.9 V) x HOROWITZ_TO_REF; bf16/tf32
+    scaled by mantissa^2 from fp16."""
     if fmt == "fp32":
-        return HOROWITZ_PJ[("fp", "mul", 32)]
+        return horowitz_pJ("fp", "mul", 32)
     m = FP_FORMATS[fmt][1]
-    return HOROWITZ_PJ[("fp", "mul", 16)] * (m / 11) ** 2
+    return horowitz_pJ("fp", "mul", 16) * (m / 11) ** 2
 
 
 def fp_add_pJ(fmt: str) -> float:
-    """45 nm fp adder: Horowitz fp16 0.4 pJ / fp32 0.9 pJ; bf16/tf32 take the fp16 figure (our assumption)."""
-    return HOROWITZ_PJ[("fp", "add", 32)] if fmt == "fp32" else HOROWITZ_PJ[("fp", "add", 16)]
+    """fp adder at 45 nm, 1.0 V: Horowitz fp16 0.4 pJ / fp32 0.9 pJ (0.9 V) x HOROWITZ_TO_REF; bf16/tf32 take
+    the fp16 figure (our assumption)."""
+    return horowitz_pJ("fp", "add", 32) if fmt == "fp32" else horowitz_pJ("fp", "add", 16)
 
 
 def fp_mul_fa(fmt: str) -> int:
@@ -185,9 +190,10 @@ class SimtLane(Estimator):
         cyc, cyc_src = _cycle(a, t)
         lat = cyc * (SFU_ISSUE_CYCLES if sfu else 1)
         recipe = " + ".join(f"{n} {k}" for k, n in pieces)
-        src = (f"{op} = {recipe} ({dt}{bits}; Horowitz 2014 45 nm: add {unit['add']:.4g} pJ, mul {unit['mul']:.4g}"
-               f" pJ){'; SFU quadratic interpolation (Oberman & Siu 2005), quarter-rate issue' if sfu else ''}"
-               f"{tech_source(t)}; latency {SFU_ISSUE_CYCLES if sfu else 1} x {cyc_src}")
+        sfu_src = "; SFU quadratic interpolation (Oberman & Siu 2005), quarter-rate issue" if sfu else ""
+        src = (f"{op} = {recipe} ({dt}{bits}; Horowitz 2014, 45 nm at 1.0 V: add {unit['add']:.4g} pJ, "
+               f"mul {unit['mul']:.4g} pJ){sfu_src}{tech_source(t)}; latency {SFU_ISSUE_CYCLES if sfu else 1} x "
+               f"{cyc_src}")
         actions = {
             "op": ActionCost(e, lat, src),
             "compute": ActionCost(e, lat, "compute = op: " + src),

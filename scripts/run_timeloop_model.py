@@ -80,7 +80,10 @@ def _run(args) -> int:
     arch_path = args.arch or folder / "arch.yaml"
     if not arch_path.exists():
         raise InputError(f"{arch_path}: no architecture; pass --arch ARCH.yaml or put arch.yaml in {folder}")
-    arch = arch_from_yaml(_load_one(arch_path)["architecture"], where=str(arch_path))
+    arch_doc = _load_one(arch_path)
+    if "architecture" not in arch_doc:
+        raise InputError(f"{arch_path}: no 'architecture' key")
+    arch = arch_from_yaml(arch_doc["architecture"], where=str(arch_path))
     ert = args.ert or (arch_path.parent / "ERT.yaml" if (arch_path.parent / "ERT.yaml").exists() else None)
     art = args.art or (arch_path.parent / "ART.yaml" if (arch_path.parent / "ART.yaml").exists() else None)
     if ert is not None:

@@ -97,6 +97,30 @@ def test_numbers_through_the_accelergy_interface(accelergy):
     assert accelergy.query("ap_2d", {"technology": "16nm"}, "add") == pytest.approx(ap * 1e-12)
 
 
+def test_timeloop_storage_attributes_reach_the_model(accelergy):
+    """Accelergy passes a primitive all attributes of its Timeloop component; storage levels are declared
+    with depth/width/n_banks (plus datawidth etc., which the plug-in ignores) and must not fall back to the
+    model's default capacity."""
+    from refpaths import REFERENCE
+    # WWW's shared memory as its Timeloop architecture declares it: depth 8192 x width 256, 2 banks
+    smem = {"depth": 8192, "width": 256, "n_banks": 2, "datawidth": 8, "technology": "45nm"}
+    assert accelergy.query("sram_buffer", smem, "read") == pytest.approx(124.70e-12)
+    assert accelergy.query("sram_buffer", smem) == pytest.approx(
+        estimate("sram_buffer", {"capacity_bytes": 262144, "banks": 2}).area_um2 * 1e-12)
+    # cimscope's own names win over Timeloop's
+    assert accelergy.query("sram_buffer", {**smem, "width_bits": 8}, "read") == pytest.approx(
+        estimate("sram_buffer", {"capacity_bytes": 262144, "banks": 2, "width_bits": 8}).actions["read"]
+        .energy_pJ * 1e-12)
+    # a 256-bit Timeloop DRAM: the same 2048 pJ per access as Accelergy's own DRAM in a real run
+    ert = yaml.safe_load((REFERENCE / "timeloop_cases" / "03-conv1d+oc-3level-no-bypass" /
+                          "timeloop-model.ERT.yaml").read_text())
+    main = next(t for t in ert["ERT"]["tables"] if "MainMemory" in t["name"])
+    read_pJ = next(a["energy"] for a in main["actions"] if a["name"] == "read")
+    assert accelergy.query("dram", {"width": 256, "datawidth": 8}, "read") == pytest.approx(read_pJ * 1e-12)
+    with pytest.raises(InputError, match="needs width"):
+        accelergy.query("sram_buffer", {"depth": 8192}, "read")
+
+
 def test_required_attribute_and_bad_values(accelergy):
     # Accelergy skips an estimator whose required __init__ arguments are missing
     assert list(accelergy.supporting("cim_macro", {"technology": 45})) == []

@@ -74,3 +74,15 @@ def test_technology_accepts_node_strings_like_every_other_model():
     from cimscope.plugins.base import estimate
     assert estimate("ap_2d", {"technology": "16nm"}).actions["add"].energy_pJ == \
         estimate("ap_2d", {"technology": 16}).actions["add"].energy_pJ
+
+
+def test_cell_area_is_the_published_area_at_its_own_node():
+    """Each cell area is its source's figure at the source's node, scaled once with the Stillmaker & Baas
+    area table (not converted to 180 nm by (node ratio)^2 and back by the table, which lost 15-40 %)."""
+    # SRAM: 10T NOR CAM cell = 10/6 x the 0.346 um^2 45 nm 6T cell (Mistry, IEDM 2007)
+    assert cell_params("sram", 45).cell_area_um2 == pytest.approx(0.346 * 10 / 6, rel=1e-12)
+    # ReRAM: 0.41 um^2 2T-2R TCAM cell at 90 nm (Li et al., JSSC 2014)
+    assert cell_params("reram", 90).cell_area_um2 == pytest.approx(0.41, rel=1e-12)
+    # elsewhere: area table rows 45 -> 16 nm (0.19) and 90 -> 16 nm (0.067)
+    assert cell_params("sram", 16).cell_area_um2 == pytest.approx(0.346 * 10 / 6 * 0.19, rel=1e-12)
+    assert cell_params("reram", 16).cell_area_um2 == pytest.approx(0.41 * 0.067, rel=1e-12)

@@ -9,9 +9,10 @@ from cimscope import bitfluid as bf
 from cimscope.errors import InputError
 from cimscope.ir import Op, Workload
 
+from refpaths import REFERENCE
 from test_bitfluid_mapping import small_arch
 
-SHARED = Path(__file__).resolve().parents[2] / "shared" / "reference" / "hawq_v3_resnet18.yaml"
+SHARED = REFERENCE / "hawq_v3_resnet18.yaml"
 
 
 def resnet18_like():
@@ -44,11 +45,11 @@ def test_hawq_names_and_packaged_data():
     assert lat.layers["layer2.0.conv2"] == bf.LayerPrecision(4, 4)
     assert lat.layers["layer2.0.downsample.0"] == bf.LayerPrecision(8, 8)
     assert lat.layers["layer4.1.conv2"] == bf.LayerPrecision(4, 4) and len(lat.layers) == 19
-    if SHARED.is_file():   # the packaged copy carries the reference data unchanged
-        ref = yaml.safe_load(SHARED.read_text())
-        from importlib import resources
-        pkg = yaml.safe_load((resources.files("cimscope.arch") / "data" / "hawq_v3_resnet18.yaml").read_text())
-        assert pkg == ref
+    # the packaged copy carries the reference data unchanged (the reference must exist: fail, never skip)
+    ref = yaml.safe_load(SHARED.read_text())
+    from importlib import resources
+    pkg = yaml.safe_load((resources.files("cimscope.arch") / "data" / "hawq_v3_resnet18.yaml").read_text())
+    assert pkg == ref
 
 
 def test_bind_hawq_first_last_8bit_and_static_mixed_precision():
@@ -128,3 +129,22 @@ def test_dynamic_precision_is_the_sum_of_its_inferences():
     assert [p["energy_J"] for p in s["per_inference"]] == [e8.energy_J, e4.energy_J, e8.energy_J]
     with pytest.raises(InputError, match="unknown configuration"):
         bf.pick_sequence([i8], ["int3"])
+
+
+def test_weights_beyond_the_map_capacity_stream_from_dram():
+    from cimscope.arch import bf_imna
+    # the preset's DRAM: LPDDR4 of the WWW baseline, 512 pJ per access of its 64-bit channel = 8 pJ/bit
+    www = yaml.safe_load((REFERENCE / "a100.yaml").read_text())["www_tensor_core_like_sm"]
+    per_bit = www["energy_per_access_pJ"]["dram"]["read"] / www["dram"]["width_bits"]
+    assert per_bit == 8.0 and bf_imna.load_config().dram_pJ_per_bit == per_bit
+    # one MAP of 16 rows x 64 bits = 1024 bits; resnet18_like at int8 holds 20 convs x 36 weights + fc 80
+    # weights = 800 weights = 6400 bits -> 5376 bits stream from DRAM per inference
+    arch = small_arch(hierarchy={"clusters": 1, "cluster": {"caps": 2, "maps": 1},
+                                 "cap": {"variant": "2d", "rows": 64, "columns": 64},
+                                 "map": {"variant": "1d", "rows": 16, "columns": 64}},
+                      dram={"pJ_per_bit": per_bit, "bandwidth_GBps": 32})
+    (i8,), _ = bf.load_configs("int8")
+    nc = bf.evaluate(resnet18_like(), i8, arch)
+    assert nc.dram_bits == 5376
+    assert sum(lc.energy_pJ.get("dram", 0.0) for lc in nc.layers) == pytest.approx(5376 * 8.0)
+    assert sum(lc.time_s.get("dram", 0.0) for lc in nc.layers) == pytest.approx(5376 / (32 * 8e9))

@@ -17,7 +17,7 @@ def small_arch(**over):
                        "map": {"variant": "1d", "rows": 64, "columns": 64}},
          "interconnect": {"bus_bits_per_cycle": 64, "bus_clock_GHz": 1.0, "bus_energy_pJ_per_bit": 0.1,
                           "bus_energy_node_nm": 16, "bus_energy_vdd_V": 0.85},
-         "dram": {"pJ_per_bit": 64, "bandwidth_GBps": 32}, "options": {"row_packing": "dense"},
+         "dram": {"pJ_per_bit": 8, "bandwidth_GBps": 32}, "options": {"row_packing": "dense"},
          "cell_overrides": {"compare_energy_fJ": 1, "write_energy_fJ": 2, "read_energy_fJ": 0.5,
                             "compare_latency_ns": 1, "write_latency_ns": 1}}
     for k, v in over.items():
@@ -94,6 +94,19 @@ def test_wide_layer_is_split_over_caps():
     assert "split=16" in lc.note and lc.energy_pJ["reduce"] > 0 and lc.bus_bits > 2 * 4000 * 4
 
 
+def test_depthwise_conv_moves_every_groups_im2col():
+    """A depthwise conv's output channels do not share activations: each of the 4 groups needs its own
+    3x3 windows. C = K = groups = 4, 4x4 outputs, 4-bit: 64 outputs, L = 9; dense f = 5 -> 2 rows each,
+    128 rows = the 2 CAPs in one wave. Bus: im2col 16 px x 4 groups x 9 x 4 b = 2304 + weights 36 x 4 b
+    = 144 + outputs 64 x 4 b = 256 -> 2704 bits (sharing across groups would give 16 x 9 x 4 = 576)."""
+    dw = Op(name="dw", target="aten.convolution.default", module="dw", op_class="GEMM", kind="conv",
+            dims={"N": 1, "C": 4, "K": 4, "R": 3, "S": 3, "P": 4, "Q": 4}, tensors=[], macs=4 * 16 * 9,
+            attrs={"groups": 4})
+    lc = cost_gemm(dw, 4, 4, 4, small_arch(), packing="dense")
+    assert lc.waves == 1 and lc.rows == 128
+    assert lc.bus_bits == 2304 + 144 + 256
+
+
 def test_row_too_narrow_is_a_mapping_error():
     with pytest.raises(MappingError, match="cannot hold one 16-bit x 16-bit pair"):
         cost_gemm(conv(), 16, 16, 16, small_arch())
@@ -158,3 +171,8 @@ def test_preset_loads_and_scales():
     assert r.cell.voltage_V == 0.7 and r.cell.write_cycles > 1
     ir = bf_imna.to_ir_arch(a)
     assert [lv.name for lv in ir.levels] == ["DRAM", "MAP", "CAP"] and ir.compute.instances == 1024 * 1024
+    dram, mp, cap = ir.levels
+    # ERT entries per access of one row (Timeloop's vector access): LPDDR4 512 pJ per 64-bit access (a100.yaml)
+    assert dram.width == 64 and dram.action_energy_pJ["read"] == pytest.approx(512.0, rel=1e-12)
+    assert mp.action_energy_pJ["read"] == pytest.approx(256 * (a.cell.read_fJ * 1e-3 + a.bus_pJ_per_bit))
+    assert cap.action_energy_pJ["compare"] == pytest.approx(a.cell.compare_fJ * 1e-3)

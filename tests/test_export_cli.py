@@ -51,8 +51,10 @@ def test_export_writes_folder_and_table(tiny, tmp_path, capsys):
     assert "GEMM" in captured.err and "NonGEMM" in captured.err and "workload.yaml" in captured.err
     wl = load_workload(out / "workload.yaml")
     assert wl.batch == 2 and wl.meta["weight_bits"] == 4
-    names = [o.name for o in wl.ops]
-    assert names == sorted(names, key=names.index)          # execution order kept
+    # execution order kept: conv a, relu, conv b, relu, conv c, flatten, softmax's three passes
+    assert [(o.op_class, o.module) for o in wl.ops[:5]] == [("GEMM", "a"), ("activation", ""), ("GEMM", "b"),
+                                                            ("activation", ""), ("GEMM", "c")]
+    assert [o.attrs.get("part") for o in wl.ops[-3:]] == ["max", "exp_sum", "divide"]
     convs = wl.gemm_ops()
     assert [o.dims["P"] for o in convs] == [8, 8, 8]          # 16 -> 8 with stride 2, then same padding
     index = yaml.safe_load((out / "problems" / "index.yaml").read_text())
@@ -111,3 +113,17 @@ def test_untraceable_model_exits_2(tmp_path, capsys):
     assert "cannot capture" in err and "while x.max() > 1:" in err and "what to try" in err
     assert "Traceback" not in err
     assert not (tmp_path / "o" / "workload.yaml").exists()
+
+
+def test_unwritable_out_exits_2_before_exporting(tiny, tmp_path, capsys, monkeypatch):
+    import cimscope.workloads as wlmod
+
+    def boom(*a, **k):
+        raise AssertionError("exported although --out cannot be written")
+    monkeypatch.setattr(wlmod, "export_model", boom)
+    a_file = tmp_path / "file"
+    a_file.write_text("")
+    rc = main(["export", f"{tiny}:make", "--out", str(a_file / "sub")])
+    err = capsys.readouterr().err
+    assert rc == 2 and "Traceback" not in err
+    assert f"--out '{a_file / 'sub'}': cannot create this folder" in err

@@ -135,3 +135,37 @@ def test_mapspace_samples_fit_fanouts():
     assert (np.prod(c.tf * c.sf, axis=1) == [16, 16, 16]).all()
     assert (np.prod(c.sf, axis=2)[:, 1] <= 8).all()            # GLB fans out to 8 PEs
     assert (c.sf[:, [0, 2]] == 1).all()                         # no fanout below RF or DRAM
+
+
+def test_cache_key_covers_everything_that_changes_the_answer():
+    # Another seed or budget is another search; other energies, bandwidths, constraints or objective are
+    # another problem: none of them may be served the first run's cached mapping.
+    p, a = gemm(), arch()
+    _, r0 = map_problem(p, a, max_evaluations=400, seed=0, progress=False)
+    assert not r0.extra["mapper"].get("cached")
+    assert map_problem(p, a, max_evaluations=400, seed=0, progress=False)[1].extra["mapper"]["cached"]
+    variants = []
+    a_e = arch()
+    a_e.level("GLB").action_energy_pJ["read"] = 60.0
+    a_bw = arch()
+    a_bw.level("GLB").read_bandwidth = 1.0
+    variants = [dict(arch=a, seed=1), dict(arch=a, max_evaluations=500), dict(arch=a_e), dict(arch=a_bw),
+                dict(arch=a, objective="delay"),
+                dict(arch=a, constraints=Constraints({"RF": LevelConstraint("RF", keep=["A", "B", "Z"])}))]
+    for v in variants:
+        kw = {"max_evaluations": 400, "seed": 0, "progress": False, **v}
+        _, r = map_problem(p, kw.pop("arch"), **kw)
+        assert not r.extra["mapper"].get("cached"), v
+
+
+def test_evaluation_budget_is_respected_and_errors_name_the_level():
+    p, a = gemm(), arch()
+    _, r = map_problem(p, a, max_evaluations=300, cache=False, progress=False)
+    assert r.extra["mapper"]["evaluations"] <= 300
+    c = Constraints({"GLB": LevelConstraint("GLB", temporal_factors={"K": ("=", 3)},
+                                            spatial_factors={"K": ("=", 1)}),
+                     "RF": LevelConstraint("RF", temporal_factors={"K": ("=", 2)}),
+                     "DRAM": LevelConstraint("DRAM", temporal_factors={"K": ("=", 1)})})
+    with pytest.raises(MappingError, match=r"constraints fix every factor of K \(DRAM temporal K=1, GLB temporal "
+                                           r"K=3, GLB spatial K=1, RF temporal K=2\) but they multiply to 6, not 12"):
+        map_problem(p, a, constraints=c, max_evaluations=100, cache=False, progress=False)

@@ -71,3 +71,19 @@ def test_errors_are_one_line(tmp_path, capsys):
     over.write_text(yaml.safe_dump(raw2))
     assert main(["model", str(over), "--ert", str(KP / "timeloop-model.ERT.yaml")]) == 2
     assert "dimension C multiply to 16, not to its size 32" in capsys.readouterr().err
+
+
+def test_unwritable_out_folder_is_one_line(tmp_path, capsys):
+    blocker = tmp_path / "file"
+    blocker.write_text("not a folder")
+    rc = main(["model", str(KP / "parsed-processed-input.yaml"), "--ert", str(KP / "timeloop-model.ERT.yaml"),
+               "--out", str(blocker / "out")])
+    err = capsys.readouterr().err
+    assert rc == 2
+    assert err.startswith("cimscope: error: --out ") and "cannot write there" in err and "Traceback" not in err
+
+
+def test_human_summary_numbers_have_units(capsys):
+    assert main(["model", str(KP / "parsed-processed-input.yaml"), "--ert", str(KP / "timeloop-model.ERT.yaml")]) == 0
+    err = capsys.readouterr().err
+    assert "578705 pJ" in err and "3072 cycles" in err and "49152 computes" in err and "100.00 %" in err

@@ -9,8 +9,8 @@ size 1 everywhere here, so vector accesses = scalar accesses).
 import pytest
 
 from cimscope import ir
-from cimscope.errors import MappingError
-from cimscope.model import evaluate
+from cimscope.errors import InputError, MappingError
+from cimscope.model import evaluate, evaluate_many
 
 ERT = {
     "DRAM": {"read": 100.0, "write": 100.0, "update": 100.0},
@@ -309,3 +309,118 @@ def test_link_transfers_between_neighbour_pes():
     r0 = evaluate(conv1d(R=3, P=4), arch, m, link_transfers=False)
     assert acc(r0, "GLB", "Inputs")[0] == 12
     assert acc(r0, "RF", "Inputs") == (12, 12, 0)
+
+
+# ---------------------------------------------------------------------------------------------------------
+# 2-D fanout (meshX x meshY), intermediate bypass of the output, block size, bandwidths, buffering
+# ---------------------------------------------------------------------------------------------------------
+
+def arch_mesh(mx=2, my=2):
+    n = mx * my
+    return ir.Arch("mesh", [level("DRAM", None), level("GLB", 256),
+                            ir.Level("RF", "regfile", instances=n, mesh_x=mx, mesh_y=my, depth=16, width=8,
+                                     word_bits=8, action_energy_pJ=dict(ERT["RF"]))],
+                   ir.ComputeLevel("MAC", instances=n, mesh_x=mx, mesh_y=my, action_energy_pJ={"compute": 1.0}))
+
+
+@pytest.mark.parametrize("perm", ["MNK", "M"])
+def test_xy_fanout_multicasts_along_both_axes(perm):
+    # GEMM M=2 N=2 K=2 on a 2x2 PE mesh: GLB spatial M along X (split 1), N along Y; RF: k in [0:2).
+    # PE (m, n) computes Z[m, n]: 2 cycles, 8 computes. A[m, 0:2] is needed by the 2 PEs of column m
+    # (multicast 2 along Y), B[0:2, n] by the 2 PEs of row n (multicast 2 along X): GLB reads A 4, B 4 (each
+    # word once). Each PE: A fills 2, B fills 2, Z updates 2, reads 2 - partition 1 = 1 (4 PEs: 8, 8, 8, 4).
+    # GLB Z: one update per word = 4. Energy: RF (16 reads + 16 fills) x 1/1.5 + 8 updates x 1.5 + 4 Z reads
+    # = 16 + 24 + 12 + 4 = 56; GLB 8 reads x 10 + 8 fills x 12 + 4 updates x 12 = 224; DRAM 8 reads + 4
+    # updates = 1200; MAC 8 -> 1488 pJ. The spatial permutation "M" (missing N, K) is padded like Timeloop
+    # pads it (N then K, outermost), so split 1 still puts M on X and N on Y.
+    m = ir.Mapping([lm("DRAM"), lm("GLB"), lm("RF", "K", K=2)])
+    m.levels[1].spatial_factors = {"M": 2, "N": 2}
+    m.levels[1].spatial_permutation = perm
+    m.levels[1].spatial_split = 1
+    p, a = gemm(M=2, N=2, K=2), arch_mesh()
+    r = evaluate(p, a, m)
+    assert (r.cycles, r.computes) == (2, 8)
+    assert acc(r, "GLB", "A") == (4, 4, 0) and acc(r, "GLB", "B") == (4, 4, 0)
+    assert acc(r, "GLB", "Z") == (0, 0, 4)
+    assert acc(r, "RF", "A") == (8, 8, 0) and acc(r, "RF", "B") == (8, 8, 0)
+    assert acc(r, "RF", "Z") == (4, 0, 8)
+    assert r.energy_pJ == pytest.approx(1488.0)
+    assert evaluate_many(p, a, [m])["energy_pJ"][0] == pytest.approx(1488.0)
+    # Both factors on X (no split): 4 PEs along an X axis of 2 does not fit.
+    m.levels[1].spatial_split = None
+    with pytest.raises(MappingError, match=r"4 along X and 1 along Y but the fanout is 2 \(X\) x 2 \(Y\)"):
+        evaluate(p, a, m)
+    assert not evaluate_many(p, a, [m])["valid"][0]
+
+
+def test_output_bypassed_at_an_intermediate_level():
+    # GEMM M=2 N=4 K=3; DRAM: k in [0:3); GLB: n in [0:4); RF: m in [0:2). RF tile Z[0:2, n] (2 words),
+    # visited 12 times (every (k, n)), partition 8 (whole Z). GLB keeping Z: Z stays in the GLB across k,
+    # so DRAM sees 8 updates, 0 reads. GLB bypassing Z: the RF writes back to DRAM directly: DRAM Z updates
+    # 12 visits x 2 = 24, reads 24 - 8 = 16 (the first update of each word reads nothing); the RF is unchanged
+    # (fills 24 - 8 = 16, reads 24 - 8 = 16, updates 24).
+    m = ir.Mapping([lm("DRAM", "K", K=3), lm("GLB", "N", N=4), lm("RF", "M", M=2)])
+    r = evaluate(gemm(), arch3(), m)
+    assert acc(r, "DRAM", "Z") == (0, 0, 8) and acc(r, "GLB", "Z") == (16, 0, 24)
+    m.levels[1].bypass = ["Z"]
+    r2 = evaluate(gemm(), arch3(), m)
+    assert "Z" not in r2.accesses["GLB"]
+    assert acc(r2, "DRAM", "Z") == (16, 0, 24)
+    assert acc(r2, "RF", "Z") == (16, 16, 24)
+    # energy: DRAM Z 40 x 100 instead of 8 x 100; the GLB loses 16 reads x 10 + 24 updates x 12
+    assert r2.energy_pJ - r.energy_pJ == pytest.approx(3200 - 160 - 288)
+    assert evaluate_many(gemm(), arch3(), [m])["energy_pJ"][0] == pytest.approx(r2.energy_pJ)
+
+
+def test_block_size_and_read_write_shared_bandwidth():
+    # Output-stationary GEMM (see test_gemm_output_stationary) with a 32-bit-wide GLB of 8-bit words: block
+    # size 4. Timeloop charges ceil(scalar accesses / block size) vector accesses per action and data space
+    # (model/buffer.cpp): A reads 6 -> 2, fills 6 -> 2; B reads 24 -> 6, fills 12 -> 3; Z updates 8 -> 2:
+    # 8 vector reads x 10 + 5 fills x 12 + 2 updates x 12 = 164 pJ (612 pJ with block size 1).
+    m = ir.Mapping([lm("DRAM", "MNK", M=2), lm("GLB", "NMK", N=4), lm("RF", "KMN", K=3)])
+    a = arch3()
+    a.level("GLB").width = 32
+    assert a.level("GLB").block_size == 4
+    r = evaluate(gemm(), a, m)
+    assert r.energy_pJ_per_level["GLB"] == pytest.approx(164.0)
+    assert evaluate_many(gemm(), a, [m])["energy_pJ"][0] == pytest.approx(r.energy_pJ)
+    assert r.cycles == 24
+    # GLB demand per instance over 24 compute cycles: reads 30 (1.25 words/cycle), writes 6 + 12 + 8 = 26.
+    # write_bandwidth 1 -> slowdown 24/26 -> ceil(26) = 26 cycles; read_bandwidth 2 does not bind.
+    r = evaluate(gemm(), arch3(read_bandwidth=2.0, write_bandwidth=1.0), m)
+    assert r.cycles == 26 and r.extra["level_cycles"]["GLB"] == 26
+    # shared_bandwidth 2 words/cycle for reads + writes (56 words) -> 28 cycles.
+    r = evaluate(gemm(), arch3(read_bandwidth=2.0, shared_bandwidth=2.0), m)
+    assert r.cycles == 28
+    out = evaluate_many(gemm(), arch3(read_bandwidth=2.0, shared_bandwidth=2.0), [m])
+    assert out["cycles"][0] == 28
+
+
+def test_multiple_buffering_and_min_utilization_limit_capacity():
+    # RF tiles with RF: k in [0:3), n in [0:2): A 3 + B 6 + Z 2 = 11 words. They fit 16 words, not the
+    # effective 16 / 2 = 8 of a double-buffered RF (Timeloop: effective size = floor(size / multiple_buffering)).
+    m = ir.Mapping([lm("DRAM", "MNK", M=2), lm("GLB", "NMK", N=2), lm("RF", "KNM", K=3, N=2)])
+    a = arch3()
+    evaluate(gemm(), a, m)
+    a.level("RF").multiple_buffering = 2.0
+    with pytest.raises(MappingError, match=r"level RF: data space B overflows it: the kept tiles need 11 words "
+                                           r"\(B 6, A 3, Z 2\) but RF holds 8 words"):
+        evaluate(gemm(), a, m)
+    assert not evaluate_many(gemm(), a, [m])["valid"][0]
+    # min_utilization 0.75 of 16 words = 12 > 11: Timeloop rejects the mapping ("less than constrained minimum
+    # utilization"); 0.5 (8 words) accepts it.
+    a.level("RF").multiple_buffering = 1.0
+    a.level("RF").attributes["min_utilization"] = 0.75
+    with pytest.raises(MappingError, match=r"level RF: the kept tiles use 11 words but its min_utilization 0.75"):
+        evaluate(gemm(), a, m)
+    assert not evaluate_many(gemm(), a, [m])["valid"][0]
+    a.level("RF").attributes["min_utilization"] = 0.5
+    assert evaluate(gemm(), a, m).energy_pJ == pytest.approx(evaluate_many(gemm(), a, [m])["energy_pJ"][0])
+
+
+def test_instances_must_be_a_multiple_of_the_parents():
+    a = arch_pe(4)
+    a.levels[1].instances = 3                 # GLB x3 above 4 RFs: no whole fanout
+    m = ir.Mapping([lm("DRAM", "MNK", M=2), lm("GLB", "NMK", N=4), lm("RF", "KMN", K=3)])
+    with pytest.raises(InputError, match="RF has 4 instances, not a multiple of the 3 instances of GLB"):
+        evaluate(gemm(), a, m)

@@ -106,8 +106,13 @@ def adc_pj(bits, fs):
     return 1e12 / (2 * 10 ** ((foms - sndr) / 10))
 
 
-def add_pj(bits):   # Horowitz 2014: 8 b 0.03 pJ, 32 b 0.1 pJ, linear
-    return 0.03 + (bits - 8) * (0.1 - 0.03) / 24
+# Horowitz's figures are at 45 nm, 0.9 V; the models' reference is 45 nm at 1.0 V: Stillmaker & Baas HP 45 nm
+# energy fit e(V) = 1.018 V^2 - 0.3107 V + 0.1539, evaluated by hand: e(1.0) / e(0.9)
+TO_1V = (1.018 - 0.3107 + 0.1539) / (1.018 * 0.81 - 0.3107 * 0.9 + 0.1539)
+
+
+def add_pj(bits):   # Horowitz 2014: 8 b 0.03 pJ, 32 b 0.1 pJ at 0.9 V, linear; at 1.0 V
+    return (0.03 + (bits - 8) * (0.1 - 0.03) / 24) * TO_1V
 
 
 def test_analog_array_hand_derived():
@@ -137,7 +142,7 @@ def test_analog_array_hand_derived():
 
 def test_digital_array_hand_derived_and_close_to_www_digital6T():
     est = estimate("digital_cim_array", {"rows": 256, "columns": 128})
-    fa = (0.1 - 0.03) / 24                    # full-adder bit, Horowitz adder slope
+    fa = (0.1 - 0.03) / 24 * TO_1V            # full-adder bit, Horowitz adder slope (at 1.0 V)
     tree = 128 + 128 + 96 + 64 + 40 + 24 + 14 + 8   # sum over levels of (256/2^l) adders of l bits
     per_pass = (256 * 128 * fa / 7 + 128 * tree * fa + 16 * (7 * (9 + 8) + (9 + 8 + 8)) * fa
                 + 16 * 25 * 0.020 / 8)
@@ -146,10 +151,22 @@ def test_digital_array_hand_derived_and_close_to_www_digital6T():
     assert est.actions["mac"].latency_s == pytest.approx(18e-9)       # 2*8+2 cycles = WWW digital6T
     www = table()["primitives"]["digital6T"]
     assert est.notes["macs_per_wave"] == www["parallel_macs"]
-    assert 1.0 < est.actions["mac"].energy_pJ / www["mac_energy_pJ"] < 1.3
+    # uncalibrated physics (50 % accuracy): 0.502 pJ vs the published 0.34 pJ, 1.48x
+    assert 1.0 < est.actions["mac"].energy_pJ / www["mac_energy_pJ"] < 1.6
     e4 = estimate("digital_cim_array", {"rows": 256, "columns": 128, "input_bits": 4})
     assert e4.actions["mac"].latency_s == pytest.approx(10e-9)
     assert e4.actions["mac"].energy_pJ < est.actions["mac"].energy_pJ
     at7 = estimate("digital_cim_array", {"rows": 256, "columns": 128, "technology": 7})
     assert at7.actions["mac"].energy_pJ == pytest.approx(est.actions["mac"].energy_pJ
                                                          * scaling.energy_factor(45, 7))
+
+
+def test_cim_array_weight_write_is_an_amortised_row_write():
+    """A weight costs bw/columns of one full-row write (rows are programmed at once), not a whole access."""
+    from cimscope.plugins.sram import access_energy_pJ
+    for comp in ("analog_cim_array", "digital_cim_array"):
+        est = estimate(comp, {"rows": 256, "columns": 256, "weight_bits": 8})
+        row = access_energy_pJ(256 * 256, 1, 256, "write")          # 45 nm, nominal voltage: factor 1
+        assert est.actions["write"].energy_pJ == pytest.approx(row * 8 / 256, rel=1e-9)
+        # same order as WWW's published CiM weight writes (1.7-3.2 pJ per 8-bit word, cim_macros.yaml)
+        assert 0.3 < est.actions["write"].energy_pJ < 3.2

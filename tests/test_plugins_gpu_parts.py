@@ -88,17 +88,27 @@ def test_tensor_core_mac():
     assert fast.actions["mac"].energy_pJ == pytest.approx(0.2625 * scaling.energy_factor(45, 7))
 
 
+# Horowitz's figures are at 45 nm, 0.9 V. Stillmaker & Baas HP 45 nm energy fit, by hand: e(1.0 V) / e(0.9 V)
+TO_1V = (1.018 - 0.3107 + 0.1539) / (1.018 * 0.81 - 0.3107 * 0.9 + 0.1539)
+
+
 def test_simt_lane_ops():
     def op(o, **kw):
         return estimate("simt_lane", {"op": o, **kw}).actions["op"]
-    assert op("add").energy_pJ == pytest.approx(0.9)       # Horowitz fp32 add
-    assert op("mul").energy_pJ == pytest.approx(3.7)
-    assert op("fma").energy_pJ == pytest.approx(4.6)
-    assert op("exp").energy_pJ == pytest.approx(2 * 4.6 + 3.7)
+    # at Horowitz's own operating point (45 nm, 0.9 V) his published figures come back exactly
+    assert op("add", voltage=0.9).energy_pJ == pytest.approx(0.9)       # Horowitz fp32 add
+    assert op("mul", voltage=0.9).energy_pJ == pytest.approx(3.7)
+    assert op("fma", voltage=0.9).energy_pJ == pytest.approx(4.6)
+    assert op("exp", voltage=0.9).energy_pJ == pytest.approx(2 * 4.6 + 3.7)
+    assert op("add", datatype="int", bits=8, voltage=0.9).energy_pJ == pytest.approx(0.03)
+    assert op("mul", datatype="int", bits=32, voltage=0.9).energy_pJ == pytest.approx(3.1)
+    assert op("max", datatype="fp", bits=16, voltage=0.9).energy_pJ == pytest.approx(0.4)
+    # at the 45 nm nominal 1.0 V (the default) they are 1.232x higher, not Horowitz's 0.9 V numbers
+    assert TO_1V == pytest.approx(1.2323, rel=1e-4)
+    assert op("add").energy_pJ == pytest.approx(0.9 * TO_1V)
+    assert op("exp").energy_pJ == pytest.approx((2 * 4.6 + 3.7) * TO_1V)
+    assert op("add", datatype="int", bits=8).energy_pJ == pytest.approx(0.03 * TO_1V)
     assert op("exp").latency_s == pytest.approx(4e-9) and op("add").latency_s == pytest.approx(1e-9)
-    assert op("add", datatype="int", bits=8).energy_pJ == pytest.approx(0.03)
-    assert op("mul", datatype="int", bits=32).energy_pJ == pytest.approx(3.1)
-    assert op("max", datatype="fp", bits=16).energy_pJ == pytest.approx(0.4)
     with pytest.raises(InputError, match="needs datatype=fp"):
         op("exp", datatype="int")
     with pytest.raises(InputError, match="valid: 16, 32"):
@@ -106,16 +116,20 @@ def test_simt_lane_ops():
 
 
 def test_sram_capacity_trend_against_horowitz():
-    # Horowitz ISSCC 2014, 64-bit reads at 45 nm: 8 KB 10 pJ, 32 KB 20 pJ, 1 MB 100 pJ
+    # Horowitz ISSCC 2014, 64-bit reads at 45 nm, 0.9 V: 8 KB 10 pJ, 32 KB 20 pJ, 1 MB 100 pJ
     pts = [(8, 10.0), (32, 20.0), (1024, 100.0)]
     www = [estimate("sram_buffer", {"capacity_bytes": kb * 1024, "width_bits": 64}).actions["read"].energy_pJ
            for kb, _ in pts]
-    # WWW-calibrated model, an independent check: 18.3 / 25.4 / 91.4 pJ. Close for large arrays, pessimistic
-    # for small ones (fixed per-access part fitted to WWW's narrow 8-bit RF). Never the ~27x of a per-byte
-    # reading of WWW's row energies.
+    # WWW-calibrated model (45 nm, 1.0 V), an independent check: 18.3 / 25.4 / 91.4 pJ; compared at
+    # Horowitz's 0.9 V: 14.9 / 20.6 / 74.2 pJ. Pessimistic for small arrays (fixed per-access part fitted to
+    # WWW's narrow 8-bit RF), never the ~27x of a per-byte reading of WWW's row energies.
     assert www == pytest.approx([18.32, 25.42, 91.47], rel=1e-3)
-    assert www[2] == pytest.approx(100.0, rel=0.10)
+    at09 = [estimate("sram_buffer", {"capacity_bytes": kb * 1024, "width_bits": 64, "voltage": 0.9})
+            .actions["read"].energy_pJ for kb, _ in pts]
+    assert at09 == pytest.approx([w / TO_1V for w in www], rel=1e-9)
+    assert at09 == pytest.approx([14.87, 20.63, 74.22], rel=1e-3)
     assert www[0] < www[1] < www[2]
-    for kb, h in pts:
-        got = estimate("sram_buffer", {"capacity_bytes": kb * 1024, "width_bits": 64, "calibration": "horowitz"})
+    for kb, h in pts:   # the per-bit law fitted to Horowitz's points, at his 0.9 V: within 7 % of each
+        got = estimate("sram_buffer", {"capacity_bytes": kb * 1024, "width_bits": 64, "calibration": "horowitz",
+                                       "voltage": 0.9})
         assert got.actions["read"].energy_pJ == pytest.approx(h, rel=0.07)

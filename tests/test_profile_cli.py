@@ -114,11 +114,20 @@ def test_unknown_model_lists_known_ones(capsys):
     (["--dtype", "fp8"], "unknown dtype 'fp8'"),
     (["--device", "tpu"], "unknown device 'tpu'"),
     (["--runs", "0"], "--runs must be at least 1"),
+    (["--batch", "0"], "--batch must be at least 1, got 0"),
+    (["--seq-len", "0"], "--seq-len must be at least 1, got 0"),
+    (["--out", "/dev/null/sub"], "--out '/dev/null/sub': cannot create this folder"),
 ])
-def test_bad_options_are_named(args, message, capsys):
+def test_bad_options_are_named(args, message, capsys, monkeypatch):
+    import cimscope.profile
+
+    def boom(*a, **k):
+        raise AssertionError("measured although an option is bad")
+    monkeypatch.setattr(cimscope.profile, "profile_model", boom)      # every check comes before measuring
     rc = main(["profile", "resnet18", "--no-model"] + args)
-    assert rc == 2
-    assert message in capsys.readouterr().err
+    err = capsys.readouterr().err
+    assert rc == 2 and "Traceback" not in err
+    assert message in err
 
 
 def test_cpu_profile_with_the_modelled_side(tiny_model, tmp_path, capsys):

@@ -58,3 +58,17 @@ def test_stat_value_and_bad_input(tmp_path):
         parse_stats(p)
     with pytest.raises(InputError, match="no such stats file"):
         parse_stats(str(tmp_path / "missing.txt"))
+
+
+def test_map_text_follows_level_names_not_list_order():
+    # A mapping's levels are matched to the architecture by target name (as evaluate() does), so a mapping
+    # built with its levels in another order prints the same loop nest.
+    from cimscope import ir
+    from cimscope.model import evaluate
+    from cimscope.timeloop import load_inputs
+    from cimscope.timeloop.stats import format_map
+    case = REF / "04-conv1d+oc-3levelspatial-cp"
+    ti = load_inputs([case / "parsed-processed-input.yaml", case / "timeloop-model.ERT.yaml"])
+    r = evaluate(ti.problem, ti.arch, ti.mapping)
+    shuffled = ir.Mapping(levels=list(reversed(ti.mapping.levels)))
+    assert format_map(ti.arch, ti.problem, shuffled, r) == (case / "timeloop-model.map.txt").read_text()

@@ -246,3 +246,149 @@ architecture_constraints:
     assert lc.temporal_permutation == ["K", "M"]
     assert lc.keep == ["Z"] and lc.bypass == ["A"]
     assert ti.arch.level("DRAM").keep == ["A", "B", "Z"]        # architecture constraints become Level.keep
+
+
+# ---------------------------------------------------------------------------------------------------------
+# Inputs timeloop-model would reject are rejected with an InputError naming the file and the field
+# ---------------------------------------------------------------------------------------------------------
+
+def _comp(raw, prefix):
+    return next(c for c in raw["architecture"]["subtree"][0]["local"] if c["name"].startswith(prefix))
+
+
+def _set_attr(prefix, key, value):
+    def f(raw):
+        _comp(raw, prefix)["attributes"][key] = value
+    return f
+
+
+BAD_INPUTS = [
+    (_set_attr("RegisterFile", "meshX", "abc"), r"RegisterFile\.meshX: expected a number"),
+    (_set_attr("RegisterFile", "meshY", 3), r"'RegisterFile': meshX\*meshY"),
+    (_set_attr("GlobalBuffer", "datawidth", 0), r"GlobalBuffer: datawidth must be >= 1"),
+    (_set_attr("GlobalBuffer", "width", 60), r"GlobalBuffer: width 60 bits is not a multiple of datawidth 8"),
+    (_set_attr("GlobalBuffer", "depth", -1), r"GlobalBuffer: depth must be >= 0"),
+    (_set_attr("GlobalBuffer", "multiple_buffering", 0), r"GlobalBuffer: multiple_buffering must be > 0"),
+    (_set_attr("GlobalBuffer", "read_bandwidth", -2), r"GlobalBuffer: read_bandwidth must be > 0 words/cycle"),
+    (_set_attr("GlobalBuffer", "min_utilization", 2), r"GlobalBuffer: min_utilization must be between 0 and 1"),
+    (_set_attr("GlobalBuffer", "instances", "x"), r"GlobalBuffer\.instances: expected a number"),
+    (lambda r: _comp(r, "GlobalBuffer").__setitem__("attributes", [1, 2]), r"GlobalBuffer: 'attributes' must be"),
+    (lambda r: r["architecture"]["subtree"][0].__setitem__("local", 5), r"'local' must be a list"),
+    (lambda r: _comp(r, "GlobalBuffer").__setitem__("name", "GlobalBuffer[3..1]"), r"range \[3\.\.1\] is empty"),
+    (lambda r: r["problem"]["shape"].__setitem__("dimensions", ["C", "K", "R", "P", "P"]), r"listed twice"),
+    (lambda r: r["problem"]["shape"].__setitem__("coefficients", [{"default": 2}]), r"coefficients: an entry has no"),
+    (lambda r: r["problem"]["shape"].__setitem__("data_spaces", ["Weights"]), r"each entry needs a name"),
+    (lambda r: r["problem"].__setitem__("shape", [1]), r"'shape' and 'instance' must be mappings"),
+    (lambda r: r.__setitem__("mapspace_constraints", {"targets": [{"target": 7, "type": "temporal"}]}),
+     r"mapspace_constraints: target 7 is not a storage level id \(0\.\.3\)"),
+    (lambda r: r.__setitem__("mapspace_constraints", {"targets": [
+        {"target": "inter_PE_spatial", "type": "spatial", "split": "x"}]}), r"split: expected a number"),
+    (lambda r: r.__setitem__("mapspace_constraints", {"targets": [
+        {"target": "inter_PE_spatial", "type": "utilization", "min": "x"}]}), r"min: expected a number"),
+]
+
+
+@needs_ref
+@pytest.mark.parametrize("mutate,message", BAD_INPUTS)
+def test_inputs_timeloop_rejects_are_rejected_naming_file_and_field(tmp_path, mutate, message):
+    raw = yaml.safe_load((KP / "parsed-processed-input.yaml").read_text())
+    mutate(raw)
+    p = tmp_path / "in.yaml"
+    p.write_text(yaml.safe_dump(raw))
+    with pytest.raises(InputError, match=message) as info:
+        load_inputs([p, KP / "timeloop-model.ERT.yaml"])
+    assert str(p) in str(info.value)
+
+
+def test_mesh_axes_must_divide_into_the_parents(tmp_path):
+    # 2 GLBs on a 2x1 mesh above 6 RFs on a 3x2 mesh: 6 is a multiple of 2, but meshX 3 is not a multiple of 2
+    # (Timeloop asserts both axes divide: mapping/arch-properties.cpp).
+    arch = ARCH2.replace("{name: Buf, class: SRAM, attributes: {depth: 16, width: 8, datawidth: 8}}",
+                         "{name: Buf, class: SRAM, attributes: {depth: 16, width: 8, datawidth: 8}}\n"
+                         "      subtree:\n        - name: G[0..1]\n          attributes: {meshX: 2}\n"
+                         "          local:\n            - {name: L2, class: SRAM, attributes: {depth: 8}}\n"
+                         "          subtree:\n            - name: P[0..2]\n              attributes: {meshX: 3}\n"
+                         "              local:\n                - {name: RF, class: regfile, attributes: {depth: 4}}\n"
+                         "                - {name: MAC2, class: intmac}").replace("        - {name: MAC, class: intmac}\n", "")
+    a = _write(tmp_path, "a.yaml", arch)
+    p = _write(tmp_path, "p.yaml", GEMM)
+    with pytest.raises(InputError, match=r"a\.yaml.*the 3x2 mesh of RF does not divide into the 2x1 mesh of L2"):
+        load_inputs([a, p])
+
+
+def test_mapping_must_satisfy_architecture_constraints(tmp_path):
+    # timeloop-model refuses a mapping that violates the architecture constraints (Constraints::SatisfiedBy):
+    # exact factors, bounds, the innermost-loop order of a partial permutation (loops of bound 1 skipped).
+    a = _write(tmp_path, "a.yaml", ARCH2)
+    p = _write(tmp_path, "p.yaml", GEMM)
+    m = _write(tmp_path, "m.yaml", "mapping:\n  - {target: DRAM, type: temporal, factors: M=4 N=4 K=1}\n"
+                                   "  - {target: Buf, type: temporal, factors: K=8, permutation: KMN}\n")
+
+    def cons(text):
+        return _write(tmp_path, "c.yaml", "architecture_constraints:\n  targets:\n" + text)
+
+    ok = load_inputs([a, p, m, cons("    - {target: Buf, type: temporal, factors: K=8, permutation: K}\n")])
+    assert ok.mapping.for_level("Buf").temporal_factors["K"] == 8
+    with pytest.raises(MappingError, match=r"m\.yaml.*level Buf \(temporal\): factor K=8 violates the "
+                                           r"architecture constraint K=4"):
+        load_inputs([a, p, m, cons("    - {target: Buf, type: temporal, factors: K=4}\n")])
+    with pytest.raises(MappingError, match=r"level DRAM \(temporal\): factor M=4 violates the architecture "
+                                           r"constraint M<=2"):
+        load_inputs([a, p, m, cons("    - {target: DRAM, type: temporal, factors: M<=2}\n")])
+    # DRAM loops (inner first): M, N (K=1 is no loop); "N" innermost is violated, "MK" is not (K skipped).
+    with pytest.raises(MappingError, match=r"level DRAM \(temporal\): permutation MNK .* N must be the innermost"):
+        load_inputs([a, p, m, cons("    - {target: DRAM, type: temporal, permutation: N}\n")])
+    load_inputs([a, p, m, cons("    - {target: DRAM, type: temporal, permutation: MK}\n")])
+    # mapspace constraints only steer the mapper: timeloop-model ignores them
+    c2 = _write(tmp_path, "c2.yaml", "mapspace_constraints:\n  targets:\n"
+                                     "    - {target: Buf, type: temporal, factors: K=4}\n")
+    assert load_inputs([a, p, m, c2]).mapping is not None
+
+
+@needs_ref
+def test_round_trip_is_exact(tmp_path):
+    # A richer architecture than the reference: 2-D mesh, block size 2, read/write/shared bandwidths, double
+    # buffering, keep/bypass constraints, min_utilization; a strided problem; a mapping with a Y split.
+    from dataclasses import asdict
+
+    from cimscope import ir
+    from cimscope.timeloop.ert import arch_to_art
+    e = {"read": 1.5, "write": 2.0, "update": 2.5, "leak": 0.01}
+    arch = ir.Arch("rt", [
+        ir.Level("DRAM", "DRAM", width=64, word_bits=8, action_energy_pJ=dict(e)),
+        ir.Level("GLB", "SRAM", depth=512, width=64, word_bits=8, read_bandwidth=4.0, write_bandwidth=2.5,
+                 shared_bandwidth=5.0, multiple_buffering=2.0, n_banks=4, keep=["Outputs"],
+                 action_energy_pJ=dict(e), area_um2=1234.5),
+        ir.Level("RF", "regfile", instances=8, mesh_x=4, mesh_y=2, depth=16, width=16, word_bits=8,
+                 bypass=["Weights"], action_energy_pJ=dict(e), area_um2=10.0, attributes={"min_utilization": 0.05})],
+        ir.ComputeLevel("MAC", "intmac", instances=8, mesh_x=4, mesh_y=2, word_bits=8,
+                        action_energy_pJ={"compute": 0.5}, area_um2=7.0), cycle_seconds=2e-9, technology="22nm")
+    prob = ir.Problem("c", {"R": 3, "P": 4, "K": 2}, [
+        ir.Tensor("Weights", "weight", [[("R", 1)], [("K", 1)]], 8),
+        ir.Tensor("Inputs", "input", [[("R", "Wd"), ("P", "Ws")]], 8),
+        ir.Tensor("Outputs", "output", [[("P", 1)], [("K", 1)]], 8, read_write=True)],
+        coefficients={"Ws": 2, "Wd": 1}, kind="conv")
+    m = ir.Mapping([ir.LevelMapping("DRAM", {"R": 1, "P": 1, "K": 1}, "RPK"),
+                    ir.LevelMapping("GLB", {"R": 3, "P": 1, "K": 1}, "RPK", spatial_factors={"P": 4, "K": 2, "R": 1},
+                                    spatial_permutation="PKR", spatial_split=1),
+                    ir.LevelMapping("RF", {"R": 1, "P": 1, "K": 1}, "RPK", bypass=["Weights"])])
+    doc = inputs_to_yaml(arch, prob, m)
+    doc.update(arch_to_ert(arch))
+    doc.update(arch_to_art(arch))
+    p = tmp_path / "rt.yaml"
+    p.write_text(yaml.safe_dump(doc, sort_keys=False))
+    ti = load_inputs([p])
+
+    def core(a):
+        d = asdict(a)
+        for lv in d["levels"] + [d["compute"]]:
+            lv.pop("attributes")
+        return d
+
+    a2 = core(ti.arch)
+    assert a2 == core(arch)
+    assert ti.arch.level("RF").attributes["min_utilization"] == 0.05
+    assert asdict(ti.problem) == asdict(prob)
+    assert ti.mapping == m
+    r1, r2 = evaluate(prob, arch, m), evaluate(ti.problem, ti.arch, ti.mapping)
+    assert (r2.energy_pJ, r2.cycles) == (r1.energy_pJ, r1.cycles)

@@ -256,3 +256,112 @@ def test_adaptive_pool_and_transposed_conv(mode):
     assert conv.macs == 2 * 8 * 4 * 2 * 2 * 8 * 8
     assert conv.tensor("output").projection[-1] == [("R", "Wdilation"), ("P", "Wstride")]
     assert conv.bytes_written == 2 * 4 * 16 * 16
+
+
+class BroadcastMatmul(nn.Module):
+    def forward(self, a, b, c, d):
+        return torch.matmul(a, b), torch.matmul(c, d)
+
+
+@pytest.mark.parametrize("mode", ["export", "fx"])
+def test_matmul_batch_dims_broadcast_both_ways(mode):
+    # [2,1,5,6] @ [1,3,6,7]: batch dims (2,1) x (1,3) broadcast to (2,3) = 6 products of 5x6 @ 6x7:
+    # 6*5*7*6 = 1260 MACs. [4,5,6] @ [2,1,6,7]: batch (4) x (2,1) -> (2,4) = 8: 8*5*7*6 = 1680 MACs.
+    ops = lower(BroadcastMatmul(), torch.randn(2, 1, 5, 6), torch.randn(1, 3, 6, 7), torch.randn(4, 5, 6),
+                torch.randn(2, 1, 6, 7), mode=mode)
+    gemms = [o for o in ops if o.op_class == "GEMM"]
+    assert [o.dims for o in gemms] == [{"B": 6, "M": 5, "N": 7, "K": 6}, {"B": 8, "M": 5, "N": 7, "K": 6}]
+    assert [o.macs for o in gemms] == [1260, 1680]
+    for o in gemms:                       # both operands carry a batch: both are read per batch entry
+        assert o.tensor("input").projection[0] == [("B", 1)] and o.tensor("weight").projection[0] == [("B", 1)]
+
+
+class FunctionalConvs(nn.Module):
+    def __init__(self):
+        super().__init__()
+        self.dw = nn.Parameter(torch.randn(6, 1, 3, 3))          # depthwise: groups 6
+        self.up = nn.Parameter(torch.randn(6, 2, 3, 3))          # transposed: [Cin 6, Kout/G 2], groups 3
+
+    def forward(self, x):
+        y = F.conv2d(x, self.dw, None, 1, 1, 1, 6)               # every argument positional
+        return F.conv_transpose2d(y, self.up, None, 2, 1, 1, 3, 2)
+
+
+@pytest.mark.parametrize("mode", ["export", "fx"])
+def test_functional_convs_with_positional_groups_and_dilation(mode):
+    dw, up = [o for o in lower(FunctionalConvs(), torch.randn(1, 6, 7, 7), mode=mode) if o.op_class == "GEMM"]
+    # depthwise 3x3, padding 1 on 7x7: G = 6 groups of C = 1 -> K = 1, output 7x7
+    assert not dw.attrs["transposed"] and dw.attrs["groups"] == 6
+    assert dw.dims == {"N": 1, "G": 6, "C": 1, "K": 1, "R": 3, "S": 3, "P": 7, "Q": 7}
+    assert dw.macs == 6 * 9 * 49 == 2646
+    assert dw.tensor("input").projection[-1] == [("S", "Hdilation"), ("Q", "Hstride")]
+    # transposed, stride 2, padding 1, output_padding 1, groups 3, dilation 2, over the 7x7 input pixels:
+    # per group C = 6/3 = 2 inputs, K = 2 outputs; out = (7-1)*2 - 2*1 + 2*(3-1) + 1 + 1 = 16
+    assert up.attrs["transposed"] and up.attrs["groups"] == 3 and up.attrs["output_padding"] == [1, 1]
+    assert up.dims == {"N": 1, "G": 3, "C": 2, "K": 2, "R": 3, "S": 3, "P": 7, "Q": 7}
+    assert up.coefficients == {"Wstride": 2, "Hstride": 2, "Wdilation": 2, "Hdilation": 2}
+    assert up.macs == 3 * 2 * 2 * 9 * 49 == 5292
+    assert up.attrs["out_shape"] == [1, 6, 16, 16] and up.bytes_written == 6 * 16 * 16
+
+
+class FunctionalNorms(nn.Module):
+    def __init__(self):
+        super().__init__()
+        self.w, self.b = nn.Parameter(torch.ones(4)), nn.Parameter(torch.zeros(4))
+        self.register_buffer("rm", torch.zeros(4))
+        self.register_buffer("rv", torch.ones(4))
+
+    def forward(self, x):
+        return F.group_norm(x, 2, self.w, self.b), F.batch_norm(x, self.rm, self.rv, weight=self.w, bias=self.b)
+
+
+@pytest.mark.parametrize("mode", ["export", "fx"])
+def test_functional_group_norm_and_batch_norm_keyword_params(mode):
+    gn, bn = [o for o in lower(FunctionalNorms(), torch.randn(1, 4, 8, 8), mode=mode)
+              if o.op_class == "normalization"]
+    # group norm, 2 groups of 2 channels x 64 pixels: 8 ops per element + 4 per group (N*G = 2 groups)
+    assert gn.dims == {"N": 1, "G": 2, "C": 2, "X": 64}
+    assert gn.elem_ops == 256 * 8 + 2 * 4 == 2056
+    assert gn.bytes_read == 256 + 4 + 4 and gn.bytes_written == 256          # x, gamma, beta at 8 bits
+    # batch norm with gamma/beta given by keyword: x + running mean, var + gamma, beta = 256 + 4 * 4 B
+    assert bn.dims == {"N": 1, "C": 4, "X": 64}
+    assert bn.elem_ops == 256 * 4 + 4 * 2 and bn.bytes_read == 256 + 16
+
+
+class CatTwice(nn.Module):
+    def forward(self, x):
+        return torch.cat([x, x], dim=1)
+
+
+@pytest.mark.parametrize("mode", ["export", "fx"])
+def test_cat_reads_a_repeated_operand_once_per_occurrence(mode):
+    op = only(lower(CatTwice(), torch.randn(2, 3, 4), mode=mode), "memory")
+    assert op.bytes_read == 2 * 24 and op.bytes_written == 48              # x copied into both halves
+
+
+class MaxIndices(nn.Module):
+    def forward(self, x):
+        return x.max(dim=1).indices
+
+
+@pytest.mark.parametrize("mode", ["export", "fx"])
+def test_result_field_of_a_multi_result_op(mode):
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", UnclassifiedOperatorWarning)      # no 'other' getattr node
+        ops = lower(MaxIndices(), torch.randn(2, 3, 4, 5), mode=mode)
+    op = only(ops, "arithmetic")
+    assert op.kind == "reduction" and op.elem_ops == 120 and op.bytes_read == 120
+    assert op.bytes_written == 2 * 4 * 5 * 8                               # the int64 indices it returns
+
+
+def test_operand_without_shape_info_is_kept_in_generic_form():
+    from cimscope.workloads.capture import NodeRecord, TArg
+    from cimscope.workloads.lower import Lowerer
+
+    w = TArg((4, 3, 3, 3), "float32", True, 32, "param", "w")
+    out = TArg((1, 4, 6, 6), "float32", True, 32, "act", "conv")
+    rec = NodeRecord("conv", "aten.convolution.default", "c", "", (None, w, None, [1, 1], [0, 0], [1, 1], False,
+                                                                     [0, 0], 1), {}, [out])
+    (op,) = Lowerer().lower(rec)                    # the input's shape is unknown: no Einsum, no traceback
+    assert op.op_class == "other" and "AttributeError" in op.attrs["note"]
+    assert op.bytes_read == 4 * 27 and op.bytes_written == 144 and op.elem_ops == 144

@@ -22,7 +22,8 @@ from typing import Optional
 
 from cimscope.errors import InputError
 from cimscope.ir import Workload
-from cimscope.workloads.zoo import build_model, is_factory_spec, known_models, model_fingerprint
+from cimscope.workloads.zoo import (build_model, check_model_name, is_factory_spec, known_models,
+                                    model_fingerprint)
 
 __all__ = ["export_model", "known_models", "build_model", "save_workload", "load_workload", "cache_key",
            "EXPORT_FORMAT"]
@@ -70,16 +71,10 @@ def export_model(model: str, *, batch: int = 1, image_size: int = 224, seq_len: 
     if capture not in CAPTURE_MODES:
         raise InputError(f"unknown capture mode {capture!r}; valid capture modes: {', '.join(CAPTURE_MODES)}")
     opts = dict(batch=batch, image_size=image_size, seq_len=seq_len, weight_bits=weight_bits, act_bits=act_bits)
-    if not is_factory_spec(model) and model not in known_models():
-        from cimscope.workloads.zoo import _torchvision_has
-        if not _torchvision_has(model):
-            from cimscope.errors import UnknownNameError
-            raise UnknownNameError("model", model, known_models(),
-                                   hint="Or give path/to/file.py:factory returning an nn.Module "
-                                        "or (module, example_inputs)")
+    check_model_name(model)
     cache_file: Optional[Path] = None
     if cache_dir is not None:
-        cache_file = Path(cache_dir) / f"{_safe(model)}-{cache_key(model, capture=capture, **opts)}.json"
+        cache_file = Path(cache_dir) / f"{safe_name(model)}-{cache_key(model, capture=capture, **opts)}.json"
         if cache_file.is_file():
             try:
                 return Workload.from_dict(json.loads(cache_file.read_text(encoding="utf-8")))
@@ -88,11 +83,16 @@ def export_model(model: str, *, batch: int = 1, image_size: int = 224, seq_len: 
     wl = _export(model, capture=capture, **opts)
     if cache_file is not None:
         from cimscope.atomic import write_text
-        write_text(cache_file, json.dumps(wl.to_dict(), default=str))
+        try:
+            write_text(cache_file, json.dumps(wl.to_dict(), default=str))
+        except OSError as exc:
+            raise InputError(f"cannot write the export cache {str(cache_file)!r} "
+                             f"({exc.strerror or exc}); give a writable cache folder") from None
     return wl
 
 
-def _safe(name: str) -> str:
+def safe_name(name: str) -> str:
+    """A file-name-safe stem for a model name (a factory spec gives its file's stem), at most 60 characters."""
     stem = Path(name.split(":")[0]).stem if is_factory_spec(name) else name
     return "".join(c if c.isalnum() or c in "-_." else "_" for c in stem)[:60]
 

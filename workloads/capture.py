@@ -18,10 +18,11 @@ import io
 import logging
 import operator
 import re
+import sysconfig
 import traceback
 from collections import Counter
 from dataclasses import dataclass, field
-from typing import Any, Iterable, Optional
+from typing import Any, Iterable, Optional, Sequence
 
 from cimscope.errors import ExportError, InputError
 
@@ -223,9 +224,7 @@ def _records_from_graph(graph, sources: dict[str, tuple[str, str]], method: str)
             pv = values.get(parent.name)
             if isinstance(pv, list) and isinstance(idx, int) and idx < len(pv):
                 values[node.name] = pv[idx]
-                rec = by_name.get(parent.name)
-                if rec is not None:
-                    rec.used_outputs = sorted(set((rec.used_outputs or []) + [idx]))
+                _use_output(by_name.get(parent.name), idx)
             skipped["getitem"] += 1
             continue
         tname = str(target)
@@ -263,10 +262,12 @@ def capture_fx(module, inputs: tuple) -> Captured:
     from torch.fx.passes.shape_prop import ShapeProp
 
     gm = torch.fx.symbolic_trace(module)
-    with torch.no_grad():
+    # ShapeProp prints the traceback of a failing node to sys.stderr itself; capture() reports it once
+    with torch.no_grad(), contextlib.redirect_stderr(io.StringIO()):
         ShapeProp(gm).propagate(*inputs)
     values: dict[str, Any] = {}
     records: list[NodeRecord] = []
+    by_name: dict[str, NodeRecord] = {}
     skipped: Counter = Counter()
     modules = dict(gm.named_modules())
 
@@ -307,11 +308,30 @@ def capture_fx(module, inputs: tuple) -> Captured:
             continue
         args = conv(tuple(node.args))
         kwargs = conv(dict(node.kwargs))
+        if node.op == "call_function" and node.target is getattr and len(node.args) == 2:
+            pv = values.get(node.args[0].name) if isinstance(node.args[0], torch.fx.Node) else None
+            if isinstance(pv, list):                      # a field of a multi-result op: x.max(dim).values
+                idx = _RESULT_FIELDS.get(str(node.args[1]))
+                values[node.name] = pv[idx] if idx is not None and idx < len(pv) else None
+                _use_output(by_name.get(node.args[0].name), idx)
+                skipped["getattr"] += 1
+                continue
+            if isinstance(pv, TArg):                      # a tensor attribute (x.T, x.mT, x.real): a view
+                node_target, args, kwargs = "aten.alias.default", (pv,), {}
+                outs = meta_out(node, pv.source if pv.is_static else "act")
+                if outs and outs[0] is not None:
+                    values[node.name] = outs[0]
+                    path, cls = _module_of(node)
+                    records.append(NodeRecord(node.name, node_target, path, cls, args, kwargs, outs))
+                else:
+                    skipped["getattr"] += 1
+                continue
         if node.op == "call_function" and node.target is operator.getitem:
             pv = values.get(node.args[0].name) if isinstance(node.args[0], torch.fx.Node) else None
             if isinstance(pv, list):                      # unpacking a tuple result
                 idx = node.args[1]
                 values[node.name] = pv[idx] if isinstance(idx, int) and idx < len(pv) else None
+                _use_output(by_name.get(node.args[0].name), idx)
                 skipped["getitem"] += 1
                 continue
             if not isinstance(pv, TArg):
@@ -350,8 +370,22 @@ def capture_fx(module, inputs: tuple) -> Captured:
         else:
             path, cls = _module_of(node)
         records.append(NodeRecord(node.name, str(target), path, cls, tuple(args), dict(kwargs), outs,
-                                  used_outputs=None if len(outs) == 1 else [0]))
+                                  used_outputs=None if len(outs) == 1 else []))
+        by_name[node.name] = records[-1]
+    for rec in records:                   # multi-output ops nobody unpacks: count the first result
+        if rec.used_outputs == []:
+            rec.used_outputs = [0]
     return Captured("torch.fx", records, skipped=dict(skipped))
+
+
+def _use_output(rec: Optional[NodeRecord], idx: Any) -> None:
+    """Note that a later node reads result ``idx`` of ``rec`` (its bytes are written)."""
+    if rec is not None and isinstance(idx, int) and rec.used_outputs is not None:
+        rec.used_outputs = sorted(set(rec.used_outputs + [idx]))
+
+
+#: Field names of torch's multi-result return types (torch.return_types.max, topk, sort ...): result index.
+_RESULT_FIELDS = {"values": 0, "indices": 1}
 
 
 def _fx_mha_records(name, path, cls, mod, args, kwargs, outs, param) -> list[NodeRecord]:
@@ -400,9 +434,11 @@ def _fx_mha_records(name, path, cls, mod, args, kwargs, outs, param) -> list[Nod
     return recs
 
 
-def _ntuple(v, n):
+def _ntuple(v: Any, n: int) -> list[int]:
+    """``v`` (an int, or a list of ints) as a list of ``n`` ints; a one-element list is repeated."""
     if isinstance(v, (list, tuple)):
-        return [int(x) for x in v]
+        vals = [int(x) for x in v]
+        return vals if len(vals) == n else (vals * n)[:n] if len(vals) == 1 else vals
     return [int(v)] * n
 
 
@@ -486,6 +522,24 @@ _FN_ALIASES = {"conv1d": "convolution", "conv2d": "convolution", "conv3d": "conv
                "adaptive_avg_pool2d": "adaptive_avg_pool2d", "iadd": "add", "truediv": "div"}
 
 
+#: Parameter names, in order, of torch functions whose arguments are bound by name (not normalize_function).
+_CONV_PARAMS = ("input", "weight", "bias", "stride", "padding", "dilation", "groups")
+_CONV_T_PARAMS = ("input", "weight", "bias", "stride", "padding", "output_padding", "groups", "dilation")
+_FN_PARAMS = {
+    **{f"conv{d}d": _CONV_PARAMS for d in (1, 2, 3)},
+    **{f"conv_transpose{d}d": _CONV_T_PARAMS for d in (1, 2, 3)},
+    "batch_norm": ("input", "running_mean", "running_var", "weight", "bias", "training", "momentum", "eps"),
+    "group_norm": ("input", "num_groups", "weight", "bias", "eps"),
+}
+
+
+def _bind(names: Sequence[str], args: Sequence[Any], kwargs: dict) -> dict:
+    """Positional ``args`` and ``kwargs`` of a call as one dict keyed by parameter name."""
+    bound = dict(zip(names, args))
+    bound.update({k: v for k, v in kwargs.items() if k in names})
+    return bound
+
+
 def _fx_function_call(fn, args, kwargs):
     """Spell a torch / functional / operator call as ATen and put its arguments in ATen order where lowering
     reads them (convolution, softmax, normalisation, pooling, reductions)."""
@@ -501,13 +555,28 @@ def _fx_function_call(fn, args, kwargs):
     except Exception:
         norm = None
     kw = dict(norm.kwargs) if norm is not None else {}
-    if base in ("conv1d", "conv2d", "conv3d") and kw:
-        nd = int(base[4])
-        padding = kw.get("padding", 0)
-        padding = padding if isinstance(padding, str) else _ntuple(padding, nd)
-        return "aten.convolution.default", (kw["input"], kw["weight"], kw.get("bias"), _ntuple(kw.get("stride", 1), nd),
-                                            padding, _ntuple(kw.get("dilation", 1), nd), False, [0] * nd,
-                                            int(kw.get("groups", 1))), {}
+    if base in _FN_PARAMS:
+        # bound by parameter name: normalize_function cannot tell conv2d's two schemas (padding int/str) apart,
+        # and these functions' positional order differs from the ATen op they are spelled as
+        kw = _bind(_FN_PARAMS[base], args, kwargs)
+        if base.startswith("conv"):
+            nd, transposed = int(base[-2]), base.startswith("conv_transpose")
+            padding = kw.get("padding") or 0
+            padding = padding if isinstance(padding, str) else _ntuple(padding, nd)
+            return "aten.convolution.default", (kw["input"], kw["weight"], kw.get("bias"),
+                                                _ntuple(kw.get("stride") or 1, nd), padding,
+                                                _ntuple(kw.get("dilation") or 1, nd), transposed,
+                                                _ntuple(kw.get("output_padding") or 0, nd),
+                                                int(kw.get("groups") or 1)), {}
+        if base == "batch_norm":
+            return "aten._native_batch_norm_legit_no_training.default", (
+                kw["input"], kw.get("weight"), kw.get("bias"), kw.get("running_mean"), kw.get("running_var"),
+                kw.get("momentum", 0.1), kw.get("eps", 1e-5)), {}
+        if base == "group_norm":
+            x = kw["input"]
+            return "aten.native_group_norm.default", (x, kw.get("weight"), kw.get("bias"), None,
+                                                      x.shape[1] if isinstance(x, TArg) else None, None,
+                                                      int(kw["num_groups"]), kw.get("eps", 1e-5)), {}
     if base in ("softmax", "log_softmax") and kw:
         return f"aten._{base}.default", (kw["input"], kw.get("dim", -1) if kw.get("dim") is not None else -1,
                                          False), {}
@@ -551,12 +620,18 @@ def _fx_function_call(fn, args, kwargs):
 # auto: export, then fx, then a message that names what failed
 # ----------------------------------------------------------------------------------------------------------
 
+def _is_stdlib(filename: str) -> bool:
+    """A frame of Python's own library (inspect.py binding the call's arguments ...), not the user's code."""
+    stdlib = sysconfig.get_paths()["stdlib"]
+    return filename.startswith(stdlib) and not re.search(r"[/\\](site|dist)-packages[/\\]", filename)
+
+
 def _user_location(exc: BaseException) -> str:
     """The innermost user (non-torch) source line involved in ``exc``: from the traceback, else from the
     message (torch.export quotes the user frame as 'File "...", line N, in f' + the source line)."""
     frames = [f for f in traceback.extract_tb(exc.__traceback__)
               if not re.search(r"[/\\](torch|torchvision|transformers|cimscope|workloads|typing|contextlib)[/\\]",
-                               f.filename) and not f.filename.startswith("<")]
+                               f.filename) and not f.filename.startswith("<") and not _is_stdlib(f.filename)]
     if frames:
         f = frames[-1]
         return f"{f.filename}:{f.lineno} in {f.name}: `{(f.line or '').strip()}`"

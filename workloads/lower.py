@@ -32,7 +32,7 @@ from collections import Counter
 from typing import Any, Optional, Sequence
 
 from cimscope.ir import GEMM, Op, Tensor
-from cimscope.workloads.capture import Captured, NodeRecord, TArg
+from cimscope.workloads.capture import Captured, NodeRecord, TArg, _flatten, _ntuple
 from cimscope.workloads.taxonomy import base_name, classify, has_ops_per_element, ops_per_element
 
 log = logging.getLogger("cimscope.workloads")
@@ -69,6 +69,7 @@ CREATION = {"arange", "full", "full_like", "zeros", "zeros_like", "ones", "ones_
             "empty_strided", "new_zeros", "new_ones", "new_full", "new_empty", "linspace", "scalar_tensor",
             "rand", "randn", "randint", "rand_like", "randn_like"}
 GATHERS = {"index_select", "gather", "index", "_unsafe_index", "masked_select"}
+CONCATS = {"cat", "concat", "concatenate", "stack", "hstack", "vstack"}
 POOL_MAX = {"max_pool1d", "max_pool2d", "max_pool3d", "max_pool1d_with_indices", "max_pool2d_with_indices",
             "max_pool3d_with_indices", "adaptive_max_pool1d", "adaptive_max_pool2d", "adaptive_max_pool3d"}
 POOL_AVG = {"avg_pool1d", "avg_pool2d", "avg_pool3d", "adaptive_avg_pool1d", "adaptive_avg_pool2d",
@@ -135,7 +136,7 @@ class Lowerer:
                 return [self.interpolation(rec, base)]
             if known and cls != GEMM:
                 return [self.elementwise(rec, base, cls)]
-        except (IndexError, KeyError, TypeError, ValueError, ZeroDivisionError) as exc:
+        except (AttributeError, IndexError, KeyError, TypeError, ValueError, ZeroDivisionError) as exc:
             log.debug("lowering %s (%s) fell back to the generic form: %s", rec.name, rec.target, exc)
             return [self.generic(rec, cls if known and cls != GEMM else "other",
                                  note=f"lowering failed ({type(exc).__name__}: {exc}); generic form used")]
@@ -260,12 +261,14 @@ class Lowerer:
             rv = rs if len(rs) >= 2 else rs + (1,)          # 1-D rhs: one column
             m, k, n = lv[-2], lv[-1], rv[-1]
             lb, rb = math.prod(lv[:-2]), math.prod(rv[:-2])
+            # batch dimensions broadcast (numpy rules): [2, 1] x [1, 3] is a batch of 6, as torch.matmul
+            # expands both operands to it before its bmm
+            batch = math.prod(_broadcast_shape(lv[:-2], rv[:-2]))
             if base == "addbmm":                            # sum over the batch: fold B into K
-                k, lb, rb = k * lb, 1, 1
+                k, lb, rb, batch = k * lb, 1, 1, 1
             if rb == 1 and len(rv) == 2:                    # weight-like 2-D rhs: fold lhs batch into M
-                m, lb = m * lb, 1
-            batch = max(lb, rb)
-            lhs_b, rhs_b = lb == batch and batch > 1, rb == batch and batch > 1
+                m, lb, batch = m * lb, 1, 1
+            lhs_b, rhs_b = lb > 1, rb > 1                   # an operand with a batch is read per batch entry
         dims = {"B": batch} if batch > 1 else {}
         dims.update({"M": m, "N": n, "K": k})
         bproj = [[("B", 1)]] if batch > 1 else []
@@ -310,6 +313,7 @@ class Lowerer:
         a = list(rec.args) + [None] * 8
         q, k, v = a[0], a[1], a[2]
         mask = rec.kwargs.get("attn_mask", a[3])
+        mask = mask if isinstance(mask, TArg) else None     # a[3] is dropout_p in the fused variants
         causal = bool(rec.kwargs.get("is_causal", a[5] or False))
         out = self._out(rec)
         bq = math.prod(q.shape[:-2]) if len(q.shape) > 2 else 1
@@ -426,12 +430,15 @@ class Lowerer:
             reads = [x] + params
         elif "group_norm" in base or "instance_norm" in base:
             n_, c = x.shape[0], x.shape[1]
-            groups = int(a[6]) if "group_norm" in base and a[6] else c
-            if "group_norm" in base and not isinstance(a[6], int):
-                groups = int(a[2]) if isinstance(a[2], int) else c
+            kw = rec.kwargs
+            if base == "native_group_norm":      # (input, weight, bias, N, C, HxW, group, eps)
+                groups, w, b = int(kw.get("group", a[6])), kw.get("weight", a[1]), kw.get("bias", a[2])
+            elif base == "group_norm":           # (input, num_groups, weight, bias, eps)
+                groups, w, b = int(kw.get("num_groups", a[1])), kw.get("weight", a[2]), kw.get("bias", a[3])
+            else:                                # instance norm: one group per channel
+                groups, w, b = c, kw.get("weight", a[1]), kw.get("bias", a[2])
             xsp = x.numel // max(1, n_ * c)
             dims = {"N": n_, "G": groups, "C": c // groups, "X": xsp}
-            w, b = a[1], a[2] if isinstance(a[2], TArg) else None
             ope, formula = ops_per_element("group_norm")
             ope = ope + 4.0 / max(1, (c // groups) * xsp)
             proj = [[("N", 1)], [("G", 1)], [("C", 1)], [("X", 1)]]
@@ -618,6 +625,9 @@ class Lowerer:
                 attrs["gather"] = True
             elif base == "copy" and len(ins) >= 2:
                 read = self.nbytes(ins[1])
+            elif base in CONCATS:
+                read = sum(self.nbytes(t) for t in ins)   # each operand is copied once per occurrence:
+                attrs["concat"] = True                    # cat([x, x]) reads x twice
             else:
                 read = self.read_bytes(ins)
             written = sum(self.nbytes(o) for o in outs)
@@ -730,19 +740,16 @@ class Lowerer:
                         attrs=attrs)
 
 
-def _ntuple(v: Any, n: int) -> list[int]:
-    if isinstance(v, (list, tuple)):
-        vals = [int(x) for x in v]
-        return vals if len(vals) == n else (vals * n)[:n] if len(vals) == 1 else vals
-    return [int(v)] * n
-
-
-def _flatten(x: Any):
-    if isinstance(x, (list, tuple)):
-        for y in x:
-            yield from _flatten(y)
-    else:
-        yield x
+def _broadcast_shape(a: Sequence[int], b: Sequence[int]) -> tuple[int, ...]:
+    """Numpy/torch broadcast of two shapes (right-aligned; a size-1 dimension stretches)."""
+    r = max(len(a), len(b))
+    pa, pb = [1] * (r - len(a)) + list(a), [1] * (r - len(b)) + list(b)
+    out = []
+    for x, y in zip(pa, pb):
+        if x != y and 1 not in (x, y):
+            raise ValueError(f"shapes {list(a)} and {list(b)} do not broadcast")
+        out.append(max(x, y))
+    return tuple(out)
 
 
 def _coalesce(out_shape: Sequence[int], in_shapes: Sequence[Sequence[int]]

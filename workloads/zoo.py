@@ -64,6 +64,16 @@ def is_factory_spec(name: str) -> bool:
     return ".py:" in name or name.endswith(".py")
 
 
+def check_model_name(name: str) -> None:
+    """Raise :class:`UnknownNameError` (listing the known names) unless ``name`` is a known model, another
+    torchvision classification model, or a ``file.py:factory`` spec (whose file is checked when built)."""
+    if is_factory_spec(name) or name in known_models() or _torchvision_has(name):
+        return
+    raise UnknownNameError("model", name, known_models(),
+                           hint="Or give path/to/file.py:factory returning an nn.Module "
+                                "or (module, example_inputs)")
+
+
 def model_fingerprint(name: str) -> str:
     """A string that changes when the model definition changes (the factory file's content for file models)."""
     if is_factory_spec(name):
@@ -93,13 +103,14 @@ def build_model(name: str, *, batch: int = 1, image_size: int = 224, seq_len: in
         raise InputError(f"image size must be >= 1, got {image_size}")
     if seq_len < 1:
         raise InputError(f"sequence length must be >= 1, got {seq_len}")
+    check_model_name(name)
     import torch
 
     if is_factory_spec(name):
         module, inputs = _build_factory(name, batch=batch, image_size=image_size, seq_len=seq_len)
     elif name in HF_MODELS:
         module, inputs = _build_hf(name, batch=batch, seq_len=seq_len)
-    elif name in TORCHVISION_MODELS or _torchvision_has(name):
+    else:                                 # a torchvision classification model (check_model_name passed)
         if device == "uninitialized":
             with torch.device("meta"):
                 module, _ = _build_torchvision(name, batch=batch, image_size=image_size)
@@ -110,10 +121,6 @@ def build_model(name: str, *, batch: int = 1, image_size: int = 224, seq_len: in
                 module, inputs = _build_torchvision(name, batch=batch, image_size=image_size)
         else:
             module, inputs = _build_torchvision(name, batch=batch, image_size=image_size)
-    else:
-        raise UnknownNameError("model", name, known_models(),
-                               hint="Or give path/to/file.py:factory returning an nn.Module "
-                                    "or (module, example_inputs)")
     module.eval()
     torch.manual_seed(0)
     return module, inputs
@@ -212,6 +219,18 @@ def _build_factory(spec: str, *, batch: int, image_size: int, seq_len: int):
             inputs = (inputs,)
         elif isinstance(inputs, dict):
             raise ExportError(f"{spec}: pass example inputs as a tuple of tensors, not a dict")
+        elif not isinstance(inputs, (tuple, list)):
+            raise ExportError(f"{spec}: the factory's example inputs are {type(inputs).__name__}; give a tensor "
+                              f"or a tuple of tensors, e.g. (module, (torch.randn(1, 3, 224, 224),))")
+        if not any(isinstance(t, torch.Tensor) for t in inputs):
+            raise ExportError(f"{spec}: the factory's example inputs hold no tensor ({len(inputs)} item(s)); "
+                              f"give a tensor or a tuple of tensors with the shapes the model is run on")
+        if batch != 1 and "batch" not in kwargs:
+            # the inputs were made without the requested batch: the workload would be labelled batch N while
+            # costing another (per-inference figures such as throughput would be off by that factor)
+            raise InputError(f"{spec}: --batch {batch} cannot be applied: the factory takes no 'batch' "
+                             f"argument and made its own example inputs; add a batch=1 parameter to it, "
+                             f"or leave the batch at 1")
         return out[0], tuple(inputs)
     raise ExportError(f"{spec}: the factory returned {type(out).__name__}; it must return an nn.Module "
                       f"or (nn.Module, example_inputs)")

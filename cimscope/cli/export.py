@@ -45,6 +45,9 @@ def register(app: typer.Typer) -> None:
 
         err = Console(file=sys.stderr)
         folder = out if out is not None else Path("cimscope-export") / _folder_name(model)
+        ensure_writable_dir(folder, "--out")             # before the export, not after it
+        if cache_dir is not None:
+            ensure_writable_dir(cache_dir, "--cache-dir")
         with Progress(TextColumn("{task.description}"), BarColumn(), TextColumn("{task.completed}/{task.total}"),
                       TimeElapsedColumn(), console=err, transient=True) as progress:
             task = progress.add_task(f"export {model}", total=4)
@@ -73,5 +76,20 @@ def register(app: typer.Typer) -> None:
 
 
 def _folder_name(model: str) -> str:
-    stem = Path(model.split(":")[0]).stem if ".py" in model else model
-    return "".join(c if c.isalnum() or c in "-_." else "_" for c in stem)
+    from cimscope.workloads import safe_name
+    return safe_name(model)
+
+
+def ensure_writable_dir(path: Path, option: str) -> Path:
+    """Create the output folder ``path`` (given by ``option``) or raise :class:`InputError` saying why not:
+    a command that runs for minutes checks where it will write before it starts."""
+    import os
+    from cimscope.errors import InputError
+
+    try:
+        Path(path).mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise InputError(f"{option} {str(path)!r}: cannot create this folder ({exc.strerror or exc})") from None
+    if not os.access(path, os.W_OK | os.X_OK):
+        raise InputError(f"{option} {str(path)!r}: this folder is not writable")
+    return Path(path)

@@ -44,7 +44,7 @@ def summary_text(r, problem, arch) -> str:
     lines = [f"{problem.name} on {arch.name} ({r.engine} engine)",
              f"  energy      {r.energy_pJ:.6g} pJ  ({r.energy_pJ / max(r.computes, 1):.4g} pJ/compute)",
              f"  cycles      {r.cycles:.0f} cycles  ({r.latency_s:.4g} s at {r.cycle_seconds:.3g} s/cycle)",
-             f"  computes    {r.computes:.0f}",
+             f"  computes    {r.computes:.0f} computes (MACs / element operations)",
              f"  utilization {100 * r.utilization:.2f} %",
              f"  EDP         {r.edp_Js:.4g} J*s",
              "  energy per level:"]
@@ -111,12 +111,16 @@ def register(app: typer.Typer) -> None:
 
 def write_outputs(out: Path, prefix: str, r, arch, problem, mapping) -> list[str]:
     from cimscope.atomic import write_text, write_yaml
+    from cimscope.errors import InputError
     from cimscope.timeloop.stats import format_map, format_stats
     from cimscope.timeloop.yaml_io import mapping_to_yaml
     out = Path(out)
     files = []
-    if r.extra.get("levels"):
-        files.append(str(write_text(out / f"{prefix}.stats.txt", format_stats(r))))
-    files.append(str(write_text(out / f"{prefix}.map.txt", format_map(arch, problem, mapping, r))))
-    files.append(str(write_yaml(out / f"{prefix}.map.yaml", {"mapping": mapping_to_yaml(mapping, problem)})))
+    try:
+        if r.extra.get("levels"):
+            files.append(str(write_text(out / f"{prefix}.stats.txt", format_stats(r))))
+        files.append(str(write_text(out / f"{prefix}.map.txt", format_map(arch, problem, mapping, r))))
+        files.append(str(write_yaml(out / f"{prefix}.map.yaml", {"mapping": mapping_to_yaml(mapping, problem)})))
+    except OSError as exc:
+        raise InputError(f"--out {out}: cannot write there ({exc.strerror or exc})") from None
     return files

@@ -29,24 +29,6 @@ def _split_models(spec: str) -> list[str]:
     return models
 
 
-def _check_models(models: list[str]) -> None:
-    """Fail before any measurement when a name is neither known nor a ``file.py:factory``."""
-    from cimscope.errors import UnknownNameError
-    from cimscope.workloads import known_models
-
-    known = list(known_models())
-    for name in models:
-        if ".py" in name or name in known:
-            continue
-        try:
-            import torchvision
-            if name in torchvision.models.list_models(module=torchvision.models):
-                continue
-        except Exception:
-            pass
-        raise UnknownNameError("model", name, known, hint="or give path/to/file.py:factory")
-
-
 def _fmt(x: Optional[float], spec: str) -> str:
     return "-" if x is None else format(x, spec)
 
@@ -172,22 +154,20 @@ def run_profile(models: list[str], *, device: str, batch: int, dtype: str, runs:
     """Profile each model (and model it unless ``no_model``); returns the JSON document."""
     from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
-    from cimscope.errors import CimscopeError, InputError
-    from cimscope.profile import DTYPES, check_device, profile_model
+    from cimscope.cli.export import ensure_writable_dir
+    from cimscope.errors import CimscopeError
+    from cimscope.profile import check_options, profile_model
     from cimscope.profile_join import (DEFAULT_ARCH, DEFAULT_PLACEMENT, join_classes, join_ops, match_summary,
                                        model_network)
+    from cimscope.workloads.zoo import check_model_name
 
-    if dtype not in DTYPES:
-        from cimscope.errors import UnknownNameError
-        raise UnknownNameError("dtype", dtype, DTYPES)
-    for name, value, least in (("--batch", batch, 1), ("--runs", runs, 1), ("--warmup", warmup, 0),
-                               ("--image-size", image_size, 1), ("--seq-len", seq_len, 1)):
-        if value < least:
-            raise InputError(f"{name} must be at least {least}, got {value}")
-    if threads is not None and threads < 1:
-        raise InputError(f"--threads must be at least 1, got {threads}")
-    check_device(device)
-    _check_models(models)
+    # every option and name is checked before the first measurement, and the output folder too
+    check_options(device=device, dtype=dtype, runs=runs, warmup=warmup, threads=threads, batch=batch,
+                  image_size=image_size, seq_len=seq_len)
+    for name in models:
+        check_model_name(name)
+    if out is not None:
+        ensure_writable_dir(out, "--out")
 
     results: list[dict] = []
     steps = warmup + 2 * runs + (0 if no_model else 1)

@@ -14,9 +14,11 @@ from cimscope.errors import MappingError
 
 
 def check_capacity(nest, stats) -> None:
-    """Raise MappingError when the kept tiles of a level overflow its capacity, or when the mapping uses
-    more instances than a level has."""
+    """Raise MappingError when the kept tiles of a level overflow its capacity, fill less of it than its
+    ``min_utilization`` attribute asks (Timeloop, model/buffer.cpp: "mapped tile size ... is less than
+    constrained minimum utilization"), or when the mapping uses more instances than a level has."""
     import math
+    from cimscope.model.nest import min_utilization
     for s, lv in enumerate(nest.storage):
         tiles = stats.levels[s]
         if tiles.replication > lv.instances:
@@ -33,6 +35,10 @@ def check_capacity(nest, stats) -> None:
             worst = max(kept, key=kept.get)
             raise MappingError(f"level {lv.name}: data space {worst} overflows it: the kept tiles need {need} "
                                f"words ({parts}) but {lv.name} holds {eff} words per instance")
+        mu = min_utilization(lv)
+        if need < eff * mu:
+            raise MappingError(f"level {lv.name}: the kept tiles use {need} words but its min_utilization {mu:g} "
+                               f"asks for at least {eff * mu:g} of its {eff} words per instance")
     if stats.compute_instances > nest.arch.compute.instances:
         raise MappingError(f"compute level {nest.arch.compute.name}: the mapping uses {stats.compute_instances} "
                            f"instances but the architecture has {nest.arch.compute.instances}")

@@ -19,7 +19,7 @@ from typing import Any, Optional
 
 from cimscope import ir
 from cimscope.model.analysis import NestStats
-from cimscope.model.nest import Nest
+from cimscope.model.nest import Nest, min_utilization
 from cimscope.model.tiling import TileCounts
 
 READ_ACTIONS = ("random_read", "read")
@@ -199,7 +199,7 @@ def build_result(nest: Nest, stats: NestStats, counts: list[list[TileCounts]]) -
                 "Write bandwidth": bw(lv.write_bandwidth),
                 "Multiple buffering": _f2(lv.multiple_buffering),
                 "Effective size": "-" if eff is None else str(eff),
-                "Min utilization": _f2(float(lv.attributes.get("min_utilization", 0) or 0)),
+                "Min utilization": _f2(min_utilization(lv)),
                 "Vector access energy": f"{_f2(vae)} pJ",
                 "Vector access energy source": "ERT" if lv.action_energy_pJ else "-",
                 "Per-instance-cycle leakage": f"{_f2(leak_per)} pJ",

@@ -28,6 +28,7 @@ from typing import Optional, Sequence
 import numpy as np
 
 from cimscope import ir
+from cimscope.errors import MappingError
 from cimscope.model.cost import COMPUTE_ACTIONS, FILL_ACTIONS, READ_ACTIONS, UPDATE_ACTIONS, action_energy
 
 
@@ -60,6 +61,7 @@ class Static:
     fy: np.ndarray
     inst: np.ndarray                     # [L] instances
     eff: np.ndarray                      # [L] effective capacity (words per instance; inf for unbounded)
+    min_used: np.ndarray                 # [L] words the kept tiles must fill (min_utilization x eff; 0 if none)
     block: np.ndarray                    # [L]
     er: np.ndarray                       # [L] pJ per vector read
     ef: np.ndarray                       # fill
@@ -77,7 +79,7 @@ class Static:
 
 
 def make_static(problem: ir.Problem, arch: ir.Arch) -> Static:
-    from cimscope.model.nest import _coef
+    from cimscope.model.nest import _coef, hardware_fanouts, min_utilization
     dims = list(problem.dims)
     didx = {d: i for i, d in enumerate(dims)}
     P, multi = [], []
@@ -93,14 +95,8 @@ def make_static(problem: ir.Problem, arch: ir.Arch) -> Static:
         multi.append(mt)
     levels = list(reversed(arch.levels))
     L = len(levels)
-    fx, fy = np.ones(L, dtype=np.int64), np.ones(L, dtype=np.int64)
-    for s, lv in enumerate(levels):
-        child = arch.compute if s == 0 else levels[s - 1]
-        x = max(1, child.mesh_x // max(1, lv.mesh_x))
-        y = max(1, child.mesh_y // max(1, lv.mesh_y))
-        if x * y != max(1, child.instances // max(1, lv.instances)):
-            x, y = max(1, child.instances // max(1, lv.instances)), 1
-        fx[s], fy[s] = x, y
+    fxy = np.array(hardware_fanouts(arch), dtype=np.int64).reshape(L, 2)
+    fx, fy = fxy[:, 0].copy(), fxy[:, 1].copy()
 
     def e(lv, names):
         v = action_energy(lv.action_energy_pJ or {}, names)
@@ -108,6 +104,7 @@ def make_static(problem: ir.Problem, arch: ir.Arch) -> Static:
 
     eff = np.array([np.inf if lv.depth is None else
                     np.floor(lv.depth * lv.block_size / max(lv.multiple_buffering, 1e-12)) for lv in levels])
+    min_used = np.array([0.0 if lv.depth is None else float(e) * min_utilization(lv) for lv, e in zip(levels, eff)])
     ds_names = [t.name for t in problem.dataspaces]
     ak = np.zeros((L, len(ds_names)), dtype=bool)
     ab = np.zeros((L, len(ds_names)), dtype=bool)
@@ -121,7 +118,7 @@ def make_static(problem: ir.Problem, arch: ir.Arch) -> Static:
     return Static(
         dims=dims, sizes=sizes, ds_names=ds_names, P=P, multi=multi,
         rw=np.array([t.read_write for t in problem.dataspaces], dtype=bool), levels=levels, fx=fx, fy=fy,
-        inst=np.array([lv.instances for lv in levels], dtype=np.int64), eff=eff,
+        inst=np.array([lv.instances for lv in levels], dtype=np.int64), eff=eff, min_used=min_used,
         block=np.array([lv.block_size for lv in levels], dtype=np.float64),
         er=np.array([e(lv, READ_ACTIONS) for lv in levels]), ef=np.array([e(lv, FILL_ACTIONS) for lv in levels]),
         eu=np.array([e(lv, UPDATE_ACTIONS) for lv in levels]),
@@ -152,6 +149,10 @@ def batch_from_mappings(problem: ir.Problem, arch: ir.Arch, mappings: Sequence[i
             lm = by.get(lv.name)
             if lm is None:
                 continue
+            bad = [d for d in list(lm.temporal_factors) + list(lm.spatial_factors or {}) if d not in didx]
+            if bad:
+                raise MappingError(f"mapping, level {lv.name}: unknown dimension {bad[0]!r}; dimensions are "
+                                   f"{', '.join(dims)}")
             for d, v in lm.temporal_factors.items():
                 tf[n, s, didx[d]] = int(v)
             for d, v in (lm.spatial_factors or {}).items():
@@ -333,7 +334,7 @@ def evaluate_batch(st: Static, b: Batch) -> dict[str, np.ndarray]:
         Pm = st.P[d]
         size[:, :, d] = np.prod((E - 1) @ Pm.T + 1, axis=2)
     used = (size * keep).sum(axis=2)
-    valid &= np.all(used <= st.eff[None, :], axis=1)
+    valid &= np.all(used <= st.eff[None, :], axis=1) & np.all(used >= st.min_used[None, :], axis=1)
     valid &= keep.any(axis=1).all(axis=1)
 
     reads = np.zeros((N, L, S))

@@ -101,6 +101,38 @@ def _perm(text: str, dims: list[str], where: str) -> list[str]:
         raise MappingError(f"{where}: {exc}") from None
 
 
+def min_utilization(lv: ir.Level) -> float:
+    """The ``min_utilization`` attribute of a level (fraction of its effective size the kept tiles must fill;
+    Timeloop's default 0)."""
+    a = lv.attributes or {}
+    v = a.get("min_utilization", a.get("min-utilization"))
+    return float(v) if v is not None else 0.0
+
+
+def hardware_fanouts(arch: ir.Arch) -> list[tuple[int, int]]:
+    """Per storage level, innermost first: the hardware fanout to its children along X and Y.
+
+    Timeloop (mapping/arch-properties.cpp, DeriveFanouts): fanout X = meshX(child) / meshX(level), likewise
+    Y. A level whose mesh does not describe its instances (meshX x meshY != instances, e.g. an ir.Level built
+    in code with the default 1 x 1 mesh) gets its whole fanout ``instances(child) / instances(level)`` along
+    X. Raises InputError when a child's instances are not a multiple of its parent's (the fanout would not be
+    a whole number; Timeloop rejects such an architecture)."""
+    storage = list(reversed(arch.levels))
+    out = []
+    for s, lv in enumerate(storage):
+        child = arch.compute if s == 0 else storage[s - 1]
+        n, cn = max(1, int(lv.instances)), max(1, int(child.instances))
+        if cn % n:
+            raise InputError(f"architecture {arch.name!r}: {child.name} has {cn} instances, not a multiple of the "
+                             f"{n} instances of {lv.name} above it")
+        fx = int(child.mesh_x) // max(1, int(lv.mesh_x))
+        fy = int(child.mesh_y) // max(1, int(lv.mesh_y))
+        if fx < 1 or fy < 1 or fx * fy != cn // n:
+            fx, fy = cn // n, 1
+        out.append((fx, fy))
+    return out
+
+
 def build_nest(problem: ir.Problem, arch: ir.Arch, mapping: ir.Mapping) -> Nest:
     """Validate ``mapping`` against ``problem`` and ``arch`` and build Timeloop's loop nest."""
     dims = list(problem.dims)
@@ -135,19 +167,7 @@ def build_nest(problem: ir.Problem, arch: ir.Arch, mapping: ir.Mapping) -> Nest:
     storage = list(reversed(outer_first))
     nlev = len(storage)
 
-    # Fanouts (Timeloop: instances(child) / instances(level), and per mesh axis).
-    fanout_xy = []
-    for s, lv in enumerate(storage):
-        if s == 0:
-            child_x, child_y, child_n = arch.compute.mesh_x, arch.compute.mesh_y, arch.compute.instances
-        else:
-            c = storage[s - 1]
-            child_x, child_y, child_n = c.mesh_x, c.mesh_y, c.instances
-        fx = max(1, int(child_x) // max(1, int(lv.mesh_x)))
-        fy = max(1, int(child_y) // max(1, int(lv.mesh_y)))
-        if fx * fy != max(1, int(child_n) // max(1, int(lv.instances))):
-            fx, fy = max(1, int(child_n) // max(1, int(lv.instances))), 1
-        fanout_xy.append((fx, fy))
+    fanout_xy = hardware_fanouts(arch)
 
     # Factor products.
     prod = {d: 1 for d in dims}

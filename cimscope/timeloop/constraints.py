@@ -34,6 +34,7 @@ class LevelConstraint:
     max_utilization: float = 1.0
 
     def to_yaml(self) -> list[dict]:
+        from cimscope.timeloop.yaml_io import bypass_directive
         out: list[dict] = []
 
         def fac(f: dict) -> str:
@@ -55,12 +56,8 @@ class LevelConstraint:
             if self.spatial_split is not None:
                 s["split"] = self.spatial_split
             out.append(s)
-        if self.keep or self.bypass:
-            b: dict[str, Any] = {"target": self.target, "type": "bypass"}
-            if self.keep:
-                b["keep"] = list(self.keep)
-            if self.bypass:
-                b["bypass"] = list(self.bypass)
+        b = bypass_directive(self.target, self.keep, self.bypass)
+        if b is not None:
             out.append(b)
         if self.min_utilization > 0 or self.max_utilization < 1:
             out.append({"target": self.target, "type": "utilization", "min": self.min_utilization,
@@ -132,11 +129,10 @@ def _targets(block: Any, where: str) -> list[dict]:
 
 def constraints_from_yaml(raw: dict, arch: ir.Arch, problem: ir.Problem, *, where: str = "constraints") -> Constraints:
     """Collect every constraint block of a merged input document."""
-    from cimscope.timeloop.yaml_io import _listify, parse_factors, parse_name, split_dims
+    from cimscope.timeloop.yaml_io import _int, _listify, _num, _target_level, parse_factors, split_dims
 
     dims = list(problem.dims)
     ds_names = [t.name for t in problem.dataspaces]
-    level_names = [lv.name for lv in arch.levels]
     blocks = []
     for key in ("architecture_constraints", "mapspace_constraints", "constraints"):
         if key in raw:
@@ -147,13 +143,7 @@ def constraints_from_yaml(raw: dict, arch: ir.Arch, problem: ir.Problem, *, wher
     out = Constraints()
     for key, block in blocks:
         for t in _targets(block, f"{where}: {key}"):
-            target = t.get("target")
-            if target is None:
-                raise InputError(f"{where}: {key}: a constraint has no target: {t!r}")
-            name = level_names[len(level_names) - 1 - target] if isinstance(target, int) else parse_name(str(target))[0]
-            if name not in level_names:
-                raise InputError(f"{where}: {key}: unknown target {name!r}; storage levels are "
-                                 f"{', '.join(level_names)}")
+            name = _target_level(t, arch, f"{where}: {key}").name
             typ = str(t.get("type", "temporal")).lower()
             w = f"{where}: {key}: {name} ({typ})"
             lc = out.for_level(name)
@@ -169,7 +159,9 @@ def constraints_from_yaml(raw: dict, arch: ir.Arch, problem: ir.Problem, *, wher
                     if perm:
                         lc.spatial_permutation = perm
                     if t.get("split") is not None:
-                        lc.spatial_split = int(t["split"])
+                        lc.spatial_split = _int(t["split"], f"{w} split")
+                        if lc.spatial_split < 0:
+                            raise InputError(f"{w}: split must be >= 0, got {lc.spatial_split}")
             elif typ in ("bypass", "datatype", "dataspace"):
                 for k in ("keep", "bypass"):
                     for n in _listify(t.get(k)) or []:
@@ -180,13 +172,60 @@ def constraints_from_yaml(raw: dict, arch: ir.Arch, problem: ir.Problem, *, wher
                 if clash:
                     raise InputError(f"{w}: {', '.join(sorted(clash))} both kept and bypassed")
             elif typ == "utilization":
-                if t.get("min") is not None:
-                    lc.min_utilization = float(t["min"])
-                if t.get("max") is not None:
-                    lc.max_utilization = float(t["max"])
+                for bound in ("min", "max"):
+                    if t.get(bound) is not None:
+                        v = float(_num(t[bound], f"{w} {bound}"))
+                        if not 0.0 <= v <= 1.0:
+                            raise InputError(f"{w}: {bound} utilization must be between 0 and 1, got {v}")
+                        setattr(lc, f"{bound}_utilization", v)
             elif typ in ("max_overbooked_proportion", "skew"):
                 continue
             else:
                 raise InputError(f"{w}: unknown constraint type {typ!r}; types are temporal, spatial, bypass, "
                                  f"utilization")
     return out
+
+
+def check_mapping(constraints: Constraints, mapping: ir.Mapping, problem: ir.Problem, *, where: str = "mapping"
+                  ) -> None:
+    """Raise MappingError when ``mapping`` violates ``constraints`` (the architecture constraints, which
+    timeloop-model enforces on a given mapping: mapping/constraints.cpp, ``Constraints::SatisfiedBy``).
+
+    Checked per level, temporal and spatial: exact factors (``D=n``; ``D=0``, "whatever is left", is not
+    checked), bounds (``D<=n``, ``D>=n``), partial permutations (the constrained dimensions must be the
+    innermost loops in that order; loops of bound 1 are not loops of Timeloop's nest and are skipped), and the
+    spatial split (where the level fans out). Keep/bypass constraints are checked by the model itself."""
+    from cimscope.errors import MappingError
+    from cimscope.timeloop.yaml_io import perm_list
+
+    dims = list(problem.dims)
+    by_name = {lm.target: lm for lm in mapping.levels}
+    for name, lc in constraints.levels.items():
+        lm = by_name.get(name, ir.LevelMapping(target=name))
+        for kind, facs, perm, mfac, mperm in (
+                ("temporal", lc.temporal_factors, lc.temporal_permutation, lm.temporal_factors,
+                 lm.temporal_permutation),
+                ("spatial", lc.spatial_factors, lc.spatial_permutation, lm.spatial_factors or {},
+                 lm.spatial_permutation)):
+            w = f"{where}: level {name} ({kind})"
+            for d, (op, v) in facs.items():
+                got = int(mfac.get(d, 1))
+                if op == "=" and v != 0 and got != v:
+                    raise MappingError(f"{w}: factor {d}={got} violates the architecture constraint {d}={v}")
+                if op == "<=" and got > v:
+                    raise MappingError(f"{w}: factor {d}={got} violates the architecture constraint {d}<={v}")
+                if op == ">=" and got < v:
+                    raise MappingError(f"{w}: factor {d}={got} violates the architecture constraint {d}>={v}")
+            if perm:
+                # Loops of bound 1 are not in Timeloop's nest: compare the real loops only.
+                real = [d for d in perm_list(mperm, dims) if int(mfac.get(d, 1)) > 1]
+                want = [d for d in perm if int(mfac.get(d, 1)) > 1]
+                if real[:len(want)] != want:
+                    raise MappingError(f"{w}: permutation {''.join(perm_list(mperm, dims))} (innermost first) "
+                                       f"violates the architecture constraint: {''.join(perm)} must be the "
+                                       f"innermost loops, in that order")
+        if lc.spatial_split is not None and any(int(v) > 1 for v in (lm.spatial_factors or {}).values()):
+            split = lm.spatial_split if lm.spatial_split is not None else len(dims)
+            if split != lc.spatial_split:
+                raise MappingError(f"{where}: level {name} (spatial): split {split} violates the architecture "
+                                   f"constraint split={lc.spatial_split}")

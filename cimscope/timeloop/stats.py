@@ -301,7 +301,9 @@ def format_map(arch: ir.Arch, problem: ir.Problem, mapping: ir.Mapping, result: 
     lines: list[str] = []
     depth = 0
     pending_header = False
-    for lv, lm in zip(arch.levels, mapping.levels):
+    by_name = {lm.target: lm for lm in mapping.levels}
+    for lv in arch.levels:
+        lm = by_name.get(lv.name) or ir.LevelMapping(target=lv.name)
         kept = tiles.get(lv.name, {})
         inner = " ".join(f"{ds}:{n} ({n})" for ds, n in kept.items())
         header = f"{lv.name} [ {inner} ] " if inner else f"{lv.name} [ ] "

@@ -106,14 +106,14 @@ def load_yaml_files(paths: list[Union[str, Path]]) -> dict:
 _RANGE = re.compile(r"^\s*([^\[\]]+?)\s*\[\s*(-?\d+)\s*(?:\.\.|:)\s*(-?\d+)\s*\]\s*$")
 
 
-def parse_name(name: str) -> tuple[str, int]:
+def parse_name(name: str, where: str = "") -> tuple[str, int]:
     """``"RegisterFile[1..16]"`` -> ("RegisterFile", 16); ``"PE[0..15]"`` -> ("PE", 16); plain -> (name, 1)."""
     m = _RANGE.match(str(name))
     if not m:
         return str(name).strip(), 1
     lo, hi = int(m.group(2)), int(m.group(3))
     if hi < lo:
-        raise InputError(f"component name {name!r}: range [{lo}..{hi}] is empty")
+        raise InputError(f"{where + ': ' if where else ''}component name {name!r}: range [{lo}..{hi}] is empty")
     return m.group(1), hi - lo + 1
 
 
@@ -249,26 +249,37 @@ class _Component:
     constraints: dict = field(default_factory=dict)
 
 
+def _kind(node: dict, key: str, typ: type, where: str) -> Any:
+    """``node[key]`` (empty when absent) checked to be a ``typ`` (dict or list), else InputError."""
+    value = node.get(key)
+    if value is None:
+        return typ()
+    if not isinstance(value, typ):
+        raise InputError(f"{where}: '{key}' must be a {'mapping' if typ is dict else 'list'}, found {value!r}")
+    return value
+
+
 def _walk_subtree(node: dict, mult: int, inherited: dict, out: list, where: str) -> None:
     if not isinstance(node, dict):
         raise InputError(f"{where}: expected a mapping for an architecture node, found {node!r}")
-    name, count = parse_name(node.get("name", "node"))
+    name, count = parse_name(node.get("name", "node"), where)
+    w = f"{where}: {name}"
     attrs = dict(inherited)
-    attrs.update(node.get("attributes") or {})
+    attrs.update(_kind(node, "attributes", dict, w))
     mult *= count
-    for comp in node.get("local") or []:
+    for comp in _kind(node, "local", list, w):
         if not isinstance(comp, dict) or "name" not in comp:
             raise InputError(f"{where}: a 'local' entry of {name!r} has no name: {comp!r}")
         if comp.get("enabled") is False:
             continue
-        cname, ccount = parse_name(comp["name"])
+        cname, ccount = parse_name(comp["name"], where)
         cattrs = dict(attrs)
-        cattrs.update(comp.get("attributes") or {})
+        cattrs.update(_kind(comp, "attributes", dict, f"{where}: {cname}"))
         inst = cattrs.get("instances")
-        instances = int(inst) if inst is not None else mult * ccount
+        instances = _int(inst, f"{where}: {cname}.instances") if inst is not None else mult * ccount
         out.append(_Component(cname, str(comp.get("class", cattrs.get("class", ""))), instances,
                               cattrs.get("meshX"), cattrs.get("meshY"), cattrs))
-    for sub in node.get("subtree") or []:
+    for sub in _kind(node, "subtree", list, w):
         _walk_subtree(sub, mult, attrs, out, where)
 
 
@@ -279,10 +290,12 @@ def _walk_nodes(nodes: list, mesh: tuple[int, int], inherited: dict, out: list, 
         if not isinstance(node, dict):
             raise InputError(f"{where}: expected a mapping in architecture nodes, found {node!r}")
         tag = str(node.get("_tag", "")).lower()
-        spatial = node.get("spatial") or {}
+        spatial = _kind(node, "spatial", dict, f"{where}: {node.get('name', 'node')}")
         if spatial:
-            mx *= int(spatial.get("meshX", 1))
-            my *= int(spatial.get("meshY", 1))
+            mx *= _int(spatial.get("meshX", 1), f"{where}: {node.get('name', 'node')}.spatial.meshX")
+            my *= _int(spatial.get("meshY", 1), f"{where}: {node.get('name', 'node')}.spatial.meshY")
+            if mx < 1 or my < 1:
+                raise InputError(f"{where}: {node.get('name', 'node')}.spatial: meshX and meshY must be >= 1")
         if tag in ("hierarchical",) or ("nodes" in node and tag != "component"):
             mx, my = _walk_nodes(node.get("nodes") or [], (mx, my), attrs, out, where)
             continue
@@ -290,11 +303,11 @@ def _walk_nodes(nodes: list, mesh: tuple[int, int], inherited: dict, out: list, 
             raise InputError(f"{where}: !Parallel architecture branches are not supported; "
                              f"write one branch per architecture")
         if tag == "container" or ("class" not in node and tag != "component"):
-            attrs.update(node.get("attributes") or {})
+            attrs.update(_kind(node, "attributes", dict, f"{where}: {node.get('name', 'node')}"))
             continue
-        name, count = parse_name(node.get("name", "component"))
+        name, count = parse_name(node.get("name", "component"), where)
         cattrs = dict(attrs)
-        cattrs.update(node.get("attributes") or {})
+        cattrs.update(_kind(node, "attributes", dict, f"{where}: {name}"))
         if node.get("enabled") is False:
             continue
         out.append(_Component(name, str(node.get("class", "")), mx * my * count, mx, my, cattrs,
@@ -319,17 +332,21 @@ def _collect_components(spec: dict, where: str) -> list[_Component]:
 
 
 def _mesh(c: _Component, where: str) -> tuple[int, int]:
-    mx = c.mesh_x
-    my = c.mesh_y
+    """(meshX, meshY) of a component; like Timeloop's ValidateTopology, a missing one is instances / the other,
+    which must divide evenly."""
+    if c.instances < 1:
+        raise InputError(f"{where}: component {c.name!r}: instances must be >= 1, got {c.instances}")
+    mx = None if c.mesh_x is None else _int(c.mesh_x, f"{where}: {c.name}.meshX")
+    my = None if c.mesh_y is None else _int(c.mesh_y, f"{where}: {c.name}.meshY")
+    for axis, v in (("meshX", mx), ("meshY", my)):
+        if v is not None and v < 1:
+            raise InputError(f"{where}: component {c.name!r}: {axis} must be >= 1, got {v}")
     if mx is None and my is None:
         return c.instances, 1
     if mx is None:
-        my = int(my)
-        return max(1, c.instances // my), my
-    mx = int(mx)
-    if my is None:
+        mx = max(1, c.instances // my)
+    elif my is None:
         my = max(1, c.instances // mx)
-    my = int(my)
     if mx * my != c.instances:
         raise InputError(f"{where}: component {c.name!r}: meshX*meshY = {mx}*{my} does not equal its "
                          f"{c.instances} instances")
@@ -341,16 +358,24 @@ def _level_from_component(c: _Component, where: str) -> ir.Level:
     what = f"{where}: {c.name}"
     word_bits = _int(_attr(a, "datawidth", "word-bits", "word_bits", "word_width",
                            default=_TIMELOOP_DEFAULT_WORD_BITS), f"{what}.datawidth")
+    if word_bits < 1:
+        raise InputError(f"{what}: datawidth must be >= 1 bit, got {word_bits}")
     block = _attr(a, "block_size", "block-size", "n_words")
     width = _attr(a, "width", "memory_width")
     if block is not None:
-        width = _int(block, f"{what}.block_size") * word_bits
+        block_size = _int(block, f"{what}.block_size")
+        if block_size < 1:
+            raise InputError(f"{what}: block_size must be >= 1 word, got {block_size}")
+        width = block_size * word_bits
     elif width is None:
         width = word_bits
     width = _int(width, f"{what}.width")
     if width < word_bits:
         raise InputError(f"{what}: width {width} is smaller than datawidth {word_bits}")
-    block_size = max(1, width // word_bits)
+    if width % word_bits:
+        # Timeloop (model/buffer.cpp) asserts width % (datawidth x block size) == 0.
+        raise InputError(f"{what}: width {width} bits is not a multiple of datawidth {word_bits} bits")
+    block_size = width // word_bits
     depth = _attr(a, "depth", "memory_depth")
     entries = _attr(a, "entries")
     size_kb = _attr(a, "sizeKB")
@@ -360,6 +385,8 @@ def _level_from_component(c: _Component, where: str) -> ir.Level:
         depth = math.ceil(_int(entries, f"{what}.entries") / block_size)
     elif size_kb is not None:
         depth = int(_num(size_kb, f"{what}.sizeKB") * 1024 * 8 // (word_bits * block_size))
+    if depth is not None and depth < 0:
+        raise InputError(f"{what}: depth must be >= 0 rows, got {depth}")
     bw = _attr(a, "bandwidth")
     rbw = _attr(a, "read_bandwidth", "read-bandwidth")
     wbw = _attr(a, "write_bandwidth", "write-bandwidth")
@@ -367,16 +394,32 @@ def _level_from_component(c: _Component, where: str) -> ir.Level:
         rbw = wbw = _num(bw, f"{what}.bandwidth") / 2
     sbw = _attr(a, "shared_bandwidth", "shared-bandwidth")
     mx, my = _mesh(c, where)
+    attrs = dict(a)
+    mu = _attr(a, "min_utilization", "min-utilization")
+    if mu is not None:
+        mu = float(_num(mu, f"{what}.min_utilization"))
+        if not 0.0 <= mu <= 1.0:
+            raise InputError(f"{what}: min_utilization must be between 0 and 1, got {mu}")
+        attrs["min_utilization"] = mu
+
+    def positive(value: Any, name: str, unit: str) -> Optional[float]:
+        if value is None:
+            return None
+        v = float(_num(value, f"{what}.{name}"))
+        if not v > 0:
+            raise InputError(f"{what}: {name} must be > 0 {unit}, got {value!r}")
+        return v
+
     return ir.Level(
         name=c.name, cls=c.cls or "SRAM", instances=c.instances, mesh_x=mx, mesh_y=my, depth=depth,
         width=width, word_bits=word_bits, n_banks=_int(_attr(a, "n_banks", "num-banks", default=1),
                                                        f"{what}.n_banks"),
-        read_bandwidth=None if rbw is None else float(_num(rbw, f"{what}.read_bandwidth")),
-        write_bandwidth=None if wbw is None else float(_num(wbw, f"{what}.write_bandwidth")),
-        shared_bandwidth=None if sbw is None else float(_num(sbw, f"{what}.shared_bandwidth")),
-        multiple_buffering=float(_num(_attr(a, "multiple_buffering", "multiple-buffering", default=1),
-                                      f"{what}.multiple_buffering")),
-        attributes=dict(a),
+        read_bandwidth=positive(rbw, "read_bandwidth", "words/cycle"),
+        write_bandwidth=positive(wbw, "write_bandwidth", "words/cycle"),
+        shared_bandwidth=positive(sbw, "shared_bandwidth", "words/cycle"),
+        multiple_buffering=positive(_attr(a, "multiple_buffering", "multiple-buffering", default=1),
+                                    "multiple_buffering", "(a factor)"),
+        attributes=attrs,
     )
 
 
@@ -404,10 +447,15 @@ def arch_from_yaml(spec: dict, *, where: str = "architecture") -> ir.Arch:
                                                    default=_TIMELOOP_DEFAULT_WORD_BITS), f"{where}: compute width"),
                               attributes=dict(ca))
     for i, lv in enumerate(levels):
-        child = levels[i + 1].instances if i + 1 < len(levels) else compute.instances
-        if child % lv.instances:
-            raise InputError(f"{where}: {names[i + 1]} has {child} instances, not a multiple of the "
+        ch = levels[i + 1] if i + 1 < len(levels) else compute
+        if ch.instances % lv.instances:
+            raise InputError(f"{where}: {ch.name} has {ch.instances} instances, not a multiple of the "
                              f"{lv.instances} instances of {lv.name} above it")
+        # Timeloop (mapping/arch-properties.cpp) asserts that each mesh axis divides evenly.
+        if ch.mesh_x % lv.mesh_x or ch.mesh_y % lv.mesh_y:
+            raise InputError(f"{where}: the {ch.mesh_x}x{ch.mesh_y} mesh of {ch.name} does not divide into the "
+                             f"{lv.mesh_x}x{lv.mesh_y} mesh of {lv.name} above it (meshX and meshY must each be "
+                             f"a multiple of the parent's)")
     top = comps[0].attributes
     cycle = _attr(top, "global_cycle_seconds", "cycle_seconds", default=1e-9)
     arch = ir.Arch(name=str(spec.get("name") or _first_name(spec) or "arch"), levels=levels, compute=compute,
@@ -483,17 +531,21 @@ def _yaml_scalar(v: Any) -> bool:
     return isinstance(v, (str, int, float, bool)) or v is None
 
 
+def bypass_directive(target: str, keep: Optional[list[str]], bypass: Optional[list[str]]) -> Optional[dict]:
+    """A v0.4 ``type: bypass`` directive (mapping or constraint) for ``target``; None when both lists are empty."""
+    if not keep and not bypass:
+        return None
+    d: dict[str, Any] = {"target": target, "type": "bypass"}
+    if keep:
+        d["keep"] = list(keep)
+    if bypass:
+        d["bypass"] = list(bypass)
+    return d
+
+
 def arch_constraints_to_yaml(arch: ir.Arch) -> dict:
-    targets = []
-    for lv in arch.levels:
-        if lv.keep or lv.bypass:
-            t: dict[str, Any] = {"target": lv.name, "type": "bypass"}
-            if lv.keep:
-                t["keep"] = list(lv.keep)
-            if lv.bypass:
-                t["bypass"] = list(lv.bypass)
-            targets.append(t)
-    return {"targets": targets}
+    targets = [bypass_directive(lv.name, lv.keep, lv.bypass) for lv in arch.levels]
+    return {"targets": [t for t in targets if t is not None]}
 
 
 # ---------------------------------------------------------------------------------------------------------
@@ -576,12 +628,18 @@ def problem_from_yaml(spec: dict, *, where: str = "problem", bits: int = 8) -> i
     instance = spec.get("instance")
     if shape is None or instance is None:
         raise InputError(f"{where}: needs both 'shape' and 'instance'")
-    dims = [str(d) for d in (shape.get("dimensions") or [])]
+    if not isinstance(shape, dict) or not isinstance(instance, dict):
+        raise InputError(f"{where}: 'shape' and 'instance' must be mappings")
+    dims = [str(d) for d in _kind(shape, "dimensions", list, f"{where}.shape")]
     if not dims:
         raise InputError(f"{where}.shape: 'dimensions' is empty")
+    if len(set(dims)) != len(dims):
+        raise InputError(f"{where}.shape: a dimension is listed twice in {dims}")
     coefs: dict[str, int] = {}
-    for c in shape.get("coefficients") or []:
+    for c in _kind(shape, "coefficients", list, f"{where}.shape"):
         if isinstance(c, dict):
+            if "name" not in c:
+                raise InputError(f"{where}.shape.coefficients: an entry has no name: {c!r}")
             coefs[str(c["name"])] = _int(c.get("default", 1), f"{where}.shape.coefficients.{c['name']}")
         else:
             coefs[str(c)] = 1
@@ -598,12 +656,16 @@ def problem_from_yaml(spec: dict, *, where: str = "problem", bits: int = 8) -> i
         elif k not in sizes and k not in ("densities",):
             raise InputError(f"{where}.instance: {k!r} is neither a dimension nor a coefficient")
     dss = shape.get("data_spaces") or shape.get("data-spaces") or []
-    if not dss:
-        raise InputError(f"{where}.shape: no data_spaces")
+    if not dss or not isinstance(dss, list):
+        raise InputError(f"{where}.shape: no data_spaces list")
     tensors = []
     n_in = 0
     for ds in dss:
+        if not isinstance(ds, dict) or "name" not in ds:
+            raise InputError(f"{where}.shape.data_spaces: each entry needs a name and a projection, found {ds!r}")
         name = str(ds.get("name"))
+        if any(t.name == name for t in tensors):
+            raise InputError(f"{where}.shape.data_spaces: data space {name!r} is listed twice")
         rw = bool(ds.get("read_write", ds.get("read-write", False)))
         role = _role(name, rw, n_in)
         if role != "output":
@@ -663,7 +725,7 @@ def _target_level(d: dict, arch: ir.Arch, where: str) -> ir.Level:
         if not 0 <= t < len(names):
             raise InputError(f"{where}: target {t} is not a storage level id (0..{len(names) - 1})")
         return arch.levels[len(names) - 1 - t]
-    base = parse_name(str(t))[0]
+    base = parse_name(str(t), where)[0]
     if base == arch.compute.name:
         raise InputError(f"{where}: target {base!r} is the compute level; mapping directives target storage "
                          f"levels: {', '.join(names)}")
@@ -700,6 +762,8 @@ def mapping_from_yaml(spec: Any, arch: ir.Arch, problem: ir.Problem, *, where: s
                     lm.spatial_permutation = _perm_str(perm, dims)
                 if d.get("split") is not None:
                     lm.spatial_split = _int(d.get("split"), f"{w} split")
+                    if lm.spatial_split < 0:
+                        raise InputError(f"{w}: split must be >= 0, got {lm.spatial_split}")
             for key in ("keep", "bypass"):
                 if d.get(key) is not None:
                     _set_keep_bypass(lm, key, _listify(d[key]), ds_names, w)
@@ -770,12 +834,8 @@ def mapping_to_yaml(mapping: ir.Mapping, problem: Optional[ir.Problem] = None) -
             if lm.spatial_split is not None:
                 sd["split"] = int(lm.spatial_split)
             out.append(sd)
-        if lm.keep or lm.bypass:
-            bd: dict[str, Any] = {"target": lm.target, "type": "bypass"}
-            if lm.keep:
-                bd["keep"] = list(lm.keep)
-            if lm.bypass:
-                bd["bypass"] = list(lm.bypass)
+        bd = bypass_directive(lm.target, lm.keep, lm.bypass)
+        if bd is not None:
             out.append(bd)
     return out
 
@@ -818,7 +878,7 @@ def load_inputs(paths: list[Union[str, Path]], *, ert: Optional[Union[str, Path]
     ``ERT``/``ART`` keys found in the inputs, or the ``ert``/``art`` files, fill each level's
     ``action_energy_pJ`` and ``area_um2``.
     """
-    from cimscope.timeloop.constraints import constraints_from_yaml
+    from cimscope.timeloop.constraints import check_mapping, constraints_from_yaml
     from cimscope.timeloop.ert import apply_art, apply_ert, ert_table, art_table
 
     paths = [str(p) for p in paths]
@@ -837,6 +897,8 @@ def load_inputs(paths: list[Union[str, Path]], *, ert: Optional[Union[str, Path]
     mapping = None
     if raw.get("mapping") is not None:
         mapping = mapping_from_yaml(raw["mapping"], arch, problem, where=f"{where}: mapping")
+        # timeloop-model refuses a mapping that violates the architecture constraints.
+        check_mapping(arch_only, mapping, problem, where=f"{where}: mapping")
     has_ert = has_art = False
     if "ERT" in raw:
         apply_ert(arch, ert_table(raw["ERT"], where=f"{where}: ERT"))
