@@ -12,7 +12,7 @@ from cimscope.mappers import map_problem
 from cimscope.mappers.mapspace import MapSpace, prime_factors
 from cimscope.model import evaluate
 from cimscope.timeloop import Constraints, load_inputs
-from cimscope.timeloop.constraints import LevelConstraint
+from cimscope.timeloop.constraints import LevelConstraint, check_mapping
 from refpaths import REFERENCE
 
 REF = REFERENCE / "timeloop_cases"
@@ -85,6 +85,7 @@ def test_constraints_are_honoured():
     assert rf.temporal_permutation.startswith("KN")
     assert rf.bypass == ["A"] and "A" not in r.accesses["RF"]
     assert m.for_level("GLB").spatial_factors["M"] == 4
+    check_mapping(c, m, p)                          # what timeloop-model would check (raises if violated)
     # the same constraints as Timeloop YAML targets
     m2, _ = map_problem(p, a, constraints=[{"target": "RF", "type": "temporal", "factors": "K=3"}],
                         max_evaluations=1500, cache=False, progress=False)

@@ -424,3 +424,22 @@ def test_instances_must_be_a_multiple_of_the_parents():
     m = ir.Mapping([lm("DRAM", "MNK", M=2), lm("GLB", "NMK", N=4), lm("RF", "KMN", K=3)])
     with pytest.raises(InputError, match="RF has 4 instances, not a multiple of the 3 instances of GLB"):
         evaluate(gemm(), a, m)
+
+
+@pytest.mark.parametrize("R,stride,dilation,tile,fills", [(2, 2, 1, 2, 8), (3, 2, 1, 3, 9), (2, 1, 2, 3, 6)])
+def test_strided_and_dilated_inputs(R, stride, dilation, tile, fills):
+    # Inputs[w] with w = stride * p + dilation * r (Timeloop projection [[r, Wd], [p, Ws]]); DRAM: p in [0:4);
+    # Buffer: r in [0:R). The Buffer's Inputs tile is the AAHR [s*p, s*p + d*(R-1)] of d*(R-1) + 1 words; each
+    # p step moves it by s: stride 2, R 2: tiles [0,1], [2,3] ... never overlap -> 4 x 2 = 8 fills; stride 2,
+    # R 3: [0,2], [2,4] ... overlap 1 -> 3 + 3 x 2 = 9; dilation 2, R 2: [p, p+2] (3 words, 2 used), moving by
+    # 1 -> 3 + 3 x 1 = 6. The MAC reads one word per compute: 4 x R.
+    p = ir.Problem(name="c", dims={"R": R, "P": 4}, coefficients={"Ws": stride, "Wd": dilation}, dataspaces=[
+        ir.Tensor("Weights", "weight", [[("R", 1)]], 8),
+        ir.Tensor("Inputs", "input", [[("R", "Wd"), ("P", "Ws")]], 8),
+        ir.Tensor("Outputs", "output", [[("P", 1)]], 8, read_write=True)], kind="conv")
+    arch = ir.Arch("a", [level("DRAM", None), level("Buffer", 64)], mac())
+    m = ir.Mapping([lm("DRAM", "PR", P=4), lm("Buffer", "RP", R=R)])
+    r = evaluate(p, arch, m)
+    assert acc(r, "Buffer", "Inputs") == (4 * R, fills, 0)
+    assert r.accesses["Buffer"]["Inputs"].tile_words == tile
+    assert evaluate_many(p, arch, [m])["fills"][0, 0, 1] == fills

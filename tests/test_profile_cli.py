@@ -116,6 +116,7 @@ def test_unknown_model_lists_known_ones(capsys):
     (["--runs", "0"], "--runs must be at least 1"),
     (["--batch", "0"], "--batch must be at least 1, got 0"),
     (["--seq-len", "0"], "--seq-len must be at least 1, got 0"),
+    (["--seq", "0"], "--seq-len must be at least 1, got 0"),         # export's spelling works too
     (["--out", "/dev/null/sub"], "--out '/dev/null/sub': cannot create this folder"),
 ])
 def test_bad_options_are_named(args, message, capsys, monkeypatch):

@@ -392,3 +392,30 @@ def test_round_trip_is_exact(tmp_path):
     assert ti.mapping == m
     r1, r2 = evaluate(prob, arch, m), evaluate(ti.problem, ti.arch, ti.mapping)
     assert (r2.energy_pJ, r2.cycles) == (r1.energy_pJ, r1.cycles)
+
+
+@needs_ref
+def test_timeloopfe_component_constraints_keep_only_bypass_star_factors_only(tmp_path):
+    # timeloopfe v4 constraint macros (v4/processors/constraint_macro.py): keep_only keeps the listed data
+    # spaces and bypasses the rest, "*" is every data space, factors_only sets every other dimension to 1.
+    nodes = NODES.replace(
+        "{name: inter_PE_spatial, class: dummy_storage, attributes: {depth: 1, width: 1, datawidth: 1}}",
+        "{name: inter_PE_spatial, class: dummy_storage, attributes: {depth: 1, width: 1, datawidth: 1},"
+        " constraints: {dataspace: {bypass: ['*']}, temporal: {factors_only: [C=1]}}}").replace(
+        "{name: RegisterFile, class: regfile, attributes: {depth: 64, width: 8, datawidth: 8}}",
+        "{name: RegisterFile, class: regfile, attributes: {depth: 64, width: 8, datawidth: 8},"
+        " constraints: {dataspace: {keep_only: [Weights]}}}")
+    raw = yaml.safe_load((KP / "parsed-processed-input.yaml").read_text())
+    (tmp_path / "arch.yaml").write_text(nodes)
+    (tmp_path / "rest.yaml").write_text(yaml.safe_dump({"problem": raw["problem"], "mapping": raw["mapping"]}))
+    ti = load_inputs([tmp_path / "arch.yaml", tmp_path / "rest.yaml", KP / "timeloop-model.ERT.yaml"])
+    rf = ti.arch.level("RegisterFile")
+    assert rf.keep == ["Weights"] and rf.bypass == ["Inputs", "Outputs"]
+    assert ti.arch.level("inter_PE_spatial").bypass == ["Inputs", "Outputs", "Weights"]
+    assert ti.constraints.levels["inter_PE_spatial"].temporal_factors == {d: ("=", 1) for d in "CKRP"}
+    r = evaluate(ti.problem, ti.arch, ti.mapping)
+    assert set(r.accesses["RegisterFile"]) == {"Weights"}
+    # the same as the flattened reference input with the RF bypass written in its mapping
+    flat = load_inputs([KP / "parsed-processed-input.yaml", KP / "timeloop-model.ERT.yaml"])
+    flat.mapping.for_level("RegisterFile").bypass = ["Inputs", "Outputs"]
+    assert r.energy_pJ == pytest.approx(evaluate(flat.problem, flat.arch, flat.mapping).energy_pJ)

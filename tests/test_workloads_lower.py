@@ -365,3 +365,18 @@ def test_operand_without_shape_info_is_kept_in_generic_form():
     (op,) = Lowerer().lower(rec)                    # the input's shape is unknown: no Einsum, no traceback
     assert op.op_class == "other" and "AttributeError" in op.attrs["note"]
     assert op.bytes_read == 4 * 27 and op.bytes_written == 144 and op.elem_ops == 144
+
+
+class Interpolate(nn.Module):
+    def forward(self, x):
+        return F.interpolate(x, scale_factor=2, mode="bilinear"), F.interpolate(x, size=(3, 3), mode="area")
+
+
+@pytest.mark.parametrize("mode", ["export", "fx"])
+def test_interpolate_mode_sets_the_cost(mode):
+    up, area = lower(Interpolate(), torch.randn(1, 2, 4, 4), mode=mode)
+    # bilinear 4x4 -> 8x8 on 2 channels: 128 outputs x 3 lerps (3 ops each) = 1152
+    assert up.target == "aten.upsample_bilinear2d.vec" and up.elem_ops == 128 * 9
+    # area 4 -> 3 is adaptive average pooling: windows [0,2) [1,3) [2,4) = 6 per axis, 36 per plane;
+    # 2 planes x 36 window elements + 2 x 9 divides = 90
+    assert area.op_class == "pooling" and area.elem_ops == 2 * 36 + 2 * 9

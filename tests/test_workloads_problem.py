@@ -73,8 +73,11 @@ def test_validate_problem_catches_errors():
     doc = op_to_problem(conv_op())
     doc["problem"]["shape"]["data_spaces"][0]["projection"][0] = [["Z"]]
     doc["problem"]["instance"]["K"] = 0
+    doc["problem"]["shape"]["data_spaces"][2]["projection"][3] = [["Q", 2]]   # a number, not a name
     errs = validate_problem(doc)
     assert any("'Z' not declared" in e for e in errs) and any("instance K" in e for e in errs)
+    assert any("coefficient 2 of 'Q' is not a coefficient name" in e for e in errs)
+    assert len(errs) == 3, errs
 
 
 def test_write_problems_one_file_per_shape_with_counts(tmp_path):

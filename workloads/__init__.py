@@ -14,6 +14,7 @@ Public API::
 from __future__ import annotations
 
 import hashlib
+import importlib
 import json
 import os
 import time
@@ -40,16 +41,11 @@ def cache_key(model: str, *, batch: int, image_size: int, seq_len: int, weight_b
     payload = {"model": model, "fingerprint": model_fingerprint(model), "batch": batch, "image_size": image_size,
                "seq_len": seq_len, "weight_bits": weight_bits, "act_bits": act_bits, "capture": capture,
                "torch": torch.__version__, "cimscope": __version__, "format": EXPORT_FORMAT}
-    try:
-        import torchvision
-        payload["torchvision"] = torchvision.__version__
-    except Exception:  # pragma: no cover
-        pass
-    try:
-        import transformers
-        payload["transformers"] = transformers.__version__
-    except Exception:  # pragma: no cover
-        pass
+    for lib in ("torchvision", "transformers"):      # their model definitions are part of what is cached
+        try:
+            payload[lib] = importlib.import_module(lib).__version__
+        except Exception:  # pragma: no cover - not installed
+            pass
     return hashlib.sha1(json.dumps(payload, sort_keys=True).encode()).hexdigest()[:16]
 
 

@@ -186,27 +186,33 @@ def capture_export(module, inputs: tuple) -> Captured:
     return _records_from_graph(ep.graph, sources, method="torch.export")
 
 
+def _convert(a: Any, values: dict[str, Any]) -> Any:
+    """A node's argument with graph nodes replaced by their values (TArg, list of TArg, None) and symbolic
+    sizes by their hints; lists, tuples and dicts are converted item by item (named tuples kept as they are)."""
+    import torch
+    import torch.fx
+    if isinstance(a, torch.fx.Node):
+        return values.get(a.name)
+    if isinstance(a, (list, tuple)):
+        return type(a)(_convert(x, values) for x in a) if not hasattr(a, "_fields") else a
+    if isinstance(a, dict):
+        return {k: _convert(v, values) for k, v in a.items()}
+    if isinstance(a, (torch.SymInt, torch.SymFloat, torch.SymBool)):
+        hint = getattr(a.node, "hint", None)
+        if hint is not None:
+            return hint
+        try:
+            return int(a)
+        except Exception:                 # an unbacked size: left symbolic
+            return a
+    return a
+
+
 def _records_from_graph(graph, sources: dict[str, tuple[str, str]], method: str) -> Captured:
     values: dict[str, Any] = {}           # node name -> TArg | list[TArg]
     records: list[NodeRecord] = []
     by_name: dict[str, NodeRecord] = {}
     skipped: Counter = Counter()
-
-    def conv(a):
-        import torch.fx
-        if isinstance(a, torch.fx.Node):
-            return values.get(a.name)
-        if isinstance(a, (list, tuple)):
-            return type(a)(conv(x) for x in a) if not hasattr(a, "_fields") else a
-        if isinstance(a, dict):
-            return {k: conv(v) for k, v in a.items()}
-        try:
-            import torch
-            if isinstance(a, (torch.SymInt, torch.SymFloat, torch.SymBool)):
-                return a.node.hint if hasattr(a.node, "hint") and a.node.hint is not None else int(a)
-        except Exception:
-            pass
-        return a
 
     for node in graph.nodes:
         if node.op == "placeholder":
@@ -231,8 +237,8 @@ def _records_from_graph(graph, sources: dict[str, tuple[str, str]], method: str)
         if _SKIP_TARGET.search(tname):
             skipped[tname] += 1
             continue
-        args = conv(tuple(node.args))
-        kwargs = conv(dict(node.kwargs))
+        args = _convert(tuple(node.args), values)
+        kwargs = _convert(dict(node.kwargs), values)
         tensor_ins = [a for a in _flatten(list(args) + list(kwargs.values())) if isinstance(a, TArg)]
         dynamic = any(not a.is_static for a in tensor_ins)
         out_source = "act" if dynamic else "const"
@@ -274,15 +280,6 @@ def capture_fx(module, inputs: tuple) -> Captured:
     def meta_out(node, source):
         return _outputs_from_value(node.meta.get("tensor_meta"), source, node.name)
 
-    def conv(a):
-        if isinstance(a, torch.fx.Node):
-            return values.get(a.name)
-        if isinstance(a, (list, tuple)):
-            return type(a)(conv(x) for x in a)
-        if isinstance(a, dict):
-            return {k: conv(v) for k, v in a.items()}
-        return a
-
     def param(mod, attr, path) -> Optional[TArg]:
         t = getattr(mod, attr, None)
         if t is None or not isinstance(t, torch.Tensor):
@@ -306,8 +303,8 @@ def capture_fx(module, inputs: tuple) -> Captured:
                 values[node.name] = _targ_from_value(obj, src, str(node.target))
             skipped["get_attr"] += 1
             continue
-        args = conv(tuple(node.args))
-        kwargs = conv(dict(node.kwargs))
+        args = _convert(tuple(node.args), values)
+        kwargs = _convert(dict(node.kwargs), values)
         if node.op == "call_function" and node.target is getattr and len(node.args) == 2:
             pv = values.get(node.args[0].name) if isinstance(node.args[0], torch.fx.Node) else None
             if isinstance(pv, list):                      # a field of a multi-result op: x.max(dim).values
@@ -505,14 +502,23 @@ def _fx_module_call(mod, path, args, kwargs, param):
     if isinstance(mod, nn.MultiheadAttention):
         return "aten.multi_head_attention_forward.default", tuple(args), dict(kwargs)
     if isinstance(mod, (nn.Upsample,)):
-        mode = {"nearest": "upsample_nearest", "bilinear": "upsample_bilinear", "bicubic": "upsample_bicubic",
-                "linear": "upsample_linear", "trilinear": "upsample_trilinear"}.get(mod.mode, "upsample_nearest")
-        nd = len(x.shape) - 2 if isinstance(x, TArg) else 2
-        return f"aten.{mode}{nd}d.vec", (x,), {}
+        return _upsample_target(mod.mode, x), (x,), {}
     from cimscope.workloads.taxonomy import base_name
     name = base_name(type(mod).__name__)
     params = [P(n) for n, _ in mod.named_parameters(recurse=False)]
     return f"aten.{name}.default", tuple(args) + tuple(p for p in params if p is not None), dict(kwargs)
+
+
+def _upsample_target(mode: str, x: Any) -> str:
+    """The ATen op torch.export shows for an ``nn.Upsample``/``F.interpolate`` of ``mode`` on ``x``."""
+    nd = len(x.shape) - 2 if isinstance(x, TArg) else 2
+    if mode == "area":                                   # interpolate's area mode is adaptive average pooling
+        return f"aten.adaptive_avg_pool{nd}d.default"
+    if mode == "nearest-exact":
+        return f"aten._upsample_nearest_exact{nd}d.vec"
+    name = {"bilinear": "upsample_bilinear", "bicubic": "upsample_bicubic", "linear": "upsample_linear",
+            "trilinear": "upsample_trilinear"}.get(mode, "upsample_nearest")
+    return f"aten.{name}{nd}d.vec"
 
 
 _FN_ALIASES = {"conv1d": "convolution", "conv2d": "convolution", "conv3d": "convolution",
@@ -530,6 +536,8 @@ _FN_PARAMS = {
     **{f"conv_transpose{d}d": _CONV_T_PARAMS for d in (1, 2, 3)},
     "batch_norm": ("input", "running_mean", "running_var", "weight", "bias", "training", "momentum", "eps"),
     "group_norm": ("input", "num_groups", "weight", "bias", "eps"),
+    "interpolate": ("input", "size", "scale_factor", "mode", "align_corners", "recompute_scale_factor",
+                    "antialias"),
 }
 
 
@@ -572,6 +580,8 @@ def _fx_function_call(fn, args, kwargs):
             return "aten._native_batch_norm_legit_no_training.default", (
                 kw["input"], kw.get("weight"), kw.get("bias"), kw.get("running_mean"), kw.get("running_var"),
                 kw.get("momentum", 0.1), kw.get("eps", 1e-5)), {}
+        if base == "interpolate":
+            return _upsample_target(kw.get("mode") or "nearest", kw["input"]), (kw["input"],), {}
         if base == "group_norm":
             x = kw["input"]
             return "aten.native_group_norm.default", (x, kw.get("weight"), kw.get("bias"), None,

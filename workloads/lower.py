@@ -197,26 +197,14 @@ class Lowerer:
         else:                     # weight [Kout, Cin/G, k...]
             k, c = w.shape[0] // groups, w.shape[1]
             spatial_iter = os_[2:]
-        ksz = w.shape[2:]
-        # axes from the innermost: W (R, P), H (S, Q), D (T, F)
-        axes = [("R", "P", "W"), ("S", "Q", "H"), ("T", "F", "D")][:nd]
         dims: dict[str, int] = {"N": n}
         if groups > 1:
             dims["G"] = groups
         dims["C"], dims["K"] = c, k
-        for i, (f, _, _) in enumerate(axes):
-            dims[f] = ksz[nd - 1 - i]
-        for i, (_, o, _) in enumerate(axes):
-            dims[o] = spatial_iter[nd - 1 - i]
-        coeff: dict[str, int] = {}
-        for i, (_, _, ax) in enumerate(axes):
-            coeff[f"{ax}stride"] = stride[nd - 1 - i]
-        for i, (_, _, ax) in enumerate(axes):
-            coeff[f"{ax}dilation"] = dilation[nd - 1 - i]
+        win_dims, coeff, sliding, plain_out = _window(nd, w.shape[2:], spatial_iter, stride, dilation)
+        dims.update(win_dims)
         g = [[("G", 1)]] if groups > 1 else []
-        sliding = [[(f, f"{ax}dilation"), (o, f"{ax}stride")] for f, o, ax in axes]      # W, H, D
-        plain_out = [[(o, 1)] for _, o, _ in reversed(axes)]                               # (F), Q, P
-        w_proj = g + [[("C", 1)], [("K", 1)]] + [[(f, 1)] for f, _, _ in axes]
+        w_proj = g + [[("C", 1)], [("K", 1)]] + [[(f, 1)] for f, _, _ in WINDOW_AXES[:nd]]
         if transposed:
             in_proj = [[("N", 1)]] + g + [[("C", 1)]] + plain_out
             out_proj = [[("N", 1)]] + g + [[("K", 1)]] + list(reversed(sliding))
@@ -501,19 +489,10 @@ class Lowerer:
             padding = _ntuple(a[3] if a[3] is not None else 0, nd)
             dil = _ntuple(a[4], nd) if is_max and a[4] is not None else [1] * nd
             exact_points = None
-        axes = [("R", "P", "W"), ("S", "Q", "H"), ("T", "F", "D")][:nd]
-        dims = {"N": os_[0], "C": os_[1]}
-        for i, (f, _, _) in enumerate(axes):
-            dims[f] = kernel[nd - 1 - i]
-        for i, (_, o, _) in enumerate(axes):
-            dims[o] = outsp[nd - 1 - i]
-        coeff = {}
-        for i, (_, _, ax) in enumerate(axes):
-            coeff[f"{ax}stride"] = stride[nd - 1 - i]
-        for i, (_, _, ax) in enumerate(axes):
-            coeff[f"{ax}dilation"] = dil[nd - 1 - i]
-        in_proj = [[("N", 1)], [("C", 1)]] + [[(f, f"{ax}dilation"), (o, f"{ax}stride")] for f, o, ax in axes]
-        out_proj = [[("N", 1)], [("C", 1)]] + [[(o, 1)] for _, o, _ in reversed(axes)]
+        win_dims, coeff, sliding, plain_out = _window(nd, kernel, outsp, stride, dil)
+        dims = {"N": os_[0], "C": os_[1], **win_dims}
+        in_proj = [[("N", 1)], [("C", 1)]] + sliding
+        out_proj = [[("N", 1)], [("C", 1)]] + plain_out
         window = math.prod(kernel)
         ope, formula = ops_per_element("max_pool" if is_max else "avg_pool")
         if not is_max:
@@ -561,6 +540,8 @@ class Lowerer:
                 groups.append((s, red))
         if not groups:
             groups = [(1, False)]
+        if len(groups) > len(LETTERS):
+            raise ValueError(f"{len(groups)} dimension groups; at most {len(LETTERS)} have names")
         names = LETTERS[:len(groups)]
         dims = {nm: s for nm, (s, _) in zip(names, groups)}
         in_proj = [[(nm, 1)] for nm in names]
@@ -738,6 +719,27 @@ class Lowerer:
         return self._op(rec, cls=cls, kind=kind, dims=dims, tensors=tensors, ope=ope,
                         bytes_read=self.read_bytes(ins), bytes_written=sum(self.nbytes(o) for o in outs),
                         attrs=attrs)
+
+
+#: Sliding-window axes from the innermost (Timeloop CNN-layer names): (filter dim, output dim, coefficient
+#: prefix) for width, height, depth.
+WINDOW_AXES = (("R", "P", "W"), ("S", "Q", "H"), ("T", "F", "D"))
+
+
+def _window(nd: int, kernel: Sequence[int], out_spatial: Sequence[int], stride: Sequence[int],
+            dilation: Sequence[int]) -> tuple[dict[str, int], dict[str, int], list, list]:
+    """A window sliding over ``nd`` spatial axes (sizes outermost first, as torch orders them): its dims
+    (R, S, T = filter; P, Q, F = output), coefficients (strides, then dilations), the sliding projection of
+    its input (ranks W, H, D: ``R*Wdilation + P*Wstride`` ...) and the plain projection of its output
+    (ranks (F), Q, P)."""
+    axes = WINDOW_AXES[:nd]
+    dims = {f: int(kernel[nd - 1 - i]) for i, (f, _, _) in enumerate(axes)}
+    dims.update({o: int(out_spatial[nd - 1 - i]) for i, (_, o, _) in enumerate(axes)})
+    coeff = {f"{ax}stride": int(stride[nd - 1 - i]) for i, (_, _, ax) in enumerate(axes)}
+    coeff.update({f"{ax}dilation": int(dilation[nd - 1 - i]) for i, (_, _, ax) in enumerate(axes)})
+    sliding = [[(f, f"{ax}dilation"), (o, f"{ax}stride")] for f, o, ax in axes]
+    plain = [[(o, 1)] for _, o, _ in reversed(axes)]
+    return dims, coeff, sliding, plain
 
 
 def _broadcast_shape(a: Sequence[int], b: Sequence[int]) -> tuple[int, ...]:

@@ -173,7 +173,10 @@ def validate_problem(doc: dict[str, Any]) -> list[str]:
                 if term[0] not in dims:
                     errs.append(f"{ds['name']}: dimension {term[0]!r} not declared")
                 used.add(term[0])
-                if len(term) == 2 and isinstance(term[1], str) and term[1] not in coefs:
+                if len(term) == 2 and not isinstance(term[1], str):
+                    # timeloop-model reads a term as [dimension name, coefficient name] (both strings)
+                    errs.append(f"{ds['name']}: coefficient {term[1]!r} of {term[0]!r} is not a coefficient name")
+                elif len(term) == 2 and term[1] not in coefs:
                     errs.append(f"{ds['name']}: coefficient {term[1]!r} not declared")
     if outputs != 1:
         errs.append(f"{outputs} read_write data spaces (want 1)")

@@ -24,7 +24,7 @@ def register(app: typer.Typer) -> None:
                                               "gpt2, llama-tiny) or path/to/file.py:factory"),
         batch: int = typer.Option(1, "--batch", help="batch size"),
         image_size: int = typer.Option(224, "--image-size", help="image height = width (vision models), px"),
-        seq: int = typer.Option(128, "--seq", help="sequence length (text models), tokens"),
+        seq: int = typer.Option(128, "--seq", "--seq-len", help="sequence length (text models), tokens"),
         weight_bits: int = typer.Option(8, "--weight-bits", help="bits per weight"),
         act_bits: int = typer.Option(8, "--act-bits", help="bits per activation"),
         out: Optional[Path] = typer.Option(None, "--out", help="output folder (default: cimscope-export/MODEL)"),

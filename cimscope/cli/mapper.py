@@ -44,7 +44,7 @@ def register(app: typer.Typer) -> None:
 
         if objective not in OBJECTIVES:
             raise InputError(f"unknown objective {objective!r}; objectives are {', '.join(OBJECTIVES)}")
-        ti = load_inputs(inputs, ert=ert, art=art)
+        ti = load_inputs(inputs, ert=ert, art=art, check_mapping_constraints=False)
         filled = prepare_energies(ti, objective == "delay", what="mapper")
         if engine == "builtin":
             eng = get_engine("builtin", progress=True, cache=not no_cache)

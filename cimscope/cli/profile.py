@@ -275,7 +275,7 @@ def register(app: typer.Typer) -> None:
         warmup: int = typer.Option(2, "--warmup", help="unprofiled warm-up runs"),
         threads: Optional[int] = typer.Option(None, "--threads", help="torch intra-op threads (CPU)"),
         image_size: int = typer.Option(224, "--image-size", help="image side for vision models (pixels)"),
-        seq_len: int = typer.Option(128, "--seq-len", help="sequence length for language models (tokens)"),
+        seq_len: int = typer.Option(128, "--seq-len", "--seq", help="sequence length for language models (tokens)"),
         out: Optional[Path] = typer.Option(None, "--out", help="write breakdown.csv, ops.csv, profile.json and "
                                                                "breakdown.png here"),
         json_out: bool = typer.Option(False, "--json", help="print one JSON document on stdout"),

@@ -7,7 +7,7 @@ candidate mappings at once with NumPy (used by the mapper).
 """
 from __future__ import annotations
 
-from typing import Optional, Sequence
+from typing import Sequence
 
 from cimscope import ir
 from cimscope.errors import MappingError

@@ -13,6 +13,7 @@ permutation fixes the given dimensions innermost, in the given order (innermost 
 """
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass, field
 from typing import Any, Optional
 
@@ -127,13 +128,73 @@ def _targets(block: Any, where: str) -> list[dict]:
     return block
 
 
+def component_targets(arch_spec: Any, ds_names: list[str], dims: list[str], where: str) -> list[dict]:
+    """The ``constraints:`` of the ``!Component`` nodes of a timeloopfe v4 architecture (``nodes:`` form) as
+    Timeloop constraint targets: ``temporal``/``spatial`` (``factors``, ``factors_only`` = the listed factors,
+    every other dimension 1, ``permutation``, ``split``) and ``dataspace`` (``keep``, ``bypass``, ``keep_only``
+    = keep those and bypass the rest, ``bypass_only`` = the converse; ``*`` = every data space), like
+    timeloopfe's constraint macros (v4/processors/constraint_macro.py)."""
+    from cimscope.timeloop.yaml_io import _collect_components, _listify
+
+    if not isinstance(arch_spec, dict) or "nodes" not in arch_spec:
+        return []
+    out: list[dict] = []
+
+    def names(value: Any) -> list[str]:
+        got = _listify(value) or []
+        return list(ds_names) if "*" in got else got
+
+    for c in _collect_components(arch_spec, where):
+        cons = c.constraints or {}
+        if not isinstance(cons, dict):
+            raise InputError(f"{where}: {c.name}: 'constraints' must be a mapping, found {cons!r}")
+        for typ in ("temporal", "spatial"):
+            t = cons.get(typ) or {}
+            if not t:
+                continue
+            if not isinstance(t, dict):
+                raise InputError(f"{where}: {c.name}.constraints.{typ} must be a mapping, found {t!r}")
+            d: dict[str, Any] = {"target": c.name, "type": typ}
+            factors = list(_listify(t.get("factors")) or [])
+            if t.get("factors_only") is not None:
+                only = list(_listify(t["factors_only"]) or [])
+                named = {re.split(r"[<>=]", f)[0] for f in only}
+                factors += only + [f"{x}=1" for x in dims if x not in named]
+            if factors:
+                d["factors"] = " ".join(factors)
+            for k in ("permutation", "split"):
+                if t.get(k) is not None:
+                    d[k] = t[k]
+            out.append(d)
+        ds = cons.get("dataspace") or {}
+        if ds:
+            if not isinstance(ds, dict):
+                raise InputError(f"{where}: {c.name}.constraints.dataspace must be a mapping, found {ds!r}")
+            keep, bypass = names(ds.get("keep")), names(ds.get("bypass"))
+            if ds.get("keep_only") is not None:
+                only = names(ds["keep_only"])
+                keep += only
+                bypass += [n for n in ds_names if n not in only]
+            if ds.get("bypass_only") is not None:
+                only = names(ds["bypass_only"])
+                bypass += only
+                keep += [n for n in ds_names if n not in only]
+            out.append({"target": c.name, "type": "bypass", "keep": keep, "bypass": bypass})
+    return out
+
+
 def constraints_from_yaml(raw: dict, arch: ir.Arch, problem: ir.Problem, *, where: str = "constraints") -> Constraints:
-    """Collect every constraint block of a merged input document."""
+    """Collect every constraint block of a merged input document: ``architecture_constraints``, the
+    ``constraints:`` of timeloopfe ``!Component`` nodes (architecture constraints too), and the mapspace
+    constraints."""
     from cimscope.timeloop.yaml_io import _int, _listify, _num, _target_level, parse_factors, split_dims
 
     dims = list(problem.dims)
     ds_names = [t.name for t in problem.dataspaces]
-    blocks = []
+    blocks: list[tuple[str, Any]] = []
+    comp = component_targets(raw.get("architecture"), ds_names, dims, f"{where}: architecture")
+    if comp:
+        blocks.append(("architecture (component constraints)", comp))
     for key in ("architecture_constraints", "mapspace_constraints", "constraints"):
         if key in raw:
             blocks.append((key, raw[key]))
@@ -162,7 +223,7 @@ def constraints_from_yaml(raw: dict, arch: ir.Arch, problem: ir.Problem, *, wher
                         lc.spatial_split = _int(t["split"], f"{w} split")
                         if lc.spatial_split < 0:
                             raise InputError(f"{w}: split must be >= 0, got {lc.spatial_split}")
-            elif typ in ("bypass", "datatype", "dataspace"):
+            elif typ in ("bypass", "bypassing", "datatype", "dataspace"):
                 for k in ("keep", "bypass"):
                     for n in _listify(t.get(k)) or []:
                         if n not in ds_names:
@@ -171,7 +232,7 @@ def constraints_from_yaml(raw: dict, arch: ir.Arch, problem: ir.Problem, *, wher
                 clash = set(lc.keep) & set(lc.bypass)
                 if clash:
                     raise InputError(f"{w}: {', '.join(sorted(clash))} both kept and bypassed")
-            elif typ == "utilization":
+            elif typ in ("utilization", "parallelism"):
                 for bound in ("min", "max"):
                     if t.get(bound) is not None:
                         v = float(_num(t[bound], f"{w} {bound}"))

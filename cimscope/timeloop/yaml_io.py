@@ -461,13 +461,16 @@ def arch_from_yaml(spec: dict, *, where: str = "architecture") -> ir.Arch:
     arch = ir.Arch(name=str(spec.get("name") or _first_name(spec) or "arch"), levels=levels, compute=compute,
                    cycle_seconds=float(_num(cycle, f"{where}.global_cycle_seconds")),
                    technology=str(_attr(top, "technology", default="45nm")))
-    # timeloopfe v4 per-component constraints (keep/bypass)
+    # timeloopfe v4 per-component keep/bypass constraints naming data spaces; keep_only, bypass_only and "*"
+    # need the problem's data spaces and are resolved by load_inputs (constraints.component_targets).
     for c, lv in zip(storage, levels):
         ds = (c.constraints or {}).get("dataspace") or {}
-        if ds.get("keep") is not None:
-            lv.keep = _listify(ds.get("keep"))
-        if ds.get("bypass") is not None:
-            lv.bypass = _listify(ds.get("bypass"))
+        if not isinstance(ds, dict):
+            continue
+        for key in ("keep", "bypass"):
+            names = _listify(ds.get(key))
+            if names and "*" not in names:
+                setattr(lv, key, names)
     return arch
 
 
@@ -872,8 +875,11 @@ def _apply_arch_constraints(arch: ir.Arch, constraints: Any) -> None:
 
 
 def load_inputs(paths: list[Union[str, Path]], *, ert: Optional[Union[str, Path]] = None,
-                art: Optional[Union[str, Path]] = None) -> TimeloopInputs:
+                art: Optional[Union[str, Path]] = None, check_mapping_constraints: bool = True) -> TimeloopInputs:
     """Read one or more v0.4 YAML files (merged like timeloop-model does) into typed inputs.
+
+    A ``mapping`` in the inputs must satisfy the ``architecture_constraints`` (MappingError otherwise), as
+    timeloop-model requires; ``check_mapping_constraints=False`` skips that (the mapper ignores the mapping).
 
     ``ERT``/``ART`` keys found in the inputs, or the ``ert``/``art`` files, fill each level's
     ``action_energy_pJ`` and ``area_um2``.
@@ -891,14 +897,18 @@ def load_inputs(paths: list[Union[str, Path]], *, ert: Optional[Union[str, Path]
     arch = arch_from_yaml(raw["architecture"], where=f"{where}: architecture")
     problem = problem_from_yaml(raw["problem"], where=f"{where}: problem")
     constraints = constraints_from_yaml(raw, arch, problem, where=where)
+    # Keep/bypass of the architecture constraints and of timeloopfe component constraints fix Level.keep/bypass.
     arch_only = constraints_from_yaml({"architecture_constraints": raw.get("architecture_constraints") or {}},
                                       arch, problem, where=where)
     _apply_arch_constraints(arch, arch_only)
+    _apply_arch_constraints(arch, constraints_from_yaml({"architecture": raw["architecture"]}, arch, problem,
+                                                        where=where))
     mapping = None
     if raw.get("mapping") is not None:
         mapping = mapping_from_yaml(raw["mapping"], arch, problem, where=f"{where}: mapping")
         # timeloop-model refuses a mapping that violates the architecture constraints.
-        check_mapping(arch_only, mapping, problem, where=f"{where}: mapping")
+        if check_mapping_constraints:
+            check_mapping(arch_only, mapping, problem, where=f"{where}: mapping")
     has_ert = has_art = False
     if "ERT" in raw:
         apply_ert(arch, ert_table(raw["ERT"], where=f"{where}: ERT"))
