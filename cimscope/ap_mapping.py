@@ -110,20 +110,32 @@ def _clog2(n: int) -> int:
     return 0 if n <= 1 else math.ceil(math.log2(n))
 
 
+def _groups_dim(op: Op) -> int:
+    """Groups carried as a dimension: the exporter writes grouped convs as G x (K per group), Timeloop-style.
+    (Ops built without a G dimension carry total K and C, with ``attrs["groups"]`` for the im2col sharing.)"""
+    return int(op.dims.get("G", 1)) if op.kind == "conv" else 1
+
+
+def _weights_are_batched(op: Op) -> bool:
+    """A batched matmul whose second operand has its own matrix per batch element (attention QK^T, AV):
+    the Weights tensor's projection includes the batch dimension B."""
+    w = op.tensor("weight")
+    return w is not None and any(dim == "B" for rank in w.projection for dim, _ in rank)
+
+
 def gemm_shape(op: Op) -> tuple[int, int, int]:
     """(outputs, reduction length L, weights) of a conv/linear/matmul operator."""
     d = op.dims
     if op.kind == "conv":
-        n, k = d.get("N", 1), d.get("K", d.get("M", 1))
+        n, k = d.get("N", 1), _out_channels(op)
         p, q = d.get("P", 1), d.get("Q", 1)
-        p *= d.get("Z", 1)                               # 3-D convs: output depth folded into P
+        p *= d.get("F", 1)                               # 3-D convs (exporter's output depth F) folded into P
         outputs = n * k * p * q
-        groups = int(op.attrs.get("groups", 1) or 1)
         if op.macs and op.macs % outputs == 0:
             L = op.macs // outputs
         else:
-            c = d.get("C", 1)
-            L = max(1, c * d.get("R", 1) * d.get("S", 1) * d.get("T", 1) // groups)
+            per_group_c = d.get("C", 1) if "G" in d else d.get("C", 1) // int(op.attrs.get("groups", 1) or 1)
+            L = max(1, per_group_c * d.get("R", 1) * d.get("S", 1) * d.get("T", 1))
         return outputs, L, k * L
     if op.kind == "gemm":
         m, n_ = d.get("M", 1), d.get("N", 1)
@@ -132,7 +144,7 @@ def gemm_shape(op: Op) -> tuple[int, int, int]:
         outputs = b * m * n_
         if op.macs and op.macs % outputs == 0:
             L = op.macs // outputs
-        return outputs, L, n_ * L * (b if op.attrs.get("batched_weights") else 1)
+        return outputs, L, n_ * L * (b if _weights_are_batched(op) else 1)
     raise MappingError(f"op {op.name!r} ({op.target}): GEMM of kind {op.kind!r} has no AP mapping; "
                        f"mapped kinds are conv and gemm")
 
@@ -265,9 +277,10 @@ def _cost_gemm_f(op: Op, w: int, a: int, out_bits: int, arch, f: int, outputs: i
 
 
 def _out_channels(op: Op) -> int:
+    """Output channels of a conv (all groups), or output columns of a GEMM."""
     d = op.dims
     if op.kind == "conv":
-        return d.get("K", d.get("M", 1))
+        return d.get("K", d.get("M", 1)) * _groups_dim(op)
     return d.get("N", 1)
 
 

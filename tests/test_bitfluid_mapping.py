@@ -176,3 +176,38 @@ def test_preset_loads_and_scales():
     assert dram.width == 64 and dram.action_energy_pJ["read"] == pytest.approx(512.0, rel=1e-12)
     assert mp.action_energy_pJ["read"] == pytest.approx(256 * (a.cell.read_fJ * 1e-3 + a.bus_pJ_per_bit))
     assert cap.action_energy_pJ["compare"] == pytest.approx(a.cell.compare_fJ * 1e-3)
+
+
+def test_exported_depthwise_conv_is_sized_like_the_hand_built_one(tmp_path):
+    """The exporter writes a depthwise conv as G=4 groups of C=1, K=1 (Timeloop style). Its AP cost must
+    equal the hand-built C=K=4, groups=4 op above: 64 outputs, L = 9, 2704 bus bits."""
+    factory = tmp_path / "dw.py"
+    factory.write_text(
+        "import torch\n"
+        "def make():\n"
+        "    return torch.nn.Conv2d(4, 4, 3, padding=1, groups=4, bias=False), (torch.zeros(1, 4, 4, 4),)\n")
+    from cimscope.ap_mapping import gemm_shape
+    from cimscope.workloads import export_model
+    op = next(o for o in export_model(f"{factory}:make").ops if o.kind == "conv")
+    assert op.dims["G"] == 4 and op.dims["K"] == 1
+    assert gemm_shape(op) == (64, 9, 36)
+    lc = cost_gemm(op, 4, 4, 4, small_arch(), packing="dense")
+    assert lc.waves == 1 and lc.rows == 128
+    assert lc.bus_bits == 2304 + 144 + 256
+
+
+def test_batched_matmul_weights_come_from_the_weight_projection():
+    """Attention AV: every head has its own V (Weights projected on B): weights = B x N x K."""
+    from cimscope.ap_mapping import gemm_shape
+    from cimscope.ir import Tensor
+    t = [Tensor("Inputs", "input", [[("B", 1)], [("M", 1)], [("K", 1)]], 8),
+         Tensor("Weights", "weight", [[("B", 1)], [("K", 1)], [("N", 1)]], 8),
+         Tensor("Outputs", "output", [[("B", 1)], [("M", 1)], [("N", 1)]], 8, read_write=True)]
+    av = Op(name="av", target="aten.bmm.default", module="attn", op_class="GEMM", kind="gemm",
+            dims={"B": 12, "M": 16, "N": 64, "K": 16}, tensors=t, macs=12 * 16 * 64 * 16)
+    assert gemm_shape(av) == (12 * 16 * 64, 16, 12 * 64 * 16)
+    shared = Op(name="fc", target="aten.mm.default", module="fc", op_class="GEMM", kind="gemm",
+                dims={"B": 12, "M": 16, "N": 64, "K": 16},
+                tensors=[t[0], Tensor("Weights", "weight", [[("K", 1)], [("N", 1)]], 8), t[2]],
+                macs=12 * 16 * 64 * 16)
+    assert gemm_shape(shared)[2] == 64 * 16
