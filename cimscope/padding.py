@@ -49,16 +49,11 @@ def largest_divisor_at_most(n: int, bound: int) -> int:
 
 def fanouts(arch: ir.Arch) -> tuple[int, ...]:
     """The spatial fanouts of ``arch`` (per level, the X and the Y fanout separately, as the mapper splits
-    them), plus, on a CiM hierarchy, the array's rows Rp, columns Cp and the sequential Rh x Ch slots of a
-    cell (:func:`cimscope.cim.cim_mapping` fills those with divisors too)."""
-    out: set[int] = set()
-    chain = list(arch.levels) + [arch.compute]
-    for parent, child in zip(chain, chain[1:]):
-        x = max(1, child.mesh_x // max(1, parent.mesh_x))
-        y = max(1, child.mesh_y // max(1, parent.mesh_y))
-        if x * y != max(1, child.instances // max(1, parent.instances)):
-            x, y = max(1, child.instances // max(1, parent.instances)), 1
-        out.update(v for v in (x, y) if v > 1)
+    them: :func:`cimscope.model.nest.hardware_fanouts`), plus, on a CiM hierarchy, the array's rows Rp,
+    columns Cp and the sequential Rh x Ch slots of a cell (:func:`cimscope.cim.cim_mapping` fills those with
+    divisors too)."""
+    from cimscope.model.nest import hardware_fanouts
+    out: set[int] = {f for xy in hardware_fanouts(arch) for f in xy if f > 1}
     for lv in arch.levels:
         a = lv.attributes
         if a.get("cim"):
