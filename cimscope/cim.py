@@ -38,6 +38,15 @@ cycle per word, the plug-in's stated assumption),
 (the engine's cycles already bound the transfers by each level's bandwidth). Energies come from the ERT the
 engine used: MAC energy per MAC, write energy per weight word filled, 0 per compute read.
 
+**Resident weights** (``evaluate_network(..., resident_weights=True)``, :mod:`cimscope.resident`): the
+per-inference view above writes every operator's weights into the arrays every inference (WWW). In the
+steady state of repeated inference the network's static weights are preloaded once into the CiM arrays
+(all operators' weights together must fit the placement's weight capacity, else InputError naming the
+missing bytes) and stay there: before :func:`postprocess`, the engine's accesses of the weights above the
+arrays and the arrays' weight fills are removed from the result (energy by the ERT, cycles recomputed from
+the remaining transfers), so ``W = 0`` and no write latency is added. Weights are not duplicated into idle
+arrays in this mode. Dynamic "weights" (attention QK^T/AV) are activations and are still written.
+
 **SIMT** (:func:`simt_cost`): NonGEMM operators run on the GPU's FP32 lanes; they stream their bytes from
 the outermost on-chip level that holds their working set (else from DRAM/HBM), through the levels below it
 down to the register file:

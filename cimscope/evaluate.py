@@ -48,13 +48,15 @@ class EvalConfig:
     rounding: str = "www"
     mapper_budget_s: Optional[float] = None
     mapper_max_evaluations: Optional[int] = None
+    resident_weights: bool = False     # steady state: static weights preloaded once (cimscope.resident)
 
     def normalized(self) -> "EvalConfig":
         """Placement "none" has no primitive and no CiM options."""
         if self.placement == "none":
             return EvalConfig(arch=self.arch, placement="none", primitive=None, engine=self.engine,
                               mapper_budget_s=self.mapper_budget_s,
-                              mapper_max_evaluations=self.mapper_max_evaluations)
+                              mapper_max_evaluations=self.mapper_max_evaluations,
+                              resident_weights=self.resident_weights)
         return self
 
     def options(self) -> dict:
@@ -115,7 +117,12 @@ def gemm_key(op: ir.Op, cfg: EvalConfig) -> str:
     primitive, mapping options, engine."""
     cfg = cfg.normalized()
     bits = op_bits(op)
-    payload = {"v": RESULT_VERSION, "shape": op.shape_key(), "cfg": asdict(cfg),
+    c = asdict(cfg)
+    if not c["resident_weights"]:
+        c.pop("resident_weights")      # per-inference keys stay what they were before the flag existed
+    else:
+        c["static_weight"] = not op.attrs.get("dynamic_weight")
+    payload = {"v": RESULT_VERSION, "shape": op.shape_key(), "cfg": c,
                "arch": _fingerprint(cfg.arch, cfg.placement, cfg.primitive, bits, cfg.rounding)}
     return hashlib.sha1(json.dumps(payload, sort_keys=True, default=str).encode()).hexdigest()
 
@@ -145,19 +152,22 @@ def _edp(r: ir.Result) -> float:
     return r.energy_pJ * r.cycles
 
 
-def _best_baseline(problem: ir.Problem, arch: ir.Arch, cfg: EvalConfig) -> tuple[ir.Problem, ir.Result, int]:
+def _best_baseline(problem: ir.Problem, arch: ir.Arch, cfg: EvalConfig, post=None
+                   ) -> tuple[ir.Problem, ir.Result, int]:
     """The engine's mapper on ``problem`` and on each padded candidate of it
     (:func:`cimscope.padding.candidate_paddings`; none when no dimension is awkward); the lowest EDP (the
     mapper's objective) wins, the unpadded problem on ties. Returns (problem mapped, its result, padded
     candidates mapped). Padding is tried even when the unpadded mapping is near the latency bound: a
     divisible size also tiles the buffers better (ViT-B/16's 197 x 768 x 768 linear: 13 % less energy
-    padded to 198 rows)."""
+    padded to 198 rows). ``post`` is applied to every candidate's result before they are compared (resident
+    weights: :func:`cimscope.resident.remove_weight_traffic`)."""
     from cimscope.errors import MappingError
     from cimscope.padding import candidate_paddings
     cands = candidate_paddings(problem, arch)
     best, chosen, first_error = None, None, None
     try:
         _, best = _map_baseline(problem, arch, cfg)
+        best = post(best) if post else best
         chosen = problem
     except MappingError as exc:
         if not cands:
@@ -168,6 +178,7 @@ def _best_baseline(problem: ir.Problem, arch: ir.Arch, cfg: EvalConfig) -> tuple
             _, r = _map_baseline(padded, arch, cfg)
         except MappingError:
             continue
+        r = post(r) if post else r
         if best is None or _edp(r) < _edp(best):
             best, chosen = r, padded
     if best is None:
@@ -188,26 +199,50 @@ def evaluate_gemm(op: ir.Op, cfg: EvalConfig) -> dict:
     bits = op_bits(op)
     pa = placed_arch(cfg, bits)
     problem = op.to_problem()
-    if pa.cim is None:
+    resident = cfg.resident_weights and not op.attrs.get("dynamic_weight") and op.tensor("weight") is not None
+    if pa.cim is None and resident:
+        # the weights reside in the baseline's largest single-instance on-chip level: the mapper keeps them
+        # there (Timeloop keep constraint); the preload (levels above it, its fills) is removed afterwards
+        from cimscope.resident import baseline_level, baseline_removal, remove_weight_traffic
+        wname = _weights_name(problem)
+        level = baseline_level(pa.gemm).name
+        arch = _keep_arch(cfg, bits, level, wname)
+        removal = baseline_removal(arch, level)
+        chosen, result, tried = _best_baseline(problem, arch, cfg,
+                                               post=lambda r: remove_weight_traffic(r, arch, wname, removal))
+        pad = padding_info(problem, chosen)
+        bound = _bound(result, arch)
+        extra = {"unit": "tensor_core", "resident": {"level": level, **result.extra["resident"]}}
+    elif pa.cim is None:
         chosen, result, tried = _best_baseline(problem, pa.gemm, cfg)
         pad = padding_info(problem, chosen)
         bound = _bound(result, pa.gemm)
         extra = {"unit": "tensor_core"}
     else:
-        opts = CimOptions(interleave=cfg.interleave, duplicate=cfg.duplicate, weight_reload=cfg.weight_reload)
+        # resident weights: the arrays hold every weight of the network once, so no copies into idle arrays
+        opts = CimOptions(interleave=cfg.interleave, duplicate=cfg.duplicate and not resident,
+                          weight_reload=cfg.weight_reload)
         engine = get_engine(cfg.engine)
+        if resident:
+            from cimscope.resident import cim_removal, remove_weight_traffic
+            wname = _weights_name(problem)
         # the WWW priority mapping in a few variants (cimscope.cim.VARIANTS), of the problem and of its padded
         # versions; the engine scores each and the lowest EDP after the CiM post-processing is kept (the
         # unpadded problem first, so it wins ties)
         result, pad = None, None
         cands = padded_cim_mappings(problem, pa.gemm, opts)
         for c in cands:
-            cand = postprocess(engine.evaluate(c.problem, pa.gemm, c.mapping), pa.gemm, c.info)
+            raw = engine.evaluate(c.problem, pa.gemm, c.mapping)
+            if resident:           # no weight traffic, no array writes: W x t_w = 0 in the post-processing
+                raw = remove_weight_traffic(raw, pa.gemm, wname, cim_removal(pa.gemm))
+            cand = postprocess(raw, pa.gemm, c.info)
             if result is None or _edp(cand) < _edp(result):
                 result, pad = cand, c.padding
         tried = len({repr(sorted(c.problem.dims.items())) for c in cands}) - 1
         bound = "cim waves" if result.extra["cim"]["bound"] == "cim" else "bandwidth"
         extra = {"unit": "cim", "cim": result.extra["cim"]}
+        if resident:
+            extra["resident"] = {"level": pa.cim_level.name, **result.extra["resident"]}
     util = float(result.utilization)
     extra["padding_candidates"] = int(tried)
     if pad is not None:
@@ -227,6 +262,23 @@ def evaluate_gemm(op: ir.Op, cfg: EvalConfig) -> dict:
     if pad is not None:
         out["note"] = padding_note(pad)
     return out
+
+
+def _weights_name(problem: ir.Problem) -> str:
+    for t in problem.dataspaces:
+        if t.role == "weight":
+            return t.name
+    raise CimscopeError(f"problem {problem.name!r} has no weight dataspace")
+
+
+@functools.lru_cache(maxsize=64)
+def _keep_arch_cached(arch: str, bits: int, rounding: str, level: str, weights: str) -> ir.Arch:
+    from cimscope.resident import keep_weights_arch
+    return keep_weights_arch(_placed(arch, "none", None, bits, rounding).gemm, level, weights)
+
+
+def _keep_arch(cfg: EvalConfig, bits: int, level: str, weights: str) -> ir.Arch:
+    return _keep_arch_cached(cfg.arch, int(bits), cfg.rounding, level, weights)
 
 
 def _lane_op_pJ(arch: ir.Arch) -> tuple[float, str]:
@@ -339,13 +391,19 @@ def assemble(workload: ir.Workload, cfg: EvalConfig, rows: list[ir.OpEvaluation]
         for lv, v in r.energy_pJ_per_level.items():
             per_level[lv] = per_level.get(lv, 0.0) + v * k
     pa = placed_arch(cfg, max((op_bits(o) for o in workload.gemm_ops()), default=8))
+    meta = {"batch": workload.batch, **{k: v for k, v in workload.meta.items() if isinstance(v, (int, float, str))}}
+    if cfg.resident_weights:
+        from cimscope.resident import check_capacity
+        res = check_capacity(workload, cfg)
+        meta.update(resident_level=res["level"], resident_weight_bytes=res["weight_bytes"],
+                    resident_capacity_bytes=res["capacity_bytes"])
     return ir.NetworkResult(
         model=workload.model, arch=cfg.arch, placement=cfg.placement,
         primitive=cfg.primitive if cfg.placement != "none" else None, engine=cfg.engine, ops=rows,
         energy_pJ=e, latency_s=lat, cycles=cyc, energy_pJ_per_level=per_level, gemm_energy_pJ=ge,
         gemm_latency_s=gl, nongemm_energy_pJ=ne, nongemm_latency_s=nl, cycle_seconds=pa.base.cycle_seconds,
         options=cfg.options(), cim=None if pa.cim is None else pa.cim.to_dict(),
-        meta={"batch": workload.batch, **{k: v for k, v in workload.meta.items() if isinstance(v, (int, float, str))}})
+        meta=meta)
 
 
 class _MemoryCache(dict):
@@ -359,19 +417,31 @@ def evaluate_network(workload: ir.Workload, arch_name: str = "a100_like", placem
                      primitive: Optional[str] = None, engine: str = "builtin", *, interleave: bool = True,
                      duplicate: bool = True, weight_reload: bool = True, rounding: str = "www",
                      mapper_budget_s: Optional[float] = None, mapper_max_evaluations: Optional[int] = None,
-                     cache=None, progress: bool = False) -> ir.NetworkResult:
+                     cache=None, progress: bool = False, resident_weights: bool = False) -> ir.NetworkResult:
     """Evaluate every operator of ``workload`` on ``arch_name`` with CiM ``primitive`` at ``placement``.
 
     ``primitive`` is ignored for placement "none". ``cache``: a :class:`cimscope.sweep.ResultCache` (or any
     object with ``get(key)``/``put(key, value)``) for per-operator GEMM results; without one, results are
     kept in memory for this call only.
+
+    ``resident_weights`` (default False: every inference streams its weights from HBM/DRAM and writes them
+    into the CiM arrays, the WWW view): the steady state of repeated inference. The network's static weights
+    (not ``dynamic_weight`` operators such as attention QK^T/AV, which still stream) are preloaded once into
+    the CiM arrays of the placement, or for the baseline into its largest single-instance on-chip level (L2
+    on a100_like), and that load is amortised away: no HBM/DRAM weight reads, no CiM weight writes (energy
+    and write latency); the baseline reads its weights from the resident level. InputError naming the
+    missing bytes when they do not fit. Details and the post-processing used: :mod:`cimscope.resident`.
     """
     if placement == "none" and primitive in (None, "none"):
         primitive = None
     validate(arch_name, placement, primitive if placement != "none" else DEFAULT_PRIMITIVE, engine)
     cfg = EvalConfig(arch=arch_name, placement=placement, primitive=primitive, engine=engine,
                      interleave=interleave, duplicate=duplicate, weight_reload=weight_reload, rounding=rounding,
-                     mapper_budget_s=mapper_budget_s, mapper_max_evaluations=mapper_max_evaluations).normalized()
+                     mapper_budget_s=mapper_budget_s, mapper_max_evaluations=mapper_max_evaluations,
+                     resident_weights=bool(resident_weights)).normalized()
+    if cfg.resident_weights:
+        from cimscope.resident import check_capacity
+        check_capacity(workload, cfg)           # InputError naming the missing bytes, before any work
     if cache is None:
         cache = _MemoryCache()         # equal GEMM shapes (12 identical encoder layers ...) are computed once
     ops = workload.ops

@@ -103,8 +103,16 @@ def run_grid(workloads: dict[str, ir.Workload], configs: list, *, workers: Optio
 
     # unique GEMM tasks
     tasks: dict[str, tuple[ir.Op, Any]] = {}
-    for wl in workloads.values():
+    errors: dict[tuple[str, str], str] = {}
+    for model, wl in workloads.items():
         for cfg in configs:
+            if cfg.resident_weights:           # the network's weights must fit where they reside
+                from cimscope.resident import check_capacity
+                try:
+                    check_capacity(wl, cfg)
+                except InputError as exc:
+                    errors[(model, cfg.label())] = str(exc)
+                    continue
             for op in wl.gemm_ops():
                 key = gemm_key(op, cfg)
                 tasks.setdefault(key, (op, cfg))
@@ -182,9 +190,10 @@ def run_grid(workloads: dict[str, ir.Workload], configs: list, *, workers: Optio
         bar.close()
 
     networks: dict[tuple[str, str], ir.NetworkResult] = {}
-    errors: dict[tuple[str, str], str] = {}
     for model, wl in workloads.items():
         for cfg in configs:
+            if (model, cfg.label()) in errors:
+                continue
             rows = []
             err = None
             for op in wl.ops:

@@ -39,6 +39,10 @@ def register(app: typer.Typer) -> None:
         no_weight_reload: bool = typer.Option(False, "--no-weight-reload",
                                               help="weight-stationary only: error if weights do not fit the CiM"),
         no_interleave: bool = typer.Option(False, "--no-interleave", help="pack weight tiles into arrays in order"),
+        resident_weights: bool = typer.Option(False, "--resident-weights",
+                                              help="steady state: static weights preloaded once into the CiM "
+                                                   "arrays (baseline: largest on-chip level), no per-inference "
+                                                   "weight loads; error if they do not fit"),
         no_duplicate: bool = typer.Option(False, "--no-duplicate", help="do not copy weights into idle arrays"),
         rounding: str = typer.Option("www", "--rounding", help="equal-area array count: www | floor | ceil"),
         cache_dir: Path = typer.Option(DEFAULT_CACHE, "--cache-dir", help="export and result cache"),
@@ -61,7 +65,8 @@ def register(app: typer.Typer) -> None:
         cache = ResultCache(cache_dir / "results")
         nr = evaluate_network(wl, arch, placement, primitive if placement != "none" else None, engine,
                               interleave=not no_interleave, duplicate=not no_duplicate,
-                              weight_reload=not no_weight_reload, rounding=rounding, cache=cache, progress=True)
+                              weight_reload=not no_weight_reload, rounding=rounding, cache=cache, progress=True,
+                              resident_weights=resident_weights)
         files = write_network(nr, out) if out is not None else []
         if as_json:
             print_json(nr.to_dict())
@@ -87,6 +92,10 @@ def register(app: typer.Typer) -> None:
                                               help="weight-stationary only: configurations whose CiM cannot hold "
                                                    "an operator's weights report the missing capacity"),
         no_interleave: bool = typer.Option(False, "--no-interleave", help="pack weight tiles into arrays in order"),
+        resident_weights: bool = typer.Option(False, "--resident-weights",
+                                              help="steady state: static weights preloaded once into the CiM "
+                                                   "arrays (baseline: largest on-chip level), no per-inference "
+                                                   "weight loads; error if they do not fit"),
         no_duplicate: bool = typer.Option(False, "--no-duplicate", help="do not copy weights into idle arrays"),
         rounding: str = typer.Option("www", "--rounding", help="equal-area array count: www | floor | ceil"),
         cache_dir: Path = typer.Option(DEFAULT_CACHE, "--cache-dir", help="export and result cache"),
@@ -123,7 +132,8 @@ def register(app: typer.Typer) -> None:
             for pr in ([None] if pl == "none" else prims):
                 configs.append(EvalConfig(arch=arch, placement=pl, primitive=pr, engine=engine,
                                           interleave=not no_interleave, duplicate=not no_duplicate,
-                                          weight_reload=not no_weight_reload, rounding=rounding))
+                                          weight_reload=not no_weight_reload, rounding=rounding,
+                                          resident_weights=resident_weights))
         workloads = {}
         for m in models:
             print(f"exporting {m} ...", file=sys.stderr)

@@ -1,0 +1,212 @@
+"""Steady-state inference with resident weights (``evaluate_network(..., resident_weights=True)``).
+
+In repeated inference the network's static weights (GEMM operators whose ``attrs["dynamic_weight"]`` is
+false; attention QK^T / AV multiply two activations and still stream) are preloaded once into the on-chip
+level that holds them and stay there, so the one-time load is amortised to zero per inference:
+
+* CiM placements: the weights live in the CiM arrays. Their capacity is the placement's total CiM weight
+  capacity (:attr:`cimscope.arch.placements.CimPlacement.weight_capacity_bytes`). Per inference there are
+  no HBM/DRAM (or intermediate level) accesses of the weights and no weight writes into the arrays: neither
+  their write energy nor the write latency ``W x t_w`` of :func:`cimscope.cim.postprocess`. The arrays'
+  compute reads of their weights (0 pJ, part of the MAC) stay. Weight duplication into idle arrays is
+  off (the arrays hold each weight of the network once; operators run one after another on the cells
+  that hold their weights).
+* Baseline (placement ``none``): the weights live in the largest on-chip level with one instance (a level
+  every compute unit reaches: L2 on ``a100_like``, the SM's SMEM on ``a100_sm``). The mapper runs on the
+  architecture with that level constrained to keep the weights (Timeloop ``keep`` constraint,
+  :attr:`ir.Level.keep`), so the engine counts the weights' reads from that level and below; the
+  levels above it and the level's own fills of the weights are the one-time preload and are removed.
+
+If the network's static weight bytes exceed the level's capacity, :func:`check_capacity` raises InputError
+naming the missing bytes.
+
+How the removal is done (:func:`remove_weight_traffic`): a post-processing of the engine's labelled
+per-level, per-dataspace counts (``Result.extra["levels"]``, the blocks of a timeloop-model stats file,
+written by the builtin engine and parsed from real Timeloop output alike). Timeloop cannot express
+"resident" directly: the outermost level must keep every dataspace, so the weights cannot bypass DRAM, and
+a fill of a level cannot be suppressed by a constraint. Per removed (level, dataspace, action), with the
+level's ERT and block size as the engine used them (Timeloop model/buffer.cpp):
+
+    energy removed = utilized instances x ceil(scalar accesses per instance / block size) x ERT energy
+
+and the cycles are recomputed from the remaining transfers as the engine computes them
+(:mod:`cimscope.model.cost`): per level, slowdown = min(1, read bandwidth / reads per cycle, write
+bandwidth / (fills + updates) per cycle, shared bandwidth / all per cycle), level cycles =
+ceil(compute cycles / slowdown), cycles = max(compute cycles, level cycles). Leakage (ERT ``leak``,
+pJ per instance per cycle) follows the new cycles.
+"""
+from __future__ import annotations
+
+import copy
+import math
+from typing import Optional
+
+from cimscope import ir
+from cimscope.errors import InputError
+
+
+def static_weight_bytes(workload: ir.Workload) -> float:
+    """Bytes of the network's static GEMM weights, each occurrence counted (``Op.count``); operators of the
+    same module with the same weight shape share one copy (a module called twice reuses its weights)."""
+    from cimscope.evaluate import weight_bytes
+    seen: set = set()
+    total = 0.0
+    for op in workload.gemm_ops():
+        if op.attrs.get("dynamic_weight") or op.tensor("weight") is None:
+            continue
+        w = op.tensor("weight")
+        key = (op.module, repr(w.projection), repr(sorted(op.dims.items()))) if op.module else None
+        if key is not None:
+            if key in seen:
+                continue
+            seen.add(key)
+        total += weight_bytes(op) * (1 if key is not None else op.count)
+    return total
+
+
+def level_bytes(lv: ir.Level) -> Optional[int]:
+    """Capacity of all instances of a storage level in bytes (depth x width bits x instances / 8)."""
+    if lv.depth is None:
+        return None
+    return lv.instances * lv.depth * lv.width // 8
+
+
+def baseline_level(arch: ir.Arch) -> ir.Level:
+    """The largest on-chip (not outermost) single-instance storage level of ``arch``."""
+    cands = [lv for lv in arch.levels[1:] if lv.instances == 1 and lv.depth is not None and not lv.is_dummy]
+    if not cands:
+        raise InputError(f"arch {arch.name}: no single-instance on-chip level can hold resident weights")
+    return max(cands, key=lambda lv: level_bytes(lv) or 0)
+
+
+def check_capacity(workload: ir.Workload, cfg) -> dict:
+    """Where the network's static weights reside under ``cfg`` (an :class:`cimscope.evaluate.EvalConfig`);
+    InputError naming the missing bytes if they do not fit. Returns {level, weight_bytes, capacity_bytes}."""
+    from cimscope.evaluate import op_bits, placed_arch
+    need = static_weight_bytes(workload)
+    pa = placed_arch(cfg, max((op_bits(o) for o in workload.gemm_ops()), default=8))
+    if pa.cim is None:
+        lv = baseline_level(pa.gemm)
+        name, have = lv.name, float(level_bytes(lv))
+        what = f"on-chip level {name}"
+    else:
+        name, have = pa.cim_level.name, float(pa.cim.weight_capacity_bytes)
+        what = (f"CiM arrays at {cfg.placement} ({pa.cim.arrays} {pa.cim.primitive.name} arrays, level {name})")
+    if need > have:
+        raise InputError(f"resident weights: {workload.model} has {need:,.0f} B of static weights but the "
+                         f"{what} of {cfg.arch} holds {have:,.0f} B: missing {need - have:,.0f} B")
+    return {"level": name, "weight_bytes": need, "capacity_bytes": have}
+
+
+def keep_weights_arch(arch: ir.Arch, level: str, weights: str) -> ir.Arch:
+    """A copy of ``arch`` whose ``level`` is constrained to keep dataspace ``weights`` (Timeloop keep)."""
+    a = copy.deepcopy(arch)
+    lv = a.level(level)
+    lv.keep = sorted(set(lv.keep or []) | {weights})
+    if lv.bypass and weights in lv.bypass:
+        lv.bypass = [d for d in lv.bypass if d != weights]
+    return a
+
+
+def _stat(x) -> float:
+    from cimscope.timeloop.stats import stat_value
+    v = stat_value(x) if x is not None else None
+    return float(v or 0.0)
+
+
+def _vec(x: float, block: int) -> float:
+    if x <= 0:
+        return 0.0
+    q = x / block
+    r = round(q)
+    return float(r) if abs(q - r) < 1e-9 else float(math.ceil(q))
+
+
+def remove_weight_traffic(result: ir.Result, arch: ir.Arch, weights: str,
+                          remove: dict[str, tuple[str, ...]]) -> ir.Result:
+    """``result`` without the accesses ``remove[level] = (actions ...)`` ("reads", "fills", "updates") of
+    dataspace ``weights`` (see the module doc for the energy and cycle formulas)."""
+    from cimscope.model.cost import FILL_ACTIONS, READ_ACTIONS, UPDATE_ACTIONS, action_energy
+    blocks = {b["name"]: b for b in (result.extra.get("levels") or [])}
+    arith = next((b for b in blocks.values() if b.get("kind") == "arithmetic"), None)
+    if arith is None:
+        raise InputError(f"{result.op_name or 'result'}: the engine result has no per-level blocks; "
+                         f"cannot remove the resident weights' traffic")
+    compute_cycles = _stat(arith["stats"].get("Cycles"))
+    keys = {"reads": "Scalar reads (per-instance)", "fills": "Scalar fills (per-instance)",
+            "updates": "Scalar updates (per-instance)"}
+    accesses = {lv: {ds: ir.DataspaceAccesses(**vars(a)) for ds, a in per.items()}
+                for lv, per in result.accesses.items()}
+    per_level = dict(result.energy_pJ_per_level)
+    removed_pJ: dict[str, float] = {}
+    removed_words: dict[str, float] = {}
+    level_cycles = []
+    for lv in arch.levels:
+        b = blocks.get(lv.name)
+        if b is None or b.get("kind") != "buffer":
+            continue
+        e = lv.action_energy_pJ or {}
+        ert = {"reads": action_energy(e, READ_ACTIONS) or 0.0, "fills": action_energy(e, FILL_ACTIONS) or 0.0,
+               "updates": action_energy(e, UPDATE_ACTIONS) or 0.0}
+        rd = wr = 0.0
+        for ds, d in b["dataspaces"].items():
+            inst = _stat(d.get("Utilized instances (max)"))
+            cnt = {k: _stat(d.get(v)) for k, v in keys.items()}
+            if ds == weights and lv.name in remove:
+                for act in remove[lv.name]:
+                    if cnt[act] <= 0:
+                        continue
+                    de = inst * _vec(cnt[act], lv.block_size) * ert[act]
+                    removed_pJ[lv.name] = removed_pJ.get(lv.name, 0.0) + de
+                    removed_words[f"{lv.name}.{act}"] = cnt[act] * inst
+                    per_level[lv.name] = per_level.get(lv.name, 0.0) - de
+                    if lv.name in accesses and ds in accesses[lv.name]:
+                        setattr(accesses[lv.name][ds], act, 0.0)
+                    cnt[act] = 0.0
+            rd += cnt["reads"]
+            wr += cnt["fills"] + cnt["updates"]
+        slow = 1.0
+        if compute_cycles > 0:
+            if lv.read_bandwidth is not None and rd / compute_cycles > lv.read_bandwidth:
+                slow = min(slow, lv.read_bandwidth / (rd / compute_cycles))
+            if lv.write_bandwidth is not None and wr / compute_cycles > lv.write_bandwidth:
+                slow = min(slow, lv.write_bandwidth / (wr / compute_cycles))
+            if lv.shared_bandwidth is not None and (rd + wr) / compute_cycles > lv.shared_bandwidth:
+                slow = min(slow, lv.shared_bandwidth / ((rd + wr) / compute_cycles))
+        level_cycles.append(math.ceil(compute_cycles / slow - 1e-9) if slow > 0 else compute_cycles)
+    cycles = float(max([compute_cycles] + level_cycles))
+    # leakage follows the cycles (pJ per instance per cycle)
+    dc = cycles - float(result.cycles)
+    leak_delta = 0.0
+    for lv in list(arch.levels) + [arch.compute]:
+        leak = float((lv.action_energy_pJ or {}).get("leak", 0.0)) * lv.instances * dc
+        if leak and lv.name in per_level:
+            per_level[lv.name] += leak
+            leak_delta += leak
+    energy = float(result.energy_pJ) - sum(removed_pJ.values()) + leak_delta
+    extra = dict(result.extra)
+    extra["resident"] = {"dataspace": weights, "removed_pJ": removed_pJ, "removed_words": removed_words,
+                         "leak_delta_pJ": leak_delta, "engine_cycles_streaming": float(result.cycles),
+                         "engine_cycles_resident": cycles}
+    util = result.computes / (cycles * arch.compute.instances) if cycles > 0 else 0.0
+    return ir.Result(energy_pJ=energy, cycles=cycles, computes=result.computes, utilization=util,
+                     energy_pJ_per_level=per_level, accesses=accesses, engine=result.engine,
+                     op_name=result.op_name, cycle_seconds=result.cycle_seconds, extra=extra)
+
+
+def cim_removal(arch: ir.Arch) -> dict[str, tuple[str, ...]]:
+    """CiM hierarchy: every access of the weights above the arrays, and the fills of the CiM cells."""
+    out = {lv.name: ("reads", "fills", "updates") for lv in arch.levels[:-1]}
+    out[arch.levels[-1].name] = ("fills",)
+    return out
+
+
+def baseline_removal(arch: ir.Arch, level: str) -> dict[str, tuple[str, ...]]:
+    """Baseline: every access of the weights above the resident ``level``, and that level's fills."""
+    out = {}
+    for lv in arch.levels:
+        if lv.name == level:
+            out[lv.name] = ("fills",)
+            break
+        out[lv.name] = ("reads", "fills", "updates")
+    return out
