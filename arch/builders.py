@@ -112,14 +112,21 @@ def _build_arch_cached(name: str, bits: int, ert: str) -> ir.Arch:
 
     # Operand width: words are `bits` wide. Bandwidths are given for the preset's datawidth (one-byte words)
     # and scale by datawidth/bits; the tensor-core MAC count per unit follows the published dense peaks.
+    # A row narrower than one word is widened to one word; the level keeps its capacity in bytes (fewer,
+    # wider rows) and a published per-row energy scales with the row width (energy per byte unchanged).
     base_dw = arch.compute.word_bits
+    row_scale: dict[str, float] = {}
     if bits != base_dw:
         scale_words = base_dw / bits
         for lv in arch.levels:
             if lv.word_bits == base_dw:
                 lv.word_bits = bits
                 if lv.width % bits:
-                    lv.width = max(bits, (lv.width // bits) * bits)
+                    new_width = max(bits, (lv.width // bits) * bits)
+                    if lv.depth is not None:
+                        lv.depth = max(1, lv.depth * lv.width // new_width)
+                    row_scale[lv.name] = new_width / lv.width
+                    lv.width = new_width
             for attr in ("read_bandwidth", "write_bandwidth", "shared_bandwidth"):
                 v = getattr(lv, attr)
                 if v is not None:
@@ -141,6 +148,10 @@ def _build_arch_cached(name: str, bits: int, ert: str) -> ir.Arch:
         if missing:
             raise InputError(f"arch {name!r}: the preset ERT has no row for {', '.join(missing)}")
         apply_ert(arch, table)
+        for lv in arch.levels:
+            for action in ("read", "write", "update"):
+                if lv.name in row_scale and action in lv.action_energy_pJ:
+                    lv.action_energy_pJ[action] *= row_scale[lv.name]
         for lv in arch.levels + [arch.compute]:
             lv.attributes["ert_source"] = "published (a100.yaml www_tensor_core_like_sm.energy_per_access_pJ)"
     else:

@@ -22,7 +22,8 @@ Rules (documented in docs/placement.md):
   word. Hierarchy: parent -> ``CiM_<level>_arrays`` (container, fanout Cp x Rp) -> ``CiM_<level>_out`` ->
   ``CiM_<level>_in`` -> ``CiM_<level>`` (weights) -> ``CiM_<level>_MAC``.
 * For NonGEMM operators the arrays still are the level's memory (dual-mode CiM): capacity
-  ``arrays x 4096`` bytes, the replaced level's bandwidth, the primitive's read/write energy per word.
+  ``arrays x 4096`` bytes, the replaced level's bandwidth and the replaced level's energy per byte
+  (:func:`cimscope.cim.stream_levels`; the primitive's ``read_energy_pJ`` is not used there).
 """
 from __future__ import annotations
 

@@ -114,19 +114,12 @@ def _stat(x) -> float:
     return float(v or 0.0)
 
 
-def _vec(x: float, block: int) -> float:
-    if x <= 0:
-        return 0.0
-    q = x / block
-    r = round(q)
-    return float(r) if abs(q - r) < 1e-9 else float(math.ceil(q))
-
-
 def remove_weight_traffic(result: ir.Result, arch: ir.Arch, weights: str,
                           remove: dict[str, tuple[str, ...]]) -> ir.Result:
     """``result`` without the accesses ``remove[level] = (actions ...)`` ("reads", "fills", "updates") of
     dataspace ``weights`` (see the module doc for the energy and cycle formulas)."""
-    from cimscope.model.cost import FILL_ACTIONS, READ_ACTIONS, UPDATE_ACTIONS, action_energy
+    from cimscope.model.cost import (FILL_ACTIONS, READ_ACTIONS, UPDATE_ACTIONS, action_energy,
+                                     bandwidth_slowdown, vector_accesses)
     blocks = {b["name"]: b for b in (result.extra.get("levels") or [])}
     arith = next((b for b in blocks.values() if b.get("kind") == "arithmetic"), None)
     if arith is None:
@@ -156,7 +149,7 @@ def remove_weight_traffic(result: ir.Result, arch: ir.Arch, weights: str,
                 for act in remove[lv.name]:
                     if cnt[act] <= 0:
                         continue
-                    de = inst * _vec(cnt[act], lv.block_size) * ert[act]
+                    de = inst * vector_accesses(cnt[act], lv.block_size) * ert[act]
                     removed_pJ[lv.name] = removed_pJ.get(lv.name, 0.0) + de
                     removed_words[f"{lv.name}.{act}"] = cnt[act] * inst
                     per_level[lv.name] = per_level.get(lv.name, 0.0) - de
@@ -165,14 +158,7 @@ def remove_weight_traffic(result: ir.Result, arch: ir.Arch, weights: str,
                     cnt[act] = 0.0
             rd += cnt["reads"]
             wr += cnt["fills"] + cnt["updates"]
-        slow = 1.0
-        if compute_cycles > 0:
-            if lv.read_bandwidth is not None and rd / compute_cycles > lv.read_bandwidth:
-                slow = min(slow, lv.read_bandwidth / (rd / compute_cycles))
-            if lv.write_bandwidth is not None and wr / compute_cycles > lv.write_bandwidth:
-                slow = min(slow, lv.write_bandwidth / (wr / compute_cycles))
-            if lv.shared_bandwidth is not None and (rd + wr) / compute_cycles > lv.shared_bandwidth:
-                slow = min(slow, lv.shared_bandwidth / ((rd + wr) / compute_cycles))
+        slow = bandwidth_slowdown(lv, rd, wr, compute_cycles)
         level_cycles.append(math.ceil(compute_cycles / slow - 1e-9) if slow > 0 else compute_cycles)
     cycles = float(max([compute_cycles] + level_cycles))
     # leakage follows the cycles (pJ per instance per cycle)

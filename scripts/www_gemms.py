@@ -66,12 +66,27 @@ def main(argv=None) -> int:
     from cimscope.report import csv_text, text_table
     from cimscope.sweep import run_grid
 
+    from cimscope.cli._common import writable_dir
+    from cimscope.errors import CimscopeError, InputError
+    try:
+        if args.workers is not None and args.workers < 1:
+            raise InputError(f"--workers must be >= 1, got {args.workers}")
+        if args.out:                      # checked before the grid runs, not after
+            writable_dir(args.out, "--out")
+        writable_dir(args.cache_dir, "--cache-dir")
+    except CimscopeError as exc:
+        print(f"www_gemms: error: {exc}", file=sys.stderr)
+        return 2
     wls = workloads(args.set)
     configs = [EvalConfig(arch="a100_sm", placement="none")]
     configs += [EvalConfig(arch="a100_sm", placement=pl, primitive=pr) for pl in ("rf", "smem") for pr in PRIMITIVES]
     grid = run_grid(wls, configs, workers=args.workers, cache_dir=args.cache_dir, progress=not args.json)
     rows = []
     for label, wl in wls.items():
+        if (label, "baseline") not in grid.networks:    # no baseline: no ratios for this workload
+            print(f"www_gemms: error: {label} baseline failed: {grid.errors.get((label, 'baseline'), '?')}",
+                  file=sys.stderr)
+            return 2
         base = {o.name: o for o in grid.networks[(label, "baseline")].ops}
         for cfg in configs:
             nr = grid.networks.get((label, cfg.label()))

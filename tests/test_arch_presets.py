@@ -133,3 +133,30 @@ def test_preset_round_trips_through_timeloop_yaml():
     assert [(lv.name, lv.instances, lv.depth, lv.width) for lv in b.levels] == \
         [(lv.name, lv.instances, lv.depth, lv.width) for lv in a.levels]
     assert b.compute.instances == a.compute.instances
+
+
+def test_nongemm_sees_cim_arrays_with_the_replaced_levels_energy_and_bandwidth():
+    # placements.py doc / docs/placement.md: for NonGEMM the arrays are the level's memory with capacity
+    # arrays x 4096 B and the replaced level's bandwidth and energy per byte (not the primitive's read energy)
+    from cimscope.arch.placements import place
+    from cimscope.cim import stream_levels
+    pa = place("a100_sm", "smem", "analog6T")
+    base = {s.name: s for s in stream_levels(pa.base)}
+    cim = {s.name: s for s in stream_levels(pa.base, pa.cim)}
+    assert cim["SMEM"].cim and cim["SMEM"].capacity_bytes == 48 * 4096            # cim_macros.yaml: smem 48
+    assert cim["SMEM"].read_pJ_per_byte == base["SMEM"].read_pJ_per_byte == pytest.approx(124.70 / 32)
+    assert cim["SMEM"].read_bytes_per_cycle == base["SMEM"].read_bytes_per_cycle == 42
+
+
+def test_wider_operands_keep_capacity_and_energy_per_byte():
+    """a100_sm at 16-bit words: the 8-bit-wide RF (4096 x 8 b) becomes 2048 x 16 b rows, same 4096 B, and its
+    published 11.39 pJ per 8-bit row becomes 22.78 pJ per 16-bit row (same energy per byte)."""
+    from cimscope.arch.builders import build_arch, capacity_bytes
+    a8, a16 = build_arch("a100_sm", bits=8), build_arch("a100_sm", bits=16)
+    for name in ("RF", "SMEM"):
+        assert capacity_bytes(a16.level(name)) == capacity_bytes(a8.level(name))
+        per_byte8, per_byte16 = (a.level(name).action_energy_pJ["read"] / (a.level(name).width / 8)
+                                 for a in (a8, a16))
+        assert per_byte16 == pytest.approx(per_byte8, rel=1e-12)
+    assert a16.level("RF").width == 16 and a16.level("RF").depth == 2048
+    assert a16.level("RF").action_energy_pJ["read"] == pytest.approx(2 * 11.39)

@@ -105,3 +105,48 @@ def test_compare_cli_writes_table_csv_json_and_plots(tmp_path, capsys):
     assert json.loads(capsys.readouterr().out)["stats"]["computed"] == 0
     assert main(["compare", "--placements", "none,rf", "--primitives", "analog9T"]) == 2
     assert "valid primitives: analog6T, analog8T, digital6T, digital8T" in capsys.readouterr().err
+
+
+def test_unwritable_out_or_cache_dir_is_a_one_line_error_before_any_work(tmp_path, capsys):
+    from cimscope.cli import main
+    blocker = tmp_path / "a_file"
+    blocker.write_text("not a folder")
+    base = ["--model", "resnet18", "--image-size", "32", "--arch", "a100_sm"]
+    assert main(["compare", *base, "--placements", "none", "--workers", "1", "--cache-dir", str(tmp_path / "c"),
+                 "--out", str(blocker)]) == 2
+    err = capsys.readouterr().err
+    assert f"--out '{blocker}' is not a writable folder" in err and "exporting" not in err
+    assert "Traceback" not in err
+    assert main(["evaluate", *base, "--cache-dir", str(blocker)]) == 2
+    err = capsys.readouterr().err
+    assert f"--cache-dir '{blocker}' is not a writable folder" in err and "exporting" not in err
+
+
+def test_result_write_failure_is_an_input_error(tmp_path):
+    from cimscope.cli.evaluate import _write
+    from cimscope.errors import InputError
+
+    def full_disk(result, out, **kw):
+        raise OSError(28, "No space left on device")
+    with pytest.raises(InputError, match="cannot write the results \\(No space left on device\\)"):
+        _write(full_disk, None, tmp_path)
+
+
+def _www_gemms():
+    import importlib.util
+    from pathlib import Path
+    path = Path(__file__).resolve().parents[1] / "scripts" / "www_gemms.py"
+    spec = importlib.util.spec_from_file_location("www_gemms_script", path)
+    mod = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(mod)
+    return mod
+
+
+def test_www_gemms_rejects_bad_workers_and_unwritable_out_before_running(tmp_path, capsys):
+    mod = _www_gemms()
+    assert mod.main(["--workers", "0", "--cache-dir", str(tmp_path / "c")]) == 2
+    assert "--workers must be >= 1, got 0" in capsys.readouterr().err
+    blocker = tmp_path / "a_file"
+    blocker.write_text("x")
+    assert mod.main(["--out", str(blocker), "--cache-dir", str(tmp_path / "c")]) == 2
+    assert "is not a writable folder" in capsys.readouterr().err

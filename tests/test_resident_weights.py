@@ -201,3 +201,16 @@ def test_resident_baseline_through_timeloop_mapper_keeps_weights_in_smem(standin
     lin = _gemms(tl)["linear"]
     assert lin.extra["resident"]["removed_words"] == {"DRAM.reads": LIN_B, "SMEM.fills": LIN_B}
     assert lin.energy_pJ_per_level["DRAM"] == pytest.approx((1024 + 32) * DRAM_PJ_PER_B)
+
+
+def test_bandwidth_slowdown_and_vector_accesses_by_hand():
+    # the one copy of Timeloop's bandwidth model shared by the engine (model/cost.py) and the resident
+    # post-processing: a100_sm SMEM reads/writes 42 words per cycle (a100.yaml bandwidth_bytes_per_cycle)
+    from cimscope.arch.builders import build_arch
+    from cimscope.model.cost import bandwidth_slowdown, vector_accesses
+    smem = build_arch("a100_sm").level("SMEM")
+    assert bandwidth_slowdown(smem, 840, 420, 10) == pytest.approx(0.5)      # 84 reads/cycle vs 42
+    assert bandwidth_slowdown(smem, 420, 420, 10) == 1.0                     # exactly at the bandwidth
+    assert bandwidth_slowdown(smem, 840, 420, 0) == 1.0                      # nothing computed: no slowdown
+    assert vector_accesses(64, 32) == 2 and vector_accesses(65, 32) == 3 and vector_accesses(0, 32) == 0
+    assert vector_accesses(64 * (1 + 1e-12), 32) == 2                        # float noise is not a new row

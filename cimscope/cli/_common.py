@@ -31,3 +31,17 @@ def parse_attrs(pairs: list[str] | None) -> dict[str, Any]:
         except yaml.YAMLError:
             out[key] = value
     return out
+
+
+def writable_dir(path: Any, option: str = "--out") -> Any:
+    """Create folder ``path`` and check that files can be written in it, before any long work starts.
+    InputError (one line: the option, the folder, the OS reason) otherwise. Returns ``path``."""
+    import tempfile
+    from pathlib import Path
+    try:
+        Path(path).mkdir(parents=True, exist_ok=True)
+        with tempfile.TemporaryFile(dir=path):
+            pass
+    except OSError as exc:
+        raise InputError(f"{option} {str(path)!r} is not a writable folder ({exc.strerror or exc})") from None
+    return path

@@ -35,12 +35,31 @@ def action_energy(table: dict[str, float], names: tuple[str, ...]) -> Optional[f
     return None
 
 
-def _vec(x: float, block: int) -> float:
+def vector_accesses(x: float, block: int) -> float:
+    """Vector (row) accesses for ``x`` scalar accesses of a level whose rows hold ``block`` words:
+    ceil(x / block), with a 1e-9 tolerance so that float counts that divide evenly are not rounded up."""
     if x <= 0:
         return 0.0
     q = x / block
     r = round(q)
     return float(r) if abs(q - r) < 1e-9 else float(math.ceil(q))
+
+
+
+def bandwidth_slowdown(level: ir.Level, reads: float, writes: float, compute_cycles: float) -> float:
+    """How much a level's bandwidth slows the computation down (1: not at all): min(1, read bandwidth /
+    reads per cycle, write bandwidth / (fills + updates) per cycle, shared bandwidth / both per cycle), with
+    ``reads``/``writes`` the scalar accesses per instance over ``compute_cycles`` (Timeloop's model)."""
+    slow = 1.0
+    if compute_cycles > 0:
+        rd, wr, lv = reads, writes, level
+        if lv.read_bandwidth is not None and rd / compute_cycles > lv.read_bandwidth:
+            slow = min(slow, lv.read_bandwidth / (rd / compute_cycles))
+        if lv.write_bandwidth is not None and wr / compute_cycles > lv.write_bandwidth:
+            slow = min(slow, lv.write_bandwidth / (wr / compute_cycles))
+        if lv.shared_bandwidth is not None and (rd + wr) / compute_cycles > lv.shared_bandwidth:
+            slow = min(slow, lv.shared_bandwidth / ((rd + wr) / compute_cycles))
+    return slow
 
 
 def _f2(x: float) -> str:
@@ -81,16 +100,10 @@ def build_result(nest: Nest, stats: NestStats, counts: list[list[TileCounts]]) -
                 continue
             rd += c.reads
             wr += c.fills + c.updates
-            vr, vf, vu = _vec(c.reads, block), _vec(c.fills, block), _vec(c.updates, block)
+            vr, vf, vu = (vector_accesses(c.reads, block), vector_accesses(c.fills, block),
+                          vector_accesses(c.updates, block))
             ds_energy[d] = {"read": vr * er, "fill": vf * ef, "update": vu * eu}
-        slow = 1.0
-        if compute_cycles > 0:
-            if lv.read_bandwidth is not None and rd / compute_cycles > lv.read_bandwidth:
-                slow = min(slow, lv.read_bandwidth / (rd / compute_cycles))
-            if lv.write_bandwidth is not None and wr / compute_cycles > lv.write_bandwidth:
-                slow = min(slow, lv.write_bandwidth / (wr / compute_cycles))
-            if lv.shared_bandwidth is not None and (rd + wr) / compute_cycles > lv.shared_bandwidth:
-                slow = min(slow, lv.shared_bandwidth / ((rd + wr) / compute_cycles))
+        slow = bandwidth_slowdown(lv, rd, wr, compute_cycles)
         slowdowns.append(slow)
         level_cycles.append(int(math.ceil(compute_cycles / slow - 1e-9)) if slow > 0 else compute_cycles)
         per_level.append({"er": er, "ef": ef, "eu": eu, "ds_energy": ds_energy, "reads": rd, "writes": wr})
