@@ -168,6 +168,16 @@ def _clear(*cols: Column) -> Pass:
     return Pass((), tuple((c, 0) for c in cols))
 
 
+def _wide_enough(op: str, M: int, bits_b: Optional[int]) -> int:
+    """Destination (accumulator for ``accumulate``) width of an add/sub/accumulate: ``bits_b``, default
+    ``M``; narrower than the operand is an InputError."""
+    W = bits_b if bits_b is not None else M
+    if W < M:
+        what = "accumulator" if op == "accumulate" else "destination"
+        raise InputError(f"AP {op}: {what} width bits_b={W} is smaller than bits={M}")
+    return W
+
+
 def program(operation: str, bits: int, bits_b: Optional[int] = None) -> list[Pass]:
     """The LUT pass program of ``operation``; fields: A, B (operands, B is the in-place destination), C
     (carry/borrow), P (product), G/L (greater/less flags), X (value being reduced/clamped).
@@ -186,14 +196,10 @@ def program(operation: str, bits: int, bits_b: Optional[int] = None) -> list[Pas
     _check_bits(op, bits=bits, bits_b=bits_b)
     M = bits
     if op in ("add", "sub"):
-        W = bits_b if bits_b is not None else M
-        if W < M:
-            raise InputError(f"AP {op}: destination width bits_b={W} is smaller than bits={M}")
+        W = _wide_enough(op, M, bits_b)
         return [_clear(("C", 0))] + _add_program(M, W, subtract=(op == "sub"))
     if op == "accumulate":
-        W = bits_b if bits_b is not None else M
-        if W < M:
-            raise InputError(f"AP accumulate: accumulator width bits_b={W} is smaller than bits={M}")
+        W = _wide_enough(op, M, bits_b)
         return [_clear(("C", 0))] + _add_program(M, W, sign_extend=True)
     if op == "mul":
         Mb = bits_b if bits_b is not None else M
@@ -255,16 +261,12 @@ def ap_passes(operation: str, bits: int, bits_b: Optional[int] = None) -> ApPass
     _check_bits(op, bits=bits, bits_b=bits_b)
     M = bits
     if op in ("add", "sub"):
-        W = bits_b if bits_b is not None else M
-        if W < M:
-            raise InputError(f"AP {op}: destination width bits_b={W} is smaller than bits={M}")
+        W = _wide_enough(op, M, bits_b)
         c = 4 * M + 2 * (W - M)
         return ApPasses(c, c + 1, 3 * 4 * M + 2 * 2 * (W - M), 2 * c + 1,
                         2 * (4 * M / 8 + 2 * (W - M) / 4) + 1)
     if op == "accumulate":
-        W = bits_b if bits_b is not None else M
-        if W < M:
-            raise InputError(f"AP accumulate: accumulator width bits_b={W} is smaller than bits={M}")
+        W = _wide_enough(op, M, bits_b)
         return ApPasses(4 * W, 4 * W + 1, 12 * W, 8 * W + 1, 8 * W / 8 + 1)
     if op == "mul":
         Mb = bits_b if bits_b is not None else M

@@ -27,29 +27,27 @@ Scaling beyond the table (our formulas, stated here and in docs/plugins.md):
 """
 from __future__ import annotations
 
+from pathlib import Path
+
+import yaml
+
 from cimscope.plugins.base import ActionCost, Attr, Estimate, Estimator, register
 from cimscope.plugins.common import TECH_ATTR, VOLTAGE_ATTR, bits_attr, tech, tech_source
 from cimscope.plugins.sram import array_area_um2
 
-#: WWW primitive table (cim_macros.yaml), 45 nm, 8-bit data, 4096-byte arrays, 1 GHz.
-PRIMITIVES: dict[str, dict] = {
-    "analog6T": dict(Rp=64, Cp=4, Rh=1, Ch=16, latency_cycles=9, area_x=1.34, parallel_macs=256,
-                     mac_energy_pJ=0.15, write_energy_pJ=1.9, weight_serial=False,
-                     source="Local computing cell 6T SRAM CIM macro with 8-b MAC, 28 nm, 512x64, 0.8 V, 9 ns, "
-                            "14.05 TOPS/W (IEEE doc 9416993)"),
-    "analog8T": dict(Rp=64, Cp=4, Rh=1, Ch=16, latency_cycles=144, area_x=2.1, parallel_macs=256,
-                     mac_energy_pJ=0.09, write_energy_pJ=3.0, weight_serial=False,
-                     source="65 nm 1.4-6.7 TOPS/W adaptive-SNR sparsity-aware CIM core, 1.1 V, 240 ns "
-                            "(IEEE doc 10121243)"),
-    "digital6T": dict(Rp=256, Cp=16, Rh=1, Ch=1, latency_cycles=18, area_x=1.4, parallel_macs=4096,
-                      mac_energy_pJ=0.34, write_energy_pJ=3.2, weight_serial=False,
-                      source="89 TOPS/W, 16.3 TOPS/mm2 all-digital SRAM full-precision CIM, 22 nm, 256x256, "
-                             "0.72 V, 18 ns (IEEE doc 9365766)"),
-    "digital8T": dict(Rp=1, Cp=128, Rh=10, Ch=1, latency_cycles=233, area_x=1.1, parallel_macs=128,
-                      mac_energy_pJ=0.84, write_energy_pJ=1.7, weight_serial=True,
-                      source="28 nm compute SRAM with bit-serial logic/arithmetic, 128x256, 0.85 V, 233 ns, "
-                             "2.45 TOPS/W"),
-}
+#: Primitives whose weights are also processed bit-serially (digital8T: compute SRAM with bit-serial
+#: logic/arithmetic); a cimscope modelling attribute, not part of the published table.
+WEIGHT_SERIAL = frozenset({"digital8T"})
+
+
+def _load_primitives() -> dict[str, dict]:
+    """The WWW primitive table (45 nm, 8-bit data, 4096-byte arrays, 1 GHz) from the packaged copy of
+    cim_macros.yaml (plugins/data/; a test keeps it equal to the shared reference)."""
+    doc = yaml.safe_load((Path(__file__).with_name("data") / "cim_macros.yaml").read_text(encoding="utf-8"))
+    return {name: {**row, "weight_serial": name in WEIGHT_SERIAL} for name, row in doc["primitives"].items()}
+
+
+PRIMITIVES: dict[str, dict] = _load_primitives()
 ARRAY_BYTES = 4096
 TABLE_BITS = 8
 TABLE_CYCLE_S = 1e-9

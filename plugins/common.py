@@ -39,6 +39,8 @@ nm.__name__ = "technology node in nm (e.g. 45 or '45nm')"
 TECH_ATTR = Attr(45, "technology node (nm), Stillmaker & Baas range", kind=nm, low=7, high=180)
 VOLTAGE_ATTR = Attr(None, "supply voltage (V); default: the node's nominal (Stillmaker & Baas / PTM)", kind=float,
                     low=0.2, high=2.0)
+CLOCK_ATTR = Attr(None, "clock for the latency (default: 1 GHz at 45 nm, node-scaled)", kind=float,
+                  low=0.01, high=10)
 
 
 def bits_attr(default: int, doc: str, low: int = 1, high: int = 16) -> Attr:

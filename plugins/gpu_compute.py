@@ -32,7 +32,7 @@ from __future__ import annotations
 
 from cimscope.errors import InputError
 from cimscope.plugins.base import ActionCost, Attr, Estimate, Estimator, register
-from cimscope.plugins.common import (TECH_ATTR, VOLTAGE_ATTR, horowitz_pJ, int_add_pJ,
+from cimscope.plugins.common import (CLOCK_ATTR, TECH_ATTR, VOLTAGE_ATTR, horowitz_pJ, int_add_pJ,
                                      int_mul_pJ, tech, tech_source)
 from cimscope.plugins.sram import DFF_AREA_UM2
 
@@ -92,8 +92,7 @@ class TensorCoreMac(Estimator):
                                  kind=int, low=8, high=64),
         "technology": TECH_ATTR,
         "voltage": VOLTAGE_ATTR,
-        "clock_GHz": Attr(None, "clock for the latency (default: 1 GHz at 45 nm, node-scaled)", kind=float,
-                          low=0.01, high=10),
+        "clock_GHz": CLOCK_ATTR,
     }
 
     def estimate(self) -> Estimate:
@@ -162,8 +161,7 @@ class SimtLane(Estimator):
         "bits": Attr(32, "operand bits (fp: 16 or 32)", kind=int, low=1, high=64),
         "technology": TECH_ATTR,
         "voltage": VOLTAGE_ATTR,
-        "clock_GHz": Attr(None, "clock for the latency (default: 1 GHz at 45 nm, node-scaled)", kind=float,
-                          low=0.01, high=10),
+        "clock_GHz": CLOCK_ATTR,
     }
 
     def estimate(self) -> Estimate:

@@ -8,8 +8,6 @@ must parse, and the network totals must equal the builtin engine's. With the rea
 same path runs them instead.
 """
 import os
-import stat
-import sys
 
 import pytest
 
@@ -25,17 +23,6 @@ def make():
 """
 
 
-@pytest.fixture()
-def standin_binaries(tmp_path, monkeypatch):
-    bindir = tmp_path / "bin"
-    bindir.mkdir()
-    for name, sub in (("timeloop-model", "model"), ("timeloop-mapper", "mapper")):
-        exe = bindir / name
-        exe.write_text(f'#!/bin/sh\nexec "{sys.executable}" -m cimscope {sub} "$@" --out .\n')
-        exe.chmod(exe.stat().st_mode | stat.S_IEXEC)
-    monkeypatch.setenv("TIMELOOP_BIN", str(bindir))
-    monkeypatch.setenv("CIMSCOPE_CACHE", str(tmp_path / "cache"))
-    return bindir
 
 
 @pytest.fixture()

@@ -6,8 +6,6 @@ digital6T CiM arrays write a weight word for 3.2 pJ (cim_macro plug-in, WWW cim_
 in this preset. The tiny network's weights: conv 16 x 8 x 3 x 3 = 1,152 B, linear 1,024 x 32 = 32,768 B
 (int8; biases are NonGEMM adds).
 """
-import stat
-import sys
 
 import pytest
 
@@ -169,17 +167,6 @@ def test_default_is_the_per_inference_result(tiny):
                                    resident_weights=True)) != gemm_key(op, cfg)
 
 
-@pytest.fixture()
-def standin_binaries(tmp_path, monkeypatch):
-    bindir = tmp_path / "bin"
-    bindir.mkdir()
-    for name, sub in (("timeloop-model", "model"), ("timeloop-mapper", "mapper")):
-        exe = bindir / name
-        exe.write_text(f'#!/bin/sh\nexec "{sys.executable}" -m cimscope {sub} "$@" --out .\n')
-        exe.chmod(exe.stat().st_mode | stat.S_IEXEC)
-    monkeypatch.setenv("TIMELOOP_BIN", str(bindir))
-    monkeypatch.setenv("CIMSCOPE_CACHE", str(tmp_path / "cache"))
-    return bindir
 
 
 def test_resident_cim_through_timeloop_stats_equals_builtin(standin_binaries, tiny):
