@@ -8,8 +8,6 @@ wall time (Timeloop has no time limit of its own). Its outputs ``timeloop-mapper
 """
 from __future__ import annotations
 
-import shutil
-import tempfile
 from pathlib import Path
 from typing import Any, Optional, Union
 
@@ -75,7 +73,7 @@ def run_mapper(problem: ir.Problem, arch: ir.Arch, *, objective: str = "edp", bu
                max_evaluations: Optional[int] = None, seed: int = 0, constraints=None,
                out_dir: Optional[Union[str, Path]] = None, timeout_s: Optional[float] = None
                ) -> tuple[ir.Mapping, ir.Result]:
-    from cimscope.timeloop.binaries import require_binary, run_binary, write_inputs
+    from cimscope.timeloop.binaries import require_binary, run_binary, run_folder, write_inputs
     from cimscope.timeloop.stats import parse_stats
     from cimscope.timeloop.yaml_io import _load_one, mapping_from_yaml
 
@@ -83,12 +81,7 @@ def run_mapper(problem: ir.Problem, arch: ir.Arch, *, objective: str = "edp", bu
         from cimscope.errors import InputError
         raise InputError(f"unknown objective {objective!r}; objectives are {', '.join(_METRICS)}")
     require_binary("timeloop-mapper")
-    tmp = None
-    if out_dir is None:
-        tmp = tempfile.mkdtemp(prefix="cimscope-timeloop-mapper-")
-        out_dir = tmp
-    out_dir = Path(out_dir)
-    try:
+    with run_folder(out_dir, "cimscope-timeloop-mapper-") as (out_dir, temporary):
         inputs = write_inputs(out_dir, arch, problem, None, constraints,
                               extra=mapper_config(objective, budget_s, max_evaluations, seed))
         run_binary("timeloop-mapper", inputs, out_dir,
@@ -109,9 +102,6 @@ def run_mapper(problem: ir.Problem, arch: ir.Arch, *, objective: str = "edp", bu
         r.op_name = problem.name
         r.cycle_seconds = arch.cycle_seconds
         r.extra["mapper"] = {"engine": "timeloop", "objective": objective}
-        if tmp is None:
+        if not temporary:
             r.extra["timeloop_dir"] = str(out_dir)
         return mapping, r
-    finally:
-        if tmp is not None:
-            shutil.rmtree(tmp, ignore_errors=True)

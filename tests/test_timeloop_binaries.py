@@ -111,6 +111,20 @@ def test_failing_binary_reports_its_error(tmp_path, monkeypatch):
         get_engine("timeloop").evaluate(ti.problem, ti.arch, ti.mapping)
 
 
+def test_failed_run_leaves_no_temporary_folder(tmp_path, monkeypatch):
+    """Without an output folder each run works in a temporary one, removed also when the binary fails."""
+    import tempfile
+    bin_dir, scratch = tmp_path / "bin", tmp_path / "scratch"
+    scratch.mkdir()
+    _install(bin_dir, "timeloop-model", fail=True)
+    monkeypatch.setenv("PATH", f"{bin_dir}{os.pathsep}{os.environ['PATH']}")
+    monkeypatch.setattr(tempfile, "tempdir", str(scratch))
+    ti = _inputs()
+    with pytest.raises(EngineError):
+        get_engine("timeloop").evaluate(ti.problem, ti.arch, ti.mapping)
+    assert list(scratch.iterdir()) == []
+
+
 def test_timeloop_mapper_backend(fake_path, tmp_path):
     ti = _inputs()
     m, r = get_engine("timeloop", out_dir=str(tmp_path / "m")).map(ti.problem, ti.arch, objective="energy",

@@ -12,8 +12,9 @@ import os
 import shutil
 import subprocess
 import tempfile
+from contextlib import contextmanager
 from pathlib import Path
-from typing import Optional, Union
+from typing import Iterator, Optional, Union
 
 from cimscope import ir
 from cimscope.errors import EngineError
@@ -87,28 +88,36 @@ def write_inputs(workdir: Union[str, Path], arch: ir.Arch, problem: ir.Problem, 
     return paths
 
 
+@contextmanager
+def run_folder(out_dir: Optional[Union[str, Path]], prefix: str) -> Iterator[tuple[Path, bool]]:
+    """The folder a binary runs in: ``out_dir`` (kept), or a fresh temporary one, removed afterwards even when
+    the run fails. Yields (folder, is_temporary)."""
+    if out_dir is not None:
+        yield Path(out_dir), False
+        return
+    tmp = tempfile.mkdtemp(prefix=prefix)
+    try:
+        yield Path(tmp), True
+    finally:
+        shutil.rmtree(tmp, ignore_errors=True)
+
+
 def run_model(problem: ir.Problem, arch: ir.Arch, mapping: ir.Mapping, *, out_dir: Optional[Union[str, Path]] = None,
               timeout_s: Optional[float] = None) -> ir.Result:
     """Evaluate ``mapping`` with the real timeloop-model and parse its statistics."""
     from cimscope.timeloop.stats import parse_stats
 
     require_binary("timeloop-model")
-    tmp = None
-    if out_dir is None:
-        tmp = tempfile.mkdtemp(prefix="cimscope-timeloop-")
-        out_dir = tmp
-    out_dir = Path(out_dir)
-    inputs = write_inputs(out_dir, arch, problem, mapping)
-    run_binary("timeloop-model", inputs, out_dir, timeout_s=timeout_s)
-    stats = out_dir / "timeloop-model.stats.txt"
-    if not stats.exists():
-        raise EngineError(f"timeloop-model ran but wrote no {stats.name} in {out_dir}")
-    mp = out_dir / "timeloop-model.map.txt"
-    r = parse_stats(stats, map_text=mp if mp.exists() else None)
+    with run_folder(out_dir, "cimscope-timeloop-") as (folder, temporary):
+        inputs = write_inputs(folder, arch, problem, mapping)
+        run_binary("timeloop-model", inputs, folder, timeout_s=timeout_s)
+        stats = folder / "timeloop-model.stats.txt"
+        if not stats.exists():
+            raise EngineError(f"timeloop-model ran but wrote no {stats.name} in {folder}")
+        mp = folder / "timeloop-model.map.txt"
+        r = parse_stats(stats, map_text=mp if mp.exists() else None)
     r.op_name = problem.name
     r.cycle_seconds = arch.cycle_seconds
-    r.extra["timeloop_dir"] = str(out_dir)
-    if tmp is not None:
-        shutil.rmtree(tmp, ignore_errors=True)
-        r.extra.pop("timeloop_dir", None)
+    if not temporary:
+        r.extra["timeloop_dir"] = str(folder)
     return r
