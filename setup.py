@@ -35,6 +35,8 @@ setup(
         "tqdm>=4.66",
         "matplotlib>=3.8",
         "dask[distributed]>=2024.1",
+        "pydantic>=2.6",
+        "jinja2>=3.1",
     ],
     extras_require={
         "torch": ["torch>=2.4,<2.15", "torchvision>=0.19,<0.30", "transformers>=4.40"],
