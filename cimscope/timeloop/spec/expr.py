@@ -28,10 +28,14 @@ _MATH_NAMES = ("ceil comb copysign fabs factorial floor fmod frexp fsum gcd iscl
 _MAX_RANGE = 1_000_000
 
 
+class ExprError(InputError):
+    """An expression that cannot be evaluated (unknown name, refused construct, arithmetic error)."""
+
+
 def _range(*args: int) -> range:
     r = range(*args)
     if len(r) > _MAX_RANGE:
-        raise InputError(f"range{args} has {len(r)} elements; at most {_MAX_RANGE} are allowed in an expression")
+        raise ExprError(f"range{args} has {len(r)} elements; at most {_MAX_RANGE} are allowed in an expression")
     return r
 
 
@@ -50,10 +54,6 @@ _UNOPS = {ast.UAdd: operator.pos, ast.USub: operator.neg, ast.Not: operator.not_
 _CMPOPS = {ast.Eq: operator.eq, ast.NotEq: operator.ne, ast.Lt: operator.lt, ast.LtE: operator.le,
            ast.Gt: operator.gt, ast.GtE: operator.ge, ast.In: lambda a, b: a in b,
            ast.NotIn: lambda a, b: a not in b, ast.Is: operator.is_, ast.IsNot: operator.is_not}
-
-
-class ExprError(InputError):
-    """An expression that cannot be evaluated (unknown name, refused construct, arithmetic error)."""
 
 
 def _pow(a: Any, b: Any) -> Any:
