@@ -223,3 +223,20 @@ def test_www_designs_read_with_a_dense_gemm(tmp_path):
         doc = load_sources([arch, dense, designs / "_include" / "mapper.yaml", *comps])
         names = [c["name"] for c in doc["architecture"]["subtree"][0]["local"]]
         assert names[0] == "DRAM[1..1]" and names[-1].endswith("[1..1024]"), (arch, names)
+
+
+def test_jinja_statement_include_and_data(tmp_path):
+    _write(tmp_path, "part.yaml", "  depth: {{ depth }}\n")
+    top = _write(tmp_path, "top.yaml", "x:\n{% include 'part.yaml' %}\n")
+    from cimscope.timeloop.spec.render import load_top_files
+    (_, doc), = load_top_files([top], {"depth": 64})
+    assert doc == {"x": {"depth": 64}}
+
+
+def test_bad_dimension_size_is_refused(small, tmp_path):
+    p = _write(tmp_path, "p.yaml", PROBLEM.replace("M: 8", "M: many"))
+    with pytest.raises(InputError, match=r"problem\.instance\.M: cannot evaluate 'many'"):
+        load_sources([small[0], p])
+    p = _write(tmp_path, "p.yaml", PROBLEM.replace("M: 8", "M: 0.5"))
+    with pytest.raises(InputError, match=r"problem\.instance\.M: the size of dimension M must be a positive integer"):
+        load_sources([small[0], p])

@@ -33,13 +33,18 @@ class Problem:
         shape = problem.get("shape") or {}
         self.dims = [str(d) for d in shape.get("dimensions") or []]
         self.instance = problem.get("instance") or {}
+        for d in self.dims:
+            v = self.instance.get(d)
+            if isinstance(v, bool) or not isinstance(v, int) or v < 1:
+                raise InputError(f"problem.instance.{d}: the size of dimension {d} must be a positive integer, "
+                                 f"found {v!r}")
         self.ds_dims: dict[str, list[str]] = {}
         for ds in shape.get("data_spaces") or []:
             names = _flat_names(ds.get("projection"))
             self.ds_dims[str(ds.get("name"))] = [d for d in self.dims if d in names]
 
     def size(self, dim: str) -> int:
-        return int(self.instance.get(dim, 1))
+        return self.instance.get(dim, 1)
 
 
 def _flat_names(x: Any) -> set:

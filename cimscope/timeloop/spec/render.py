@@ -121,8 +121,7 @@ def render_text(path: str, session: RenderSession, include_dirs: list[str]) -> s
     except jinja2.TemplateSyntaxError as exc:
         raise InputError(f"{exc.filename or path}:{exc.lineno}: Jinja2 syntax error: {exc.message}") from None
     except jinja2.UndefinedError as exc:
-        raise InputError(f"{path}: Jinja2: {exc.message} (pass it as template data, e.g. "
-                         f"--jinja-data NAME=VALUE)") from None
+        raise InputError(f"{path}: Jinja2: {exc.message} (give it as Jinja2 template data)") from None
     except jinja2.TemplateError as exc:
         raise InputError(f"{path}: Jinja2: {exc}") from None
     finally:
