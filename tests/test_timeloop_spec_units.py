@@ -240,3 +240,19 @@ def test_bad_dimension_size_is_refused(small, tmp_path):
     p = _write(tmp_path, "p.yaml", PROBLEM.replace("M: 8", "M: 0.5"))
     with pytest.raises(InputError, match=r"problem\.instance\.M: the size of dimension M must be a positive integer"):
         load_sources([small[0], p])
+
+
+@pytest.mark.parametrize("arch, message", [
+    ("architecture: {nodes: 5}", r"'nodes' must be a list"),
+    ("architecture: {nodes: [!Component {name: a, class: DRAM, constraints: {foo: {x: 1}}}]}",
+     r"a\.constraints: unknown constraint type\(s\) foo; types are spatial, temporal"),
+    ("architecture: {nodes: [!Component {name: a, class: DRAM, constraints: {dataspace: {keep: [Q]}}},"
+     " !Component {name: m, class: mac}]}", r"keep: unknown data space 'Q'; data spaces are A, B, Z"),
+    ("mapping: 5\narchitecture: {nodes: []}", r"mapping: expected a list of directives"),
+    ("constraints: {targets: 3}\narchitecture: {nodes: []}", r"constraints\.targets: expected a list"),
+    ("architecture: {nodes: [!Component {name: a, class: DRAM, spatial: {meshX: 0}}]}",
+     r"a\.spatial\.meshX must be a positive integer, found 0"),
+])
+def test_malformed_inputs_get_one_line(small, tmp_path, arch, message):
+    with pytest.raises(InputError, match=message):
+        load_sources([_write(tmp_path, "a.yaml", arch + "\n"), small[1]])

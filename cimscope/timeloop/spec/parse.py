@@ -22,6 +22,7 @@ from cimscope.errors import InputError
 from cimscope.timeloop.spec.expr import evaluate
 from cimscope.timeloop.spec.yamlload import Quoted, Tagged
 
+CONSTRAINT_TYPES = ("spatial", "temporal", "dataspace", "max_overbooked_proportion", "utilization")
 NUMERIC_FIELDS = {"meshX", "meshY", "split", "proportion", "min", "default_max_factor", "default_min_factor",
                   "remainders", "maximize_dims_capacity", "default", "version"}
 _ITERATION = ("spatial", "temporal")
@@ -123,6 +124,10 @@ def _parse_leaf(node: dict, scope: dict, where: str) -> dict:
         elif k == "constraints":
             if not isinstance(v, dict):
                 raise InputError(f"{w}: expected a mapping of spatial/temporal/dataspace constraints, found {v!r}")
+            unknown = [str(ct) for ct in v if ct not in CONSTRAINT_TYPES]
+            if unknown:
+                raise InputError(f"{w}: unknown constraint type(s) {', '.join(unknown)}; types are "
+                                 f"{', '.join(CONSTRAINT_TYPES)}")
             v = {ct: normalize_constraint(parse_fields(c or {}, local, f"{w}.{ct}"), ct, f"{w}.{ct}")
                  for ct, c in v.items()}
         elif k == "nodes":
@@ -185,9 +190,15 @@ def parse_spec(spec: dict) -> dict:
                            "nodes": parse_nodes(arch["nodes"], scope, "architecture")}
     cons = spec.get("constraints") or {}
     targets = cons.get("targets") if isinstance(cons, dict) else cons
+    if not isinstance(targets or [], list):
+        raise InputError(f"constraints.targets: expected a list of constraints, found {targets!r}")
     out["constraint_targets"] = [_parse_target(c, scope, f"constraints.targets[{i}]")
                                  for i, c in enumerate(targets or [])]
-    out["mapping"] = [_parse_target(c, scope, f"mapping[{i}]") for i, c in enumerate(spec.get("mapping") or [])]
+    mapping = spec.get("mapping") or []
+    if not isinstance(mapping, list):
+        raise InputError(f"mapping: expected a list of directives (target, type, factors, permutation), found "
+                         f"{mapping!r}")
+    out["mapping"] = [_parse_target(c, scope, f"mapping[{i}]") for i, c in enumerate(mapping)]
     for key in ("mapper", "mapspace", "globals"):
         if key in spec:
             out[key] = parse_fields(spec[key], scope, key)

@@ -19,9 +19,9 @@ import math
 from typing import Any
 
 from cimscope.errors import InputError
+from cimscope.timeloop.spec.parse import CONSTRAINT_TYPES
 from cimscope.timeloop.spec.tree import fanout, is_branch, kind, leaves, named
 
-CONSTRAINT_TYPES = ("spatial", "temporal", "dataspace", "max_overbooked_proportion", "utilization")
 _DS_LISTS = ("keep", "bypass", "no_coalesce", "no_reuse", "no_link_transfer", "rmw_first_update", "keep_only",
              "bypass_only", "no_iteration_over_dataspaces", "must_iterate_over_dataspaces")
 
@@ -124,11 +124,15 @@ def attach(nodes: list, targets: list[dict], what: str) -> None:
         cons[ctype] = combine_constraint(cons.get(ctype) or {}, body, ctype, where)
 
 
-def _expand_star(c: dict, prob: Problem) -> None:
+def _expand_star(c: dict, prob: Problem, where: str) -> None:
     for key in _DS_LISTS:
         lst = c.get(key)
         if isinstance(lst, list) and "*" in lst:
-            c[key] = [x for x in lst if x != "*"] + [d for d in prob.ds_dims if d not in lst]
+            c[key] = lst = [x for x in lst if x != "*"] + [d for d in prob.ds_dims if d not in lst]
+        for name in lst if isinstance(lst, list) else []:
+            if name not in prob.ds_dims:
+                raise InputError(f"{where}.{key}: unknown data space {name!r}; data spaces are "
+                                 f"{', '.join(prob.ds_dims)}")
 
 
 def _ds_dims(names: list[str], prob: Problem, where: str) -> set:
@@ -262,7 +266,7 @@ def apply_macros(nodes: list, prob: Problem) -> None:
     for leaf in leaves(nodes):
         for ctype, c in (leaf.get("constraints") or {}).items():
             where = f"architecture: {leaf.get('name')}.constraints.{ctype}"
-            _expand_star(c, prob)
+            _expand_star(c, prob, where)
             if ctype in ("spatial", "temporal"):
                 _iteration_macros(c, prob, where)
             if ctype == "dataspace":
