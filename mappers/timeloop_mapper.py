@@ -25,7 +25,7 @@ from pathlib import Path
 from typing import Any, Optional, Union
 
 from cimscope import ir
-from cimscope.errors import EngineError
+from cimscope.errors import CimscopeError, EngineError, InputError
 
 _METRICS = {"edp": ["edp"], "energy": ["energy"], "delay": ["delay", "energy"]}
 #: Consecutive invalid mappings after which a search thread stops (the 2020 ISPASS tutorial's mapper uses 15000).
@@ -47,7 +47,6 @@ def mapper_config(objective: str, budget_s: Optional[float], max_evaluations: Op
                            "timeout": INVALID_IN_A_ROW, "victory_condition": VICTORY}
     if max_evaluations is not None:
         if max_evaluations < 1:
-            from cimscope.errors import InputError
             raise InputError(f"max_evaluations must be >= 1, got {max_evaluations}")
         cfg["search_size"] = int(max_evaluations)
         cfg["victory_condition"] = 0
@@ -112,7 +111,6 @@ def run_mapper(problem: ir.Problem, arch: ir.Arch, *, objective: str = "edp", bu
     from cimscope.timeloop.binaries import require_binary, run_binary, run_folder, write_inputs
 
     if objective not in _METRICS:
-        from cimscope.errors import InputError
         raise InputError(f"unknown objective {objective!r}; objectives are {', '.join(_METRICS)}")
     require_binary("timeloop-mapper")
     cfg = mapper_config(objective, budget_s, max_evaluations, seed)
@@ -138,7 +136,6 @@ def read_mapper_outputs(folder: Path, arch: ir.Arch, problem: ir.Problem, *, no_
                         ) -> tuple[ir.Mapping, ir.Result]:
     """(Mapping, Result) from timeloop-mapper's files in ``folder``; EngineError(``no_mapping``) when it found
     none (missing or empty stats/map files), EngineError when the mapping fails cimscope's validity checks."""
-    from cimscope.errors import CimscopeError, EngineError
     from cimscope.model import evaluate
     from cimscope.timeloop.stats import parse_stats
     from cimscope.timeloop.yaml_io import load_yaml_files, mapping_from_yaml
