@@ -21,11 +21,10 @@ setup(
     package_data={f"cimscope.{p}": ["*.yaml", "presets/*.yaml", "data/*.yaml"] for p in SUBPACKAGES},
     # (find_packages only sees folders under cimscope/; the four top-level folders are mapped above)
     include_package_data=True,
-    # <prefix>/share/accelergy/estimation_plug_ins/ is Accelergy's conventional shared plug-in folder (e.g.
-    # /usr/local/share/... for a system install); a venv user adds <venv>/share/accelergy/estimation_plug_ins to
-    # accelergy_config.yaml (`cimscope estimate --accelergy-config` prints the lines).
-    data_files=[("share/accelergy/estimation_plug_ins/cimscope",
-                 ["plugins/cimscope.estimator.yaml", "plugins/accelergy_plugin.py"])],
+    # No data_files into Accelergy's plug-in folder: the Accelergy plug-in is registered once, by the
+    # python_plug_ins line of accelergy_config.yaml that `cimscope estimate --accelergy-config` prints (a copy in
+    # <prefix>/share/accelergy/estimation_plug_ins as well loaded every estimator twice, with a warning each).
+    data_files=[],
     install_requires=[
         "numpy>=1.26",
         "pandas>=2.0",

@@ -13,6 +13,16 @@ last), sets the operand width, then fills the ERT row of every level:
 
 ERT energies are per *vector* (row) access, as in Timeloop: a level whose rows hold ``width / datawidth``
 words is charged ``energy / block_size`` per word.
+
+Component classes (the one place cimscope decides them): real Timeloop v0.4 gives a component its role from
+the *substring* of its class (``include/model/topology.hpp`` bufferClasses/computeClasses,
+``src/model/topology.cpp`` isBufferClass/isComputeClass, storage tested first) and silently drops a component
+of any other class, so a level written as ``class: cim_buffer`` or ``class: sram_buffer`` is not storage to
+Timeloop. A class containing ``DRAM`` also makes Timeloop treat the level as DRAM (no in-memory reduction,
+``src/model/buffer.cpp``). :func:`timeloop_class` gives the class a level is written with; the cimscope
+plug-in components that cost storage levels are wrapped as Accelergy v0.4 compound components named
+``<component>_storage`` (``<component>_DRAM`` off chip), see :func:`compound_components`, so that one class is
+both storage to Timeloop and priced by the cimscope plug-in in Accelergy.
 """
 from __future__ import annotations
 
@@ -28,8 +38,87 @@ from cimscope.errors import InputError, UnknownNameError
 
 PRESET_DIR = Path(__file__).resolve().parent / "presets"
 
+#: Substrings that make a class storage (tested first), compute or a network to Timeloop v0.4
+#: (include/model/topology.hpp: bufferClasses, computeClasses, networkClasses; case-sensitive find()).
+TIMELOOP_STORAGE_MARKERS: tuple[str, ...] = ("DRAM", "SRAM", "regfile", "smartbuffer", "storage")
+TIMELOOP_COMPUTE_MARKERS: tuple[str, ...] = ("mac", "intmac", "fpmac", "compute")
+TIMELOOP_NETWORK_MARKERS: tuple[str, ...] = ("XY_NoC", "Legacy", "ReductionTree", "SimpleMulticast")
+
+#: cimscope plug-in components that cost a storage level -> the Timeloop marker their compound class ends in.
+STORAGE_COMPONENTS: dict[str, str] = {"sram_buffer": "storage", "register": "storage", "cim_macro": "storage",
+                                      "dram": "DRAM", "hbm": "DRAM"}
+#: Storage actions Timeloop charges -> the plug-in action that prices them (update = a write of the row).
+_STORAGE_ACTIONS: dict[str, dict[str, str]] = {
+    "sram_buffer": {"read": "read", "write": "write", "update": "update", "leak": "leak"},
+    "register": {"read": "read", "write": "write", "update": "update", "leak": "leak"},
+    "dram": {"read": "read", "write": "write", "update": "update", "leak": "leak"},
+    "hbm": {"read": "read", "write": "write", "update": "update", "leak": "leak"},
+    "cim_macro": {"read": "read", "write": "write", "update": "write", "leak": "leak"},
+}
+
 #: GPU-hierarchy presets this module builds (a100_like: whole chip; a100_sm: the WWW single SM).
 ARCHS: tuple[str, ...] = ("a100_like", "a100_sm")
+
+
+def timeloop_role(cls: str) -> Optional[str]:
+    """"storage", "compute", "network", or None when real Timeloop would drop a component of class ``cls``."""
+    for role, markers in (("storage", TIMELOOP_STORAGE_MARKERS), ("compute", TIMELOOP_COMPUTE_MARKERS),
+                          ("network", TIMELOOP_NETWORK_MARKERS)):
+        if any(m in str(cls) for m in markers):
+            return role
+    return None
+
+
+def compound_class(component: str) -> str:
+    """The Accelergy compound class wrapping storage component ``component``: ``sram_buffer_storage``,
+    ``hbm_DRAM`` ..."""
+    if component not in STORAGE_COMPONENTS:
+        raise UnknownNameError("storage plug-in component", component, sorted(STORAGE_COMPONENTS))
+    return f"{component}_{STORAGE_COMPONENTS[component]}"
+
+
+def component_of_class(cls: str) -> Optional[str]:
+    """The cimscope plug-in component a class names (its compound class or the component itself), else None."""
+    for comp in STORAGE_COMPONENTS:
+        if cls in (comp, compound_class(comp)):
+            return comp
+    return None
+
+
+def timeloop_class(cls: str, *, compute: bool = False) -> str:
+    """The class a level of class ``cls`` is written with so that real Timeloop gives it the role cimscope models
+    (storage, or compute for the arithmetic level): unchanged when Timeloop already does; a cimscope storage
+    component becomes its compound class (``sram_buffer`` -> ``sram_buffer_storage``, ``hbm`` -> ``hbm_DRAM``);
+    any other storage class gets the suffix ``_storage`` (``cim_buffer`` -> ``cim_buffer_storage``), any other
+    compute class ``_compute``. InputError when no suffix can help (a compute class Timeloop reads as storage)."""
+    want = "compute" if compute else "storage"
+    role = timeloop_role(cls)
+    if role == want:
+        return str(cls)
+    if role == "storage" and compute:
+        raise InputError(f"compute class {cls!r} contains a Timeloop storage marker "
+                         f"({', '.join(TIMELOOP_STORAGE_MARKERS)}): Timeloop would take it as storage")
+    comp = None if compute else component_of_class(cls)
+    return compound_class(comp) if comp else f"{cls}_{want}"
+
+
+def compound_components() -> dict:
+    """The Accelergy v0.4 ``compound_components`` document of cimscope's storage classes: one class per storage
+    plug-in component (:data:`STORAGE_COMPONENTS`), whose single subcomponent is the cimscope primitive and
+    whose read/write/update/leak actions are the primitive's. The subcomponent inherits every attribute of the
+    Timeloop component (Accelergy merges the compound's attributes into it), so ``depth``/``width``/``n_banks``
+    and ``technology`` reach the plug-in, which maps them to its own names."""
+    classes = []
+    for comp in STORAGE_COMPONENTS:
+        acts = _STORAGE_ACTIONS[comp]
+        classes.append({
+            "name": compound_class(comp),
+            "attributes": {"technology": "must_specify", "global_cycle_seconds": "must_specify"},
+            "subcomponents": [{"name": "storage", "class": comp, "attributes": {}}],
+            "actions": [{"name": action, "subcomponents": [{"name": "storage", "actions": [{"name": sub}]}]}
+                        for action, sub in acts.items()],
+        })
+    return {"compound_components": {"version": "0.4", "classes": classes}}
 
 
 def available_archs() -> list[str]:
@@ -156,8 +245,33 @@ def _build_arch_cached(name: str, bits: int, ert: str) -> ir.Arch:
             lv.attributes["ert_source"] = "published (a100.yaml www_tensor_core_like_sm.energy_per_access_pJ)"
     else:
         from cimscope.arch import plugin_costs
-        plugin_costs.fill_ert(arch, (meta.get("plugins") or {}))
+        plugin_costs.fill_ert(arch, plugin_components(arch, meta.get("plugins") or {}, where=f"arch preset {name}"))
     return arch
+
+
+def plugin_components(arch: ir.Arch, section: dict, *, where: str = "arch") -> dict[str, dict]:
+    """Level name -> ``{"component", "attributes"}`` of the plug-in that costs it: the component its class names
+    (``sram_buffer_storage`` -> ``sram_buffer``; a compute class that is itself a plug-in component, such as
+    ``tensor_core_mac``), else the preset's ``cimscope.plugins`` entry (which may add attributes; naming another
+    component than the class does is an error)."""
+    from cimscope.plugins.base import get_estimator
+    out: dict[str, dict] = {}
+    for lv in arch.levels + [arch.compute]:
+        spec = dict(section.get(lv.name) or {})
+        comp = component_of_class(lv.cls)
+        if comp is None and lv is arch.compute:
+            try:
+                comp = get_estimator(lv.cls).component_name
+            except UnknownNameError:
+                comp = None
+        if comp is not None:
+            if spec.get("component", comp) != comp:
+                raise InputError(f"{where}: level {lv.name} has class {lv.cls} (plug-in {comp}) but cimscope.plugins "
+                                 f"names {spec['component']}")
+            spec["component"] = comp
+        if spec:
+            out[lv.name] = spec
+    return out
 
 
 def placement_levels(arch: ir.Arch) -> dict[str, dict]:

@@ -148,3 +148,50 @@ def test_stand_in_mimics_the_v04_interface():
 
     assert mac._is_accelergy_action
     assert inspect.isabstract(adapter.AccelergyEstimator)
+
+
+def test_a100_like_through_accelergy_compound_components_gives_the_builder_ert(accelergy):
+    """As Accelergy 0.4 prices a100_like as written (classes hbm_DRAM / sram_buffer_storage, compound components
+    of cimscope.arch.builders, technology "7nm" inherited from the top attributes): each compound's one
+    subcomponent is the cimscope primitive and receives the component's attributes; energies equal the ERT
+    cimscope builds for the same preset."""
+    from cimscope.arch import build_arch
+    from cimscope.arch.builders import compound_components
+    from cimscope.timeloop.binaries import architecture_doc, dump_yaml
+    arch = build_arch("a100_like")
+    doc = yaml.safe_load(dump_yaml(architecture_doc(arch)))["architecture"]["subtree"][0]
+    compounds = {c["name"]: c for c in compound_components()["compound_components"]["classes"]}
+    levels = {lv.name: lv for lv in arch.levels}
+    for comp in doc["local"][:-1]:
+        name = comp["name"].split("[")[0]
+        cc = compounds[comp["class"]]
+        attrs = {**doc["attributes"], **comp["attributes"]}
+        assert attrs["technology"] == "7nm"
+        sub = cc["subcomponents"][0]["class"]
+        for action in cc["actions"]:
+            sub_action = action["subcomponents"][0]["actions"][0]["name"]
+            if sub_action == "leak":
+                continue
+            got = accelergy.query(sub, attrs, sub_action) * 1e12
+            assert got == pytest.approx(levels[name].action_energy_pJ[action["name"]], rel=1e-9), (name, action)
+    mac = doc["local"][-1]
+    got = accelergy.query(mac["class"], {**doc["attributes"], **mac["attributes"]}, "compute") * 1e12
+    assert got == pytest.approx(arch.compute.action_energy_pJ["compute"], rel=1e-9)
+
+
+def test_docs_accelergy_example_is_quoted_as_accelergy_04_needs():
+    """Accelergy 0.4 evaluates unquoted strings (digital6T, 7nm) as Python expressions and fails."""
+    from test_timeloop_files import unquoted_attribute_strings
+    text = (PLUGIN_DIR.parent / "docs" / "plugins.md").read_text()
+    blocks = text.split("```yaml")[1:]
+    examples = [b.split("```")[0] for b in blocks if "attributes" in b]
+    assert examples
+    for ex in examples:
+        assert unquoted_attribute_strings(ex) == [], ex
+
+
+def test_plugin_is_registered_one_way_only():
+    """setup.py installs no copy into Accelergy's estimation_plug_ins folder (with the config line, Accelergy
+    loaded every estimator twice)."""
+    setup = (PLUGIN_DIR.parent / "setup.py").read_text()
+    assert "data_files=[]" in setup and "estimation_plug_ins/cimscope" not in setup

@@ -95,3 +95,60 @@ def test_write_problems_one_file_per_shape_with_counts(tmp_path):
         assert loaded == op_to_problem(op)
         assert validate_problem(loaded) == []
     assert "# occurrences: 2" in paths[0].read_text()
+
+
+# ---- Timeloop's limits (NVlabs/timeloop problem-shape.hpp MAX_DATA_SPACES = 5; one-letter dimension names) ----
+
+def batchnorm_op(name="bn"):
+    proj = [[("N", 1)], [("C", 1)], [("X", 1)]]
+    per_channel = [[("C", 1)]]
+    return Op(name=name, target="aten._native_batch_norm_legit_no_training.default", module=name,
+              op_class="normalization", kind="norm", dims={"N": 1, "C": 64, "X": 3136},
+              tensors=[Tensor("Inputs", "input", proj, 8)]
+              + [Tensor(f"Inputs{i}", "input", per_channel, 16) for i in range(2, 6)]
+              + [Tensor("Outputs", "output", proj, 8, True)],
+              elem_ops=64 * 3136 * 2, ops_per_element=2.0, bytes_read=64 * 3136 + 4 * 128, bytes_written=64 * 3136)
+
+
+def test_batchnorm_folds_its_four_per_channel_tensors_into_scale_and_shift(tmp_path):
+    from cimscope.workloads.problem import MAX_DATA_SPACES, timeloop_data_spaces
+    op = batchnorm_op()
+    assert len(op.tensors) == 6 > MAX_DATA_SPACES == 5
+    spaces = op_to_problem(op)["problem"]["shape"]["data_spaces"]
+    assert [d["name"] for d in spaces] == ["Inputs", "Inputs2", "Inputs3", "Outputs"]
+    assert spaces[1]["projection"] == spaces[2]["projection"] == [[["C"]]]
+    assert [d["read_write"] for d in spaces] == [False, False, False, True]
+    assert not validate_problem(op_to_problem(op))
+    assert len(op.tensors) == 6                                  # the Op (builtin costs) is not changed
+    note = timeloop_data_spaces(op)[1]
+    assert "scale" in note and "shift" in note
+    (path,) = write_problems(Workload(model="m", batch=1, ops=[op]), tmp_path)
+    assert "# folded for Timeloop: " in path.read_text()
+    index = yaml.safe_load((tmp_path / "index.yaml").read_text())["index"][0]
+    assert index["folded_for_timeloop"] == note
+
+
+def test_problems_outside_timeloop_limits_are_refused_by_name():
+    from cimscope.errors import ExportError
+    op = batchnorm_op()
+    op.kind = "elementwise"                                      # not a normalization: nothing to fold
+    with pytest.raises(ExportError, match=r"6 data spaces .*Timeloop allows 5"):
+        op_to_problem(op)
+    long = relu_op()
+    long.dims = {"AB": 100}
+    long.tensors = [Tensor("Inputs", "input", [[("AB", 1)]], 8), Tensor("Outputs", "output", [[("AB", 1)]], 8, True)]
+    with pytest.raises(ExportError, match="not single letters"):
+        op_to_problem(long)
+
+
+@pytest.mark.parametrize("model", ["resnet18", "mobilenet_v2"])
+def test_every_exported_problem_is_within_timeloop_limits(model):
+    """The issue's count: 5 of 29 resnet18 problems and 19 of 68 mobilenet_v2 had 6 data spaces."""
+    from cimscope.workloads import export_model
+    from cimscope.workloads.problem import timeloop_limit_problems, unique_ops
+    wl = export_model(model)
+    docs = [op_to_problem(op) for _, op, _ in unique_ops(wl)]
+    assert all(not timeloop_limit_problems(d) and not validate_problem(d) for d in docs)
+    assert max(len(d["problem"]["shape"]["data_spaces"]) for d in docs) <= 5
+    norms = [op for _, op, _ in unique_ops(wl) if op.kind == "norm" and len(op.tensors) == 6]
+    assert len(norms) == {"resnet18": 5, "mobilenet_v2": 19}[model]

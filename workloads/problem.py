@@ -21,6 +21,20 @@ A document has exactly the structure ``timeloop-model`` reads (compare the ``pro
 
 Everything else (occurrence count, class, ops per element) goes in a YAML comment at the top of each file and
 in ``index.yaml`` next to them, so the documents stay exactly what Timeloop parses.
+
+Timeloop's limits (NVlabs/timeloop, checked when each problem is written; :func:`timeloop_limit_problems`):
+
+* at most :data:`MAX_DATA_SPACES` = 5 data spaces (include/workload/shape-models/problem-shape.hpp
+  ``MAX_DATA_SPACES``; more prints "exceeds max allowed" and breaks the run). An inference BatchNorm has six
+  (input, running_mean, running_var, weight, bias, output): its four per-channel tensors are *folded* into the
+  per-channel scale ``weight / sqrt(running_var + eps)`` and shift ``bias - running_mean * scale`` that
+  inference applies (``y = x * scale + shift``), written as ``Inputs2`` (scale) and ``Inputs3`` (shift), so the
+  problem has four data spaces (:func:`timeloop_data_spaces`). The Op itself (workload.yaml, the builtin
+  engine's costs) keeps all four tensors; the problem file says in its header what was folded;
+* dimension names of one letter: mapping permutations are read one character per dimension
+  (src/mapping/parser.cpp ``ParseUserPermutations``) and factors as ``[A-Za-z]+=N``;
+* exactly one read-write data space (the output) and every dimension used by some projection
+  (:func:`validate_problem`).
 """
 from __future__ import annotations
 
@@ -31,9 +45,15 @@ from typing import Any
 import yaml
 
 from cimscope.atomic import write_text
-from cimscope.ir import Op, Workload
+from cimscope.errors import ExportError
+from cimscope.ir import Op, Tensor, Workload
 
 PROBLEM_VERSION = "0.4"
+#: Timeloop's MAX_DATA_SPACES (include/workload/shape-models/problem-shape.hpp).
+MAX_DATA_SPACES = 5
+#: What an inference BatchNorm's four per-channel tensors fold into (names of the folded data spaces).
+BATCHNORM_FOLD = (("Inputs2", "scale = weight / sqrt(running_var + eps)"),
+                  ("Inputs3", "shift = bias - running_mean * scale"))
 
 _SHAPE_NAMES = {"conv": "CNN-Layer", "gemm": "GEMM", "pool": "Pooling", "norm": "Normalization",
                 "reduction": "Reduction", "elementwise": "Elementwise", "memory": "Memory",
@@ -58,8 +78,31 @@ def _term(term) -> list:
     return [str(dim), coef if isinstance(coef, str) else int(coef)]
 
 
+def timeloop_data_spaces(op: Op) -> tuple[list[Tensor], str]:
+    """The data spaces written for ``op`` and a note on what was folded ("" when none): ``op.tensors``, or, when
+    they exceed :data:`MAX_DATA_SPACES` and the op is a normalization whose read-only tensors after the first
+    all share one projection (BatchNorm's running_mean, running_var, weight, bias over C), those folded into
+    the scale and shift of :data:`BATCHNORM_FOLD`. ExportError when the op still exceeds the limit."""
+    tensors = list(op.tensors)
+    if len(tensors) <= MAX_DATA_SPACES:
+        return tensors, ""
+    params = [t for t in tensors[1:] if not t.read_write]
+    if op.kind == "norm" and len(params) == 4 and all(t.projection == params[0].projection for t in params):
+        folded = [Tensor(name, params[0].role, params[0].projection, max(t.bits for t in params))
+                  for name, _ in BATCHNORM_FOLD]
+        rest = [t for t in tensors if t not in params]
+        out = rest[:1] + folded + rest[1:]
+        note = (f"{', '.join(t.name for t in params)} (per-channel) folded into "
+                + " and ".join(f"{n}: {what}" for n, what in BATCHNORM_FOLD)
+                + f"; Timeloop allows {MAX_DATA_SPACES} data spaces")
+        return out, note
+    raise ExportError(f"operator {op.name} ({op.target}) has {len(tensors)} data spaces "
+                      f"({', '.join(t.name for t in tensors)}); Timeloop allows {MAX_DATA_SPACES}")
+
+
 def op_to_problem(op: Op) -> dict[str, Any]:
     """The Timeloop v0.4 problem document of one Op: ``{"problem": {"version", "shape", "instance"}}``."""
+    tensors, _ = timeloop_data_spaces(op)
     shape = {
         "name": shape_name(op),
         "dimensions": [str(d) for d in op.dims],
@@ -68,14 +111,32 @@ def op_to_problem(op: Op) -> dict[str, Any]:
             {"name": t.name,
              "projection": [[_term(term) for term in rank] for rank in t.projection],
              "read_write": bool(t.read_write)}
-            for t in op.tensors
+            for t in tensors
         ],
     }
     instance: dict[str, Any] = {str(d): int(v) for d, v in op.dims.items()}
     for c, v in op.coefficients.items():
         instance[str(c)] = int(v)
     instance["densities"] = {}
-    return {"problem": {"version": PROBLEM_VERSION, "shape": shape, "instance": instance}}
+    doc = {"problem": {"version": PROBLEM_VERSION, "shape": shape, "instance": instance}}
+    errs = timeloop_limit_problems(doc)
+    if errs:
+        raise ExportError(f"operator {op.name} ({op.target}): its Timeloop problem is outside Timeloop's limits: "
+                          + "; ".join(errs))
+    return doc
+
+
+def timeloop_limit_problems(doc: dict[str, Any]) -> list[str]:
+    """Where a problem document exceeds real Timeloop's limits (data spaces, dimension names); empty: none."""
+    shape = doc["problem"]["shape"]
+    errs = []
+    n = len(shape["data_spaces"])
+    if n > MAX_DATA_SPACES:
+        errs.append(f"{n} data spaces (max {MAX_DATA_SPACES})")
+    bad = [d for d in shape["dimensions"] if not (len(d) == 1 and d.isascii() and d.isalpha())]
+    if bad:
+        errs.append(f"dimension names {bad} are not single letters (mapping permutations name one per letter)")
+    return errs
 
 
 def problem_text(op: Op, *, count: int = 1, names: list[str] | None = None) -> str:
@@ -92,6 +153,9 @@ def problem_text(op: Op, *, count: int = 1, names: list[str] | None = None) -> s
                      f"iteration space)")
     if op.attrs.get("dynamic_weight"):
         lines.append("# Weights is an activation (rewritten every inference)")
+    _, folded = timeloop_data_spaces(op)
+    if folded:
+        lines.append(f"# folded for Timeloop: {folded}")
     lines.append(f"# bits: " + ", ".join(f"{t.name}={t.bits}" for t in op.tensors))
     body = yaml.safe_dump(op_to_problem(op), sort_keys=False, default_flow_style=None)
     return "\n".join(lines) + "\n" + body
@@ -124,6 +188,9 @@ def write_problems(workload: Workload, out_dir: str | os.PathLike) -> list[Path]
             "ops_per_element": op.ops_per_element, "dims": dict(op.dims), "ops": names,
             "modules": sorted({o.module for o in ops if o.module}),
         })
+        folded = timeloop_data_spaces(op)[1]
+        if folded:
+            index[-1]["folded_for_timeloop"] = folded
     doc = {"model": workload.model, "batch": workload.batch, "problems": len(index),
            "operators": len(workload.ops), "index": index}
     write_text(out / "index.yaml", yaml.safe_dump(doc, sort_keys=False, default_flow_style=None, width=120))
