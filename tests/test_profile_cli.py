@@ -120,11 +120,11 @@ def test_unknown_model_lists_known_ones(capsys):
     (["--out", "/dev/null/sub"], "--out '/dev/null/sub': cannot create this folder"),
 ])
 def test_bad_options_are_named(args, message, capsys, monkeypatch):
-    import cimscope.profile
+    import cimscope.profile.run
 
     def boom(*a, **k):
         raise AssertionError("measured although an option is bad")
-    monkeypatch.setattr(cimscope.profile, "profile_model", boom)      # every check comes before measuring
+    monkeypatch.setattr(cimscope.profile.run, "profile_model", boom)      # every check comes before measuring
     rc = main(["profile", "resnet18", "--no-model"] + args)
     err = capsys.readouterr().err
     assert rc == 2 and "Traceback" not in err
@@ -159,3 +159,12 @@ def test_cpu_profile_with_the_modelled_side(tiny_model, tmp_path, capsys):
     conv = entry["ops"][0]
     assert conv["match"] == "module+target+shape" and conv["modelled_class"] == GEMM
     assert "error (pp)" in captured.err
+    # the GPU execution model (A100, fp16 for an fp32 measurement) beside it, eager and fused
+    gpu = mod["gpu_execution"]
+    assert gpu["dtype"] == "fp16" and set(gpu["class_s"]) == {"eager", "fused"}
+    assert sum(gpu["class_s"]["eager"].values()) >= sum(gpu["class_s"]["fused"].values()) > 0
+    for label in ("eager fp16", "fused fp16"):
+        assert sum(r["extra_share_pct"][label] for r in cls_rows) == pytest.approx(100.0)
+    assert "eager fp16 (%)" in captured.err and "fused fp16 (%)" in captured.err
+    header = (tmp_path / "breakdown.csv").read_text().splitlines()[0]
+    assert header.endswith("eager_fp16_share_pct,fused_fp16_share_pct")
