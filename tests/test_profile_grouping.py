@@ -326,3 +326,21 @@ def test_events_from_torch_reads_kernel_names():
                input_shapes=[], kernels=[E(name="triton_poi_fused_add_0", device=0, duration=7.0)])
     (ev,), _ = events_from_torch([launch])
     assert ev.kernels == [("triton_poi_fused_add_0", 7.0)] and ev.device_self_us == 7.0
+
+
+def test_compiled_cpu_kernel_events_are_calls():
+    """torch.compile on CPU with Inductor's kernel profiling: each C++ kernel is a named host event."""
+    from cimscope.profile.classes import classify_kernel
+    assert classify_kernel("graph_0_cpp_fused_add_relu_0") == ("arithmetic", True)
+    assert classify_kernel("graph_1_cpp_fused__softmax_3") == ("logit_computation", True)
+    events = [ProfEvent(1, RUN_ANNOTATION, None, 5.0),
+              ProfEvent(2, "Torch-Compiled Region", 1, 4.0),
+              ProfEvent(3, "aten::convolution", 2, 30.0),
+              ProfEvent(4, "graph_0_cpp_fused__native_batch_norm_legit_no_training_relu_0", 2, 6.0),
+              ProfEvent(5, "graph_0_cpp_fused_mean_1", 2, 2.0)]
+    g = group_events(events)
+    assert [o.name for o in g.ops] == ["aten::convolution", events[3].name, events[4].name]
+    assert g.class_time_s["GEMM"] * 1e6 == pytest.approx(30.0)
+    assert g.class_time_s["normalization"] * 1e6 == pytest.approx(6.0)
+    assert g.class_time_s["arithmetic"] * 1e6 == pytest.approx(2.0)
+    assert g.outside_s * 1e6 == pytest.approx(9.0)

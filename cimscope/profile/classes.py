@@ -17,7 +17,9 @@ Counting rule (nothing counted twice, nothing dropped)
 3. **compiled kernels** (bases with device time): each kernel launched by a non-operator event outside every
    operator (a compiled graph's launcher: Triton kernels of torch.compile, extern cuBLAS calls) is a call of
    its own, named after the kernel, with the kernel's time (the launcher's host self time goes with its
-   first kernel under ``host+device``), classed by :func:`classify_kernel`: Inductor names a kernel after the ATen ops it
+   first kernel under ``host+device``); so is the event of a compiled CPU kernel (Inductor's C++ kernels
+   under ``config.cpp.enable_kernel_profile``: ``graph_0_cpp_fused_add_relu_0``) with its host time. Both are
+   classed by :func:`classify_kernel`: Inductor names a kernel after the ATen ops it
    fuses (``triton_poi_fused_add_gelu_3``, ``triton_red_fused_add_native_layer_norm_0``): GEMM if any fused op
    is a GEMM (matmul templates), else for a reduction kernel (``red``/``per``) the first fused op of a
    reduction class (normalization, logit_computation, pooling), else the first op name the taxonomy knows
@@ -58,7 +60,10 @@ BASES = ("host", "device", "host+device")
 #: Dispatcher namespaces whose events are operators (torchvision::nms / roi_align are roi-class operators).
 OP_NAMESPACES = ("aten", "torchvision", "quantized", "prims", "prim")
 OP_NAME = re.compile(r"^([A-Za-z_][A-Za-z0-9_]*)::[A-Za-z_]")
-TRITON_KERNEL = re.compile(r"^triton_(?P<kind>poi|red|per|tem|for|mm|bmm)_(?:fused_)?(?P<ops>.*?)(?:_\d+)?$")
+#: Kernels Inductor generates: Triton on CUDA (``triton_poi_fused_add_0``), C++ on CPU with kernel profiling
+#: on (``graph_0_cpp_fused_add_relu_0``).
+COMPILED_KERNEL = re.compile(r"^(?:graph_\d+_)?(?:triton_(?P<kind>poi|red|per|tem|for|mm|bmm)_|cpp_)"
+                             r"(?:fused_)?(?P<ops>.*?)(?:_\d+)?$")
 #: Classes whose operators are reductions: a reduction kernel (``red``/``per``) takes the first of these.
 REDUCTION_CLASSES = ("normalization", "logit_computation", "pooling")
 #: Vendor-library kernel names (cuBLAS/CUTLASS/cuDNN GEMMs and convolutions, flash attention) and the class
@@ -87,7 +92,7 @@ def default_classify() -> Classifier:
 def classify_kernel(name: str, classify: Optional[Classifier] = None) -> tuple[str, bool]:
     """Class of a compiled or vendor kernel from its name (module doc, rule 3) and whether it is known."""
     classify = classify or default_classify()
-    m = TRITON_KERNEL.match(name)
+    m = COMPILED_KERNEL.match(name)
     if m:
         tokens = [t for t in m.group("ops").split("_") if t]
         found: list[str] = []
@@ -272,6 +277,13 @@ class _Walk:
                     self.unknown_us[name] = self.unknown_us.get(name, 0.0) + t
                 rec = self.new_record(ProfEvent(e.id, name, e.parent, 0.0), module, records)
                 self.add(rec, name, cls, t)
+            return _Ctx(module, rec, cls, cls, cls)
+        if COMPILED_KERNEL.match(e.name):            # a compiled CPU kernel's own event (rule 3)
+            cls, known = self.cls_of(e.name, kernel=True)
+            if not known:
+                self.unknown_us[e.name] = self.unknown_us.get(e.name, 0.0) + self.t(e)
+            rec = self.new_record(e, module, records)
+            self.add(rec, e.name, cls, self.t(e))
             return _Ctx(module, rec, cls, cls, cls)
         self.outside_us += self.t(e)                 # Python between calls, the annotations themselves
         return _Ctx(module, None, ctx.captor, ctx.nearest_known, ctx.owner)

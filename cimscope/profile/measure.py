@@ -308,6 +308,7 @@ def profile_module(module, example_inputs: Any, *, model: str, device: str = "cp
     old_threads = torch.get_num_threads()
     if threads is not None:
         torch.set_num_threads(threads)
+    stack = contextlib.ExitStack()
     try:
         dev = torch.device(device)
         try:
@@ -318,6 +319,9 @@ def profile_module(module, example_inputs: Any, *, model: str, device: str = "cp
         args, kwargs = _split_inputs(example_inputs)
         args, kwargs = _to(args, dev, tdtype), _to(kwargs, dev, tdtype)
         runner = torch.compile(module) if compile else module
+        if compile and device == "cpu":          # name every generated C++ kernel in the profile
+            import torch._inductor.config as inductor_config
+            stack.enter_context(inductor_config.patch({"cpp.enable_kernel_profile": True}))
 
         def sync() -> None:
             if device == "cuda":
@@ -344,6 +348,7 @@ def profile_module(module, example_inputs: Any, *, model: str, device: str = "cp
         grouping = group_events(events, basis=basis, classify=classify)
         used_threads = torch.get_num_threads()
     finally:
+        stack.close()
         torch.set_num_threads(old_threads)
 
     info = dict(meta or {})
