@@ -7,7 +7,7 @@ from hypothesis import strategies as st
 
 from cimscope.errors import InputError, UnknownNameError
 from cimscope.gpu.execution import (a100_params, class_shares, class_times, gpu_params, gpu_times,
-                                    op_roofline_s, summary)
+                                    op_roofline_s, shares_text, summary)
 from cimscope.gpu.fusion import calls, eager_kernels, fused_kernels, kernel_bytes
 from cimscope.ir import Op, Tensor, Workload
 
@@ -149,6 +149,8 @@ def test_class_shares_and_overhead_owner():
     assert ct["GEMM"] == pytest.approx(8.4 * US + 2e9 / 312e12)
     s = summary(wl(*ops))
     assert s["eager"]["total_s"] >= s["fused"]["total_s"]
+    text = shares_text(s)
+    assert f"NonGEMM {s['eager']['shares_pct']['NonGEMM']:.1f} %" in text and "memory" in text
     assert s["roofline"]["total_s"] == pytest.approx(2e9 / 312e12 + 2 * 20 / 1555e9)
 
 
@@ -175,3 +177,14 @@ def test_eager_is_never_faster_than_fused(spec, dtype):
             ops.append(op(f"add{i}", rd=rd, wr=wr, elem=work))
     w = wl(*ops)
     assert total(gpu_times(w, dtype, "eager")) >= total(gpu_times(w, dtype, "fused")) * (1 - 1e-12)
+
+
+def test_inference_batch_norm_folds_into_its_convolution_but_layer_norm_does_not():
+    conv = op("convolution", "conv", "GEMM", macs=10**6, rd=1000, wr=800, target="aten.convolution.default")
+    bn = op("bn", "norm", "normalization", rd=808, wr=800, elem=3200,
+            target="aten._native_batch_norm_legit_no_training.default")
+    relu = op("relu", cls="activation", rd=800, wr=800, elem=800)
+    ln = op("ln", "norm", "normalization", rd=800, wr=800, elem=4000, target="aten.native_layer_norm.default")
+    ks = fused_kernels(calls([conv, bn, relu, ln]))
+    assert [[c.name for c in k.calls] for k in ks] == [["convolution", "bn", "relu"], ["ln"]]
+    assert ks[0].ext_bytes == [1000.0, 8.0, 800.0]            # the conv's reads, bn's statistics, relu's writes

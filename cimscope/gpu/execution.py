@@ -247,5 +247,18 @@ def summary(workload: Workload, dtype: str = "fp16", params: Optional[GpuParams]
     return out
 
 
+def shares_text(s: dict) -> str:
+    """Human lines for a :func:`summary`: NonGEMM share and the classes above 0.5 %, per execution."""
+    lines = [f"NonGEMM share by NonGEMM Bench class (GPU execution model, A100, {s['dtype']}; % of modelled time):"]
+    for key, what in (("eager", "eager (dispatch + launch + kernel)"), ("fused", "fused (compiled graph)"),
+                      ("roofline", "per-operator roofline (no overhead)")):
+        sh = s[key]["shares_pct"]
+        parts = ", ".join(f"{c} {v:.1f}" for c, v in sorted(sh.items(), key=lambda kv: -kv[1])
+                          if c not in ("NonGEMM", GEMM) and v >= 0.5)
+        lines.append(f"  {what}: {s[key]['total_s'] * 1e3:.3f} ms, NonGEMM {sh['NonGEMM']:.1f} %"
+                     + (f" ({parts})" if parts else ""))
+    return "\n".join(lines)
+
+
 __all__ = ["DTYPES", "EXECUTIONS", "GpuParams", "OpTime", "a100_params", "gpu_params", "gpu_times",
-           "class_times", "class_shares", "nongemm_shares", "op_roofline_s", "summary", "GEMM"]
+           "class_times", "class_shares", "nongemm_shares", "op_roofline_s", "summary", "shares_text"]

@@ -16,10 +16,12 @@ parts/``av``) is still **one call** of the framework. This module groups ops int
      then only elementwise or copy calls (scale, bias, mask), exactly one softmax call, elementwise/copy calls
      again (dropout), and the next dynamic GEMM (AV) -- becomes one flash-style kernel; a split
      ``scaled_dot_product_attention`` call is one already;
-  2. **elementwise chains** -- each elementwise call (``kind == 'elementwise'``) and each copying memory call
-     (clone, pad, cat, gather: memory calls that are not views) joins the kernel opened by the call before
-     it (its producer: a GEMM as epilogue, a norm, a softmax, or the chain's first elementwise call);
-     any other call (GEMM, conv, norm, softmax, reduction, pool, embedding, other) opens a new kernel;
+  2. **elementwise chains** -- each elementwise call (``kind == 'elementwise'``), each copying memory call
+     (clone, pad, cat, gather: memory calls that are not views) and each inference batch norm (a per-channel
+     scale and shift, ``_native_batch_norm_legit_no_training``: folded into the convolution before it, as
+     inference compilers do) joins the kernel opened by the call before it (its producer: a GEMM as
+     epilogue, a norm, a softmax, or the chain's first elementwise call); any other call (GEMM, conv, layer/
+     group/RMS norm, softmax, reduction, pool, embedding, other) opens a new kernel;
   3. views vanish (no kernel, no dispatch).
 
   Calls are taken in execution order (the exporter keeps no dataflow edges), so a chain is what is adjacent
@@ -40,6 +42,8 @@ from cimscope.ir import GEMM, Op
 
 #: Call kinds a fusing compiler folds into the kernel before them (elementwise epilogues, copies).
 CHAIN_KINDS = ("elementwise",)
+#: The ATen target of batch norm in inference: elementwise (x - mean) * rstd * gamma + beta per channel.
+INFERENCE_BATCH_NORM = "_native_batch_norm_legit_no_training"
 
 
 @dataclass
@@ -76,11 +80,13 @@ class Call:
 
     @property
     def chains(self) -> bool:
-        """Joins the kernel before it in a fused graph: an elementwise call or a copying memory call."""
+        """Joins the kernel before it in a fused graph: an elementwise call, a copying memory call, or an
+        inference batch norm (a per-channel scale and shift: no statistics are computed)."""
         if self.is_view or len(self.ops) > 1:
             return False
         o = self.first
-        return o.kind in CHAIN_KINDS or (o.kind == "memory" and o.op_class == "memory")
+        return o.kind in CHAIN_KINDS or (o.kind == "memory" and o.op_class == "memory") \
+            or INFERENCE_BATCH_NORM in o.target
 
     @property
     def bytes_read(self) -> int:
