@@ -168,3 +168,28 @@ def test_cpu_profile_with_the_modelled_side(tiny_model, tmp_path, capsys):
     assert "eager fp16 (%)" in captured.err and "fused fp16 (%)" in captured.err
     header = (tmp_path / "breakdown.csv").read_text().splitlines()[0]
     assert header.endswith("eager_fp16_share_pct,fused_fp16_share_pct")
+
+
+def test_compile_flag_reaches_the_measurement(capsys, monkeypatch):
+    """--compile is passed to the measurement (no compilation here: the measurement is stood in)."""
+    import cimscope.profile.run
+    from cimscope.profile.measure import ModelProfile
+    from cimscope.profile.run import ProfileOptions
+
+    seen = {}
+
+    def fake(name, **kw):
+        seen.update(kw)
+        return ModelProfile(model=name, device="cpu", device_name="stand-in", dtype="fp32", batch=1, runs=1,
+                            warmup=1, threads=1, time_basis="host self time",
+                            class_time_s={"GEMM": 3e-3, "memory": 1e-3}, wall_s=[4e-3], profiled_wall_s=[5e-3],
+                            outside_s=1e-3, ops=[], unknown_ops={}, meta={"execution": "compiled (torch.compile)"})
+    monkeypatch.setattr(cimscope.profile.run, "profile_model", fake)
+    rc = main(["profile", "resnet18", "--compile", "--warmup", "0", "--runs", "1", "--no-model", "--json"])
+    captured = capsys.readouterr()
+    assert rc == 0, captured.err
+    assert seen["compile"] is True
+    doc = json.loads(captured.out)
+    assert doc["compile"] is True and doc["models"][0]["measured"]["share_pct"]["GEMM"] == pytest.approx(75.0)
+    assert "compiled (torch.compile)" in captured.err
+    assert ProfileOptions(compile=True, warmup=0, runs=2).steps == 1 + 2 * 2 + 1    # one warm-up compiles
