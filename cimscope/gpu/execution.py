@@ -19,8 +19,9 @@ Parameters (:class:`GpuParams`, every field overridable with :func:`gpu_params`)
   (facebookresearch/HolisticTraceAnalysis, docs "CUDA kernel launch statistics"): "the launch time on the CPU
   side is between 5-20 microseconds"; the low end is taken.
 * ``dispatch_us = 3.4``: host time of one eager PyTorch operator call that launches no kernel: PyTorch's
-  operator micro-benchmark of ``split`` on CUDA tensors, 3.33-3.47 us per call (pytorch/pytorch commit
-  bab87e4b, "reimplement __torch_function__ overrides for torch.functional", timings on master).
+  operator micro-benchmark of ``split`` on CUDA tensors, 3.33-3.42 us per call (pytorch/pytorch pull
+  request 32194, commit bab87e4b, "reimplement __torch_function__ overrides for torch.functional": the
+  timings on master quoted there).
   Check: dispatch + launch = 8.4 us per kernel-launching call, against 8 us per ``add`` call submitted
   back to back on an A100 (flagos-ai/Torch-FL pull request 27, "cuda_sub" column).
 * Rates from the A100 whitepaper as packaged in ``plugins/data/a100.yaml``: dense tensor-core peak
