@@ -5,7 +5,7 @@ Baseline: the same model's unprofiled wall-clock latency, measured in the same r
 Figures, for 1 intra-op thread and for torch's default thread count: profiled latency (mean) and its ratio to
 the baseline (profiler + module-annotation overhead), operator time per inference and its share of the mean
 profiled wall time (coverage), time outside operators, the NonGEMM share; then the time the counting rule
-(cimscope.profile.group_events) takes on one run's events.
+(cimscope.profile.classes.group_events) takes on one run's events.
 
     .venv/bin/python benchmarks/bench_profile.py [MODEL ...]      (default: resnet18 at 224x224, batch 1)
 """
@@ -21,8 +21,8 @@ def main(argv: list[str]) -> int:
     import torch
     from torch.profiler import ProfilerActivity, profile, record_function
 
-    from cimscope.profile import (RUN_ANNOTATION, _ModuleAnnotations, _quiet_native_stderr, events_from_torch,
-                                  group_events, profile_model)
+    from cimscope.profile.classes import RUN_ANNOTATION, group_events
+    from cimscope.profile.measure import ModuleAnnotations, events_from_torch, profile_model, quiet_native_stderr
     from cimscope.workloads import build_model
 
     models = argv or ["resnet18"]
@@ -50,13 +50,13 @@ def main(argv: list[str]) -> int:
         module.eval()
         with torch.inference_mode():
             module(*inputs)
-            with _ModuleAnnotations(module):
+            with ModuleAnnotations(module):
                 p = profile(activities=[ProfilerActivity.CPU], record_shapes=True)
-                with _quiet_native_stderr():
+                with quiet_native_stderr():
                     p.__enter__()
                 with record_function(RUN_ANNOTATION):
                     module(*inputs)
-                with _quiet_native_stderr():
+                with quiet_native_stderr():
                     p.__exit__(None, None, None)
         t0 = time.perf_counter()
         events, _ = events_from_torch(p.events())

@@ -4,7 +4,7 @@ Every expected figure below is the sum of the hand-written self times, worked ou
 import pytest
 
 from cimscope.ir import OP_CLASSES
-from cimscope.profile import MODULE_ANNOTATION, RUN_ANNOTATION, ProfEvent, group_events, is_op_event
+from cimscope.profile.classes import MODULE_ANNOTATION, RUN_ANNOTATION, ProfEvent, group_events, is_op_event
 
 
 class _Events:
@@ -188,14 +188,14 @@ def test_real_profile_every_microsecond_once():
     import torch
     from torch.profiler import ProfilerActivity, profile, record_function
 
-    from cimscope.profile import _ModuleAnnotations, events_from_torch
+    from cimscope.profile.measure import ModuleAnnotations, events_from_torch
 
     model = torch.nn.Sequential(torch.nn.Linear(16, 32), torch.nn.GELU(), torch.nn.LayerNorm(32),
                                 torch.nn.Softmax(dim=-1)).eval()
     x = torch.randn(4, 16)
     with torch.inference_mode():
         model(x)
-        with _ModuleAnnotations(model):
+        with ModuleAnnotations(model):
             with profile(activities=[ProfilerActivity.CPU], record_shapes=True) as prof:
                 with record_function(RUN_ANNOTATION):
                     model(x)
@@ -224,7 +224,7 @@ def test_events_from_torch_device_side_without_a_gpu():
     them; device-side kernel events only make the total; a GPU mirror of an annotation is not a kernel."""
     from types import SimpleNamespace as E
 
-    from cimscope.profile import events_from_torch
+    from cimscope.profile.measure import events_from_torch
 
     run = E(id=1, name=RUN_ANNOTATION, device_type="DeviceType.CPU", is_user_annotation=True, is_async=False,
             cpu_parent=None, self_cpu_time_total=10.0, self_device_time_total=900.0, input_shapes=[])
@@ -254,3 +254,93 @@ def test_events_from_torch_device_side_without_a_gpu():
     assert g.outside_s == 0.0
     host = group_events(events)
     assert host.class_time_s["GEMM"] * 1e6 == pytest.approx(3 + 6 + 2)   # the launch call's host time too
+
+
+# --- CUDA bases and compiled kernels (hand-built events: no GPU here) -----------------------------------
+
+def _cuda_events():
+    return [ProfEvent(1, RUN_ANNOTATION, None, 10.0),
+            ProfEvent(2, "aten::linear", 1, 3.0),
+            ProfEvent(3, "aten::addmm", 2, 6.0, device_self_us=40.0),
+            ProfEvent(4, "cudaLaunchKernel", 3, 2.0),
+            ProfEvent(5, "aten::gelu", 1, 2.0, device_self_us=10.0)]
+
+
+def test_host_plus_device_basis_is_nongemm_bench_cpu_plus_cuda_time():
+    g = group_events(_cuda_events(), basis="host+device")
+    assert g.class_time_s["GEMM"] * 1e6 == pytest.approx(3 + 6 + 2 + 40)
+    assert g.class_time_s["activation"] * 1e6 == pytest.approx(2 + 10)
+    assert g.outside_s * 1e6 == pytest.approx(10.0)
+    assert group_events(_cuda_events(), basis="device").class_time_s["GEMM"] * 1e6 == pytest.approx(40.0)
+    from cimscope.errors import UnknownNameError
+    with pytest.raises(UnknownNameError, match="host\\+device"):
+        group_events(_cuda_events(), basis="wall")
+
+
+def test_classify_kernel_names():
+    from cimscope.profile.classes import classify_kernel
+    assert classify_kernel("triton_poi_fused_add_gelu_3") == ("arithmetic", True)
+    assert classify_kernel("triton_poi_fused_gelu_0") == ("activation", True)
+    assert classify_kernel("triton_red_fused_add_native_layer_norm_0") == ("normalization", True)
+    assert classify_kernel("triton_per_fused__softmax_div_1") == ("logit_computation", True)
+    assert classify_kernel("triton_tem_fused_addmm_gelu_2") == ("GEMM", True)
+    assert classify_kernel("triton_poi_fused_clone_view_5") == ("memory", True)
+    assert classify_kernel("ampere_fp16_s16816gemm_fp16_128x128_ldg8_f2f_stages_32x5_tn") == ("GEMM", True)
+    assert classify_kernel("pytorch_flash::flash_fwd_kernel<Flash_fwd_kernel_traits>") == ("GEMM", True)
+    assert classify_kernel("void at::native::(anonymous namespace)::cunn_SoftMaxForward<8>") == \
+        ("logit_computation", True)
+    assert classify_kernel("triton_poi_fused_zork_7") == ("other", False)
+    assert classify_kernel("mystery_kernel") == ("other", False)
+
+
+def test_compiled_kernels_outside_operators_are_calls_of_their_own():
+    """torch.compile on CUDA: Triton kernels are launched from the compiled region, outside any ATen op;
+    each kernel is a call classed by its name, extern GEMMs stay ATen calls, nothing lands outside."""
+    events = [ProfEvent(1, RUN_ANNOTATION, None, 5.0),
+              ProfEvent(2, "Torch-Compiled Region", 1, 4.0),
+              ProfEvent(3, "cuLaunchKernel", 2, 3.0, device_self_us=7.0,
+                        kernels=[("triton_poi_fused_add_gelu_0", 7.0)]),
+              ProfEvent(4, "aten::mm", 2, 6.0, device_self_us=20.0),
+              ProfEvent(5, "cuLaunchKernel", 2, 2.0, device_self_us=6.0,
+                        kernels=[("triton_red_fused_native_layer_norm_1", 5.0), ("mystery_kernel", 1.0)])]
+    g = group_events(events, basis="host+device")
+    assert [o.name for o in g.ops] == ["triton_poi_fused_add_gelu_0", "aten::mm",
+                                       "triton_red_fused_native_layer_norm_1", "mystery_kernel"]
+    assert g.class_time_s["arithmetic"] * 1e6 == pytest.approx(3 + 7)
+    assert g.class_time_s["GEMM"] * 1e6 == pytest.approx(6 + 20)
+    assert g.class_time_s["normalization"] * 1e6 == pytest.approx(2 + 5)
+    assert g.class_time_s["other"] * 1e6 == pytest.approx(1.0)
+    assert g.unknown_ops == {"mystery_kernel": pytest.approx(1e-6)}
+    assert g.outside_s * 1e6 == pytest.approx(5 + 4)              # the annotations only
+    assert (g.total_s + g.outside_s) * 1e6 == pytest.approx(sum(e.self_us + e.device_self_us for e in events))
+    host = group_events(events, basis="host")                     # CPU basis: launches are outside time
+    assert host.class_time_s["GEMM"] * 1e6 == pytest.approx(6.0) and host.outside_s * 1e6 == pytest.approx(14)
+
+
+def test_events_from_torch_reads_kernel_names():
+    from types import SimpleNamespace as E
+
+    from cimscope.profile.measure import events_from_torch
+    launch = E(id=1, name="cuLaunchKernel", device_type="DeviceType.CPU", is_user_annotation=False,
+               is_async=False, cpu_parent=None, self_cpu_time_total=3.0, self_device_time_total=7.0,
+               input_shapes=[], kernels=[E(name="triton_poi_fused_add_0", device=0, duration=7.0)])
+    (ev,), _ = events_from_torch([launch])
+    assert ev.kernels == [("triton_poi_fused_add_0", 7.0)] and ev.device_self_us == 7.0
+
+
+def test_compiled_cpu_kernel_events_are_calls():
+    """torch.compile on CPU with Inductor's kernel profiling: each C++ kernel is a named host event."""
+    from cimscope.profile.classes import classify_kernel
+    assert classify_kernel("graph_0_cpp_fused_add_relu_0") == ("arithmetic", True)
+    assert classify_kernel("graph_1_cpp_fused__softmax_3") == ("logit_computation", True)
+    events = [ProfEvent(1, RUN_ANNOTATION, None, 5.0),
+              ProfEvent(2, "Torch-Compiled Region", 1, 4.0),
+              ProfEvent(3, "aten::convolution", 2, 30.0),
+              ProfEvent(4, "graph_0_cpp_fused__native_batch_norm_legit_no_training_relu_0", 2, 6.0),
+              ProfEvent(5, "graph_0_cpp_fused_mean_1", 2, 2.0)]
+    g = group_events(events)
+    assert [o.name for o in g.ops] == ["aten::convolution", events[3].name, events[4].name]
+    assert g.class_time_s["GEMM"] * 1e6 == pytest.approx(30.0)
+    assert g.class_time_s["normalization"] * 1e6 == pytest.approx(6.0)
+    assert g.class_time_s["arithmetic"] * 1e6 == pytest.approx(2.0)
+    assert g.outside_s * 1e6 == pytest.approx(9.0)

@@ -1,12 +1,13 @@
-"""Join math of cimscope.profile_join on hand-built measured and modelled results (figures worked by hand)."""
+"""Join math of cimscope.profile.join on hand-built measured and modelled results (figures worked by hand)."""
 from types import SimpleNamespace
 
 import pytest
 
 from cimscope.errors import InputError
 from cimscope.ir import Op
-from cimscope.profile import OpRecord
-from cimscope.profile_join import class_latency, join_classes, join_ops, match_summary, modelled_ops
+from cimscope.profile.classes import OpRecord
+from cimscope.profile.join import join_classes, join_ops, match_summary
+from cimscope.profile.modelled import class_latency, modelled_ops
 
 # Measured (s per inference): GEMM 6 ms, normalization 1 ms, activation 0.5 ms, memory 0.5 ms -> 8 ms total,
 # shares 75 / 12.5 / 6.25 / 6.25 %.
@@ -192,3 +193,16 @@ def test_operator_join_composite_call_absorbs_the_exported_block():
     s = match_summary(rows, exported)
     assert s["composite_calls"] == 1 and s["matched_calls"] == 3
     assert s["exported_ops"] == 12 and s["exported_ops_matched"] == 11   # the top-level cat has no call
+
+
+def test_join_classes_sets_further_models_shares_beside():
+    eager = {"GEMM": 1e-3, "normalization": 1e-3, "memory": 2e-3}          # 25 / 25 / 50 %
+    fused = {"GEMM": 3e-3, "normalization": 1e-3}                          # 75 / 25 %
+    rows = {r.op_class: r for r in join_classes(MEASURED, extra={"eager fp16": eager, "fused fp16": fused})}
+    assert rows["GEMM"].extra_share_pct == {"eager fp16": pytest.approx(25.0), "fused fp16": pytest.approx(75.0)}
+    assert rows["memory"].extra_share_pct["eager fp16"] == pytest.approx(50.0)
+    assert rows["NonGEMM total"].extra_share_pct == {"eager fp16": pytest.approx(75.0),
+                                                     "fused fp16": pytest.approx(25.0)}
+    assert rows["GEMM"].modelled_share_pct is None                       # no a100_like side given
+    with pytest.raises(InputError, match="unknown operator classes"):
+        join_classes(MEASURED, extra={"eager fp16": {"bogus": 1.0}})

@@ -1,5 +1,6 @@
-"""Measured next to modelled: join a :class:`cimscope.profile.ModelProfile` with cimscope's own prediction
-(``cimscope evaluate`` on ``a100_like`` with no CiM, placement ``none``).
+"""Measured next to modelled: join a :class:`cimscope.profile.measure.ModelProfile` with cimscope's own
+prediction (:mod:`cimscope.profile.modelled`: ``cimscope evaluate`` on ``a100_like`` with no CiM, and the GPU
+execution model eager and fused).
 
 Class level (always): per class, the measured time and share of the measured total, the modelled latency
 and share of the modelled total, and the error of the model's share against the measurement:
@@ -13,7 +14,7 @@ describe (NonGEMM Bench, arXiv 2404.11788, reports it as a share of end-to-end l
 
 Operator level (where possible): each exported call (one ``ir.Op``, or the parts of a split one such as
 softmax's max / exp-sum / divide) is matched to one measured top-level call
-(:class:`cimscope.profile.OpRecord`). Both sides must come from the same nn.Module (the exporter's
+(:class:`cimscope.profile.classes.OpRecord`). Both sides must come from the same nn.Module (the exporter's
 ``Op.module`` and the profiler annotation are both ``named_modules()`` paths); among that module's calls the
 match prefers the ATen target name (the exported target's base name among the measured call's chain, e.g.
 ``convolution`` in ``aten::conv2d -> aten::convolution -> aten::mkldnn_convolution``), then the input
@@ -24,87 +25,12 @@ the k-th relu of a module matches its k-th measured relu. A shape disagreement r
 from __future__ import annotations
 
 from dataclasses import asdict, dataclass, field
-from typing import Any, Iterable, Optional, Sequence
+from typing import Any, Optional, Sequence
 
 from cimscope.errors import InputError
 from cimscope.ir import GEMM, NONGEMM_CLASSES, OP_CLASSES
-
-#: Reference point of the modelled side: the A100-like GPU with no CiM (``cimscope evaluate``).
-DEFAULT_ARCH = "a100_like"
-DEFAULT_PLACEMENT = "none"
-
-#: Attribute names under which a NetworkResult-like object may hold its per-operator rows (ir.NetworkResult:
-#: ``ops``).
-_ROW_ATTRS = ("ops", "rows")
-
-
-# ---------------------------------------------------------------------------------------------------------
-# The modelled side, read from a NetworkResult (or anything with the same per-operator fields)
-# ---------------------------------------------------------------------------------------------------------
-
-@dataclass
-class ModelledOp:
-    """One operator of the modelled network: the per-op fields of ``cimscope.evaluate.NetworkResult``."""
-
-    name: str
-    target: str
-    module: str
-    op_class: str
-    latency_s: float                 # for all of this record's occurrences (latency of one x count)
-    energy_pJ: float = 0.0
-    cycles: float = 0.0
-
-
-def _get(row: Any, key: str, default: Any = None) -> Any:
-    if isinstance(row, dict):
-        return row.get(key, default)
-    return getattr(row, key, default)
-
-
-def modelled_ops(network_result: Any) -> list[ModelledOp]:
-    """The per-operator rows of a :class:`cimscope.ir.NetworkResult` (``.ops``, each an
-    :class:`cimscope.ir.OpEvaluation`), or of anything shaped like one (a list of rows; rows as objects or
-    dicts with ``name``, ``target``, ``module``, ``op_class``, ``latency_s``, ``energy_pJ``, ``cycles`` and
-    optionally ``count``). A row's figures are for one occurrence (as in OpEvaluation), so they are
-    multiplied by ``count``."""
-    rows = None
-    if isinstance(network_result, (list, tuple)):
-        rows = network_result
-    else:
-        for attr in _ROW_ATTRS:
-            rows = _get(network_result, attr)
-            if rows is not None:
-                break
-    if rows is None:
-        raise InputError(f"modelled result {type(network_result).__name__} has no per-operator rows "
-                         f"(looked for {', '.join(_ROW_ATTRS)})")
-    if isinstance(rows, dict):
-        rows = list(rows.values())
-    out = []
-    for row in rows:
-        op_class = _get(row, "op_class")
-        if op_class not in OP_CLASSES:
-            raise InputError(f"modelled operator {_get(row, 'name')!r} has class {op_class!r}, not one of "
-                             f"{', '.join(OP_CLASSES)}")
-        latency = _get(row, "latency_s")
-        if latency is None:
-            raise InputError(f"modelled operator {_get(row, 'name')!r} has no latency_s")
-        scale = int(_get(row, "count", 1) or 1)
-        out.append(ModelledOp(name=str(_get(row, "name", "")), target=str(_get(row, "target", "")),
-                              module=str(_get(row, "module", "") or ""), op_class=op_class,
-                              latency_s=float(latency) * scale,
-                              energy_pJ=float(_get(row, "energy_pJ", 0.0) or 0.0) * scale,
-                              cycles=float(_get(row, "cycles", 0.0) or 0.0) * scale))
-    return out
-
-
-def class_latency(ops: Iterable[ModelledOp]) -> dict[str, float]:
-    """Modelled latency per class (s): the sum over operators, every class present."""
-    out = {c: 0.0 for c in OP_CLASSES}
-    for o in ops:
-        out[o.op_class] += o.latency_s
-    return out
-
+from cimscope.profile.modelled import ModelledOp
+from cimscope.workloads.taxonomy import base_name
 
 # ---------------------------------------------------------------------------------------------------------
 # Class-level join
@@ -121,6 +47,7 @@ class ClassJoin:
     modelled_share_pct: Optional[float] = None
     diff_pp: Optional[float] = None          # modelled share - measured share (percentage points)
     share_ratio: Optional[float] = None      # modelled share / measured share
+    extra_share_pct: dict[str, float] = field(default_factory=dict)   # label -> share of further models
 
     def to_dict(self) -> dict:
         return asdict(self)
@@ -132,18 +59,22 @@ def _shares(times: dict[str, float]) -> dict[str, float]:
 
 
 def join_classes(measured_s: dict[str, float], modelled_s: Optional[dict[str, float]] = None,
-                 *, keep_empty: bool = False) -> list[ClassJoin]:
+                 *, extra: Optional[dict[str, dict[str, float]]] = None,
+                 keep_empty: bool = False) -> list[ClassJoin]:
     """Rows per class (GEMM first, then the NonGEMM classes in NonGEMM Bench's order), then the GEMM and
-    NonGEMM totals. Classes that are zero on both sides are left out unless ``keep_empty``."""
+    NonGEMM totals. ``extra``: further modelled class times by label (the GPU execution model's eager and
+    fused), whose shares go to each row's ``extra_share_pct``. Classes that are zero on every side are left
+    out unless ``keep_empty``."""
     meas = {c: float(measured_s.get(c, 0.0)) for c in OP_CLASSES}
     unknown = set(measured_s) - set(OP_CLASSES)
-    if modelled_s is not None:
-        unknown |= set(modelled_s) - set(OP_CLASSES)
+    for side in [modelled_s] + list((extra or {}).values()):
+        unknown |= set(side or {}) - set(OP_CLASSES)
     if unknown:
         raise InputError(f"unknown operator classes {sorted(unknown)}; classes are {', '.join(OP_CLASSES)}")
     mod = None if modelled_s is None else {c: float(modelled_s.get(c, 0.0)) for c in OP_CLASSES}
     meas_share = _shares(meas)
     mod_share = None if mod is None else _shares(mod)
+    extra_share = {k: _shares({c: float(v.get(c, 0.0)) for c in OP_CLASSES}) for k, v in (extra or {}).items()}
 
     def row(name: str, classes: Sequence[str]) -> ClassJoin:
         m_s = sum(meas[c] for c in classes)
@@ -154,11 +85,13 @@ def join_classes(measured_s: dict[str, float], modelled_s: Optional[dict[str, fl
             r.modelled_share_pct = sum(mod_share[c] for c in classes)
             r.diff_pp = r.modelled_share_pct - m_p
             r.share_ratio = r.modelled_share_pct / m_p if m_p > 0 else None
+        r.extra_share_pct = {k: sum(sh[c] for c in classes) for k, sh in extra_share.items()}
         return r
 
     rows = []
     for c in OP_CLASSES:
-        if keep_empty or meas[c] > 0 or (mod is not None and mod[c] > 0):
+        if keep_empty or meas[c] > 0 or (mod is not None and mod[c] > 0) \
+                or any(sh[c] > 0 for sh in extra_share.values()):
             rows.append(row(c, [c]))
     rows.append(row("GEMM total", [GEMM]))
     rows.append(row("NonGEMM total", list(NONGEMM_CLASSES)))
@@ -190,11 +123,6 @@ class OpJoin:
 
     def to_dict(self) -> dict:
         return asdict(self)
-
-
-def _base(name: str) -> str:
-    from cimscope.workloads.taxonomy import base_name
-    return base_name(name)
 
 
 def _norm_module(path: str) -> str:
@@ -288,23 +216,29 @@ def join_ops(measured: Sequence[Any], exported_ops: Sequence[Any],
 
     An exported operator split into parts is one call; a row's modelled latency is the sum over the exported
     operators it was given."""
-    by_name = {m.name: m for m in (modelled or [])}
-    total_meas = sum(r.time_s for r in measured)
-    total_mod = sum(m.latency_s for m in (modelled or []))
     rows = [OpJoin(index=i, module=r.module, name=r.name, work=r.work, op_class=r.op_class,
-                   input_shapes=r.input_shapes, measured_s=r.time_s,
-                   measured_share_pct=100.0 * r.time_s / total_meas if total_meas > 0 else 0.0)
+                   input_shapes=r.input_shapes, measured_s=r.time_s, measured_share_pct=0.0)
             for i, r in enumerate(measured)]
-    chains = [{_base(n) for n in r.chain} for r in measured]
-    spines = [{_base(n) for n in (getattr(r, "spine", None) or r.chain)} for r in measured]
-    modules = [_norm_module(r.module) for r in measured]
-    assigned: list[list[ExportedNode]] = [[] for _ in measured]
-    cursor: dict[str, int] = {}      # per module: index after its last match (keeps execution order)
+    total_meas = sum(r.time_s for r in measured)
+    for r in rows:
+        r.measured_share_pct = 100.0 * r.measured_s / total_meas if total_meas > 0 else 0.0
     nodes = exported_nodes(exported_ops)
-    left: list[tuple[int, ExportedNode]] = []
+    assigned: list[list[ExportedNode]] = [[] for _ in measured]
+    left = _match_one_to_one(measured, nodes, assigned, rows)
+    _absorb_into_composites(measured, nodes, left, assigned, rows)
+    _fill_modelled(rows, assigned, modelled)
+    return rows
 
-    for k, node in enumerate(nodes):                       # pass 1: one to one
-        tgt = _base(node.target)
+
+def _match_one_to_one(measured: Sequence[Any], nodes: list[ExportedNode], assigned: list[list[ExportedNode]],
+                      rows: list[OpJoin]) -> list[tuple[int, ExportedNode]]:
+    """Pass 1 of :func:`join_ops`; returns the nodes left over (with their index)."""
+    spines = [{base_name(n) for n in (getattr(r, "spine", None) or r.chain)} for r in measured]
+    modules = [_norm_module(r.module) for r in measured]
+    cursor: dict[str, int] = {}      # per module: index after its last match (keeps execution order)
+    left: list[tuple[int, ExportedNode]] = []
+    for k, node in enumerate(nodes):
+        tgt = base_name(node.target)
         mod = _norm_module(node.module)
         start = cursor.get(mod, 0)
         best, best_key = None, None
@@ -327,13 +261,21 @@ def join_ops(measured: Sequence[Any], exported_ops: Sequence[Any],
             continue
         assigned[best].append(node)
         cursor[mod] = best + 1
-        name_ok, shape_ok, class_ok = best_key[0], best_key[1], best_key[2]
+        name_ok, shape_ok = best_key[0], best_key[1]
         rows[best].match = "+".join((["module"] if mod else []) + (["target"] if name_ok else ["class"])
                                     + (["shape"] if shape_ok else []))
+    return left
 
+
+def _absorb_into_composites(measured: Sequence[Any], nodes: list[ExportedNode],
+                            left: list[tuple[int, ExportedNode]], assigned: list[list[ExportedNode]],
+                            rows: list[OpJoin]) -> None:
+    """Pass 2 of :func:`join_ops`: composites absorb what is left."""
+    chains = [{base_name(n) for n in r.chain} for r in measured]
+    modules = [_norm_module(r.module) for r in measured]
     matched_at = {id(n): i for i, ns in enumerate(assigned) for n in ns}
-    for k, node in left:                                   # pass 2: composites absorb what is left
-        tgt = _base(node.target)
+    for k, node in left:
+        tgt = base_name(node.target)
         mod = _norm_module(node.module)
         # where the exported neighbours went: the closest earlier matched node of this module
         anchor = next((matched_at[id(nodes[j])] for j in range(k - 1, -1, -1)
@@ -361,6 +303,11 @@ def join_ops(measured: Sequence[Any], exported_ops: Sequence[Any],
             rows[best].match = (rows[best].match + "+composite") if rows[best].match else \
                 ("module+composite" if mod else "composite")
 
+
+def _fill_modelled(rows: list[OpJoin], assigned: list[list[ExportedNode]],
+                   modelled: Optional[Sequence[ModelledOp]]) -> None:
+    by_name = {m.name: m for m in (modelled or [])}
+    total_mod = sum(m.latency_s for m in (modelled or []))
     for r, ns in zip(rows, assigned):
         if not ns:
             continue
@@ -371,7 +318,6 @@ def join_ops(measured: Sequence[Any], exported_ops: Sequence[Any],
         if found:
             r.modelled_s = sum(m.latency_s for m in found)
             r.modelled_share_pct = 100.0 * r.modelled_s / total_mod if total_mod > 0 else 0.0
-    return rows
 
 
 def match_summary(rows: Sequence[OpJoin], exported_ops: Optional[Sequence[Any]] = None) -> dict[str, Any]:
@@ -389,45 +335,3 @@ def match_summary(rows: Sequence[OpJoin], exported_ops: Optional[Sequence[Any]] 
         out["exported_ops_matched"] = sum(1 for o in exported_ops if getattr(o, "name", None) in names)
     return out
 
-
-# ---------------------------------------------------------------------------------------------------------
-# Producing the modelled side
-# ---------------------------------------------------------------------------------------------------------
-
-@dataclass
-class Modelled:
-    """The modelled side of one model: its exported workload and the evaluated per-operator rows."""
-
-    arch: str
-    placement: str
-    primitive: Optional[str]
-    engine: str
-    workload: Any                    # ir.Workload
-    ops: list[ModelledOp]
-
-    @property
-    def class_latency_s(self) -> dict[str, float]:
-        return class_latency(self.ops)
-
-    @property
-    def total_s(self) -> float:
-        return sum(o.latency_s for o in self.ops)
-
-
-def model_network(name: str, *, batch: int = 1, image_size: int = 224, seq_len: int = 128,
-                  arch: str = DEFAULT_ARCH, placement: str = DEFAULT_PLACEMENT, primitive: Optional[str] = None,
-                  engine: str = "builtin", cache: Any = None) -> Modelled:
-    """Export ``name`` (:func:`cimscope.workloads.export_model`) and evaluate it with
-    :func:`cimscope.evaluate.evaluate_network` (placement ``none``: the GPU baseline, GEMMs on the tensor
-    cores with the engine's mapper, NonGEMMs on the SIMT lanes). ``cache``: a per-operator GEMM result cache
-    (:class:`cimscope.sweep.ResultCache`), passed through."""
-    from cimscope.workloads import export_model
-    try:
-        from cimscope.evaluate import evaluate_network
-    except ImportError as exc:
-        raise InputError(f"the modelled side needs cimscope.evaluate, which is not available here ({exc}); "
-                         f"run with --no-model") from None
-    workload = export_model(name, batch=batch, image_size=image_size, seq_len=seq_len)
-    result = evaluate_network(workload, arch, placement, primitive, engine=engine, cache=cache)
-    return Modelled(arch=arch, placement=placement, primitive=getattr(result, "primitive", primitive),
-                    engine=engine, workload=workload, ops=modelled_ops(result))
