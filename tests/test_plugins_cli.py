@@ -58,7 +58,7 @@ def test_accelergy_config(capsys):
     (["estimate", "cim_macros"], "valid components: analog_cim_array"),
     (["estimate", "cim_macro"], "missing required attribute 'primitive'"),
     (["estimate", "cim_macro", "-a", "primitive=analog9T"], "analog6T, analog8T, digital6T, digital8T"),
-    (["estimate", "cim_macro", "-a", "primitive=analog6T", "-a", "technology=3"], "out of range [7, 180]"),
+    (["estimate", "cim_macro", "-a", "primitive=analog6T", "-a", "technology=3"], "valid: a finite number in [7, 180]"),
     (["estimate", "cim_macro", "-a", "primitive=analog6T", "-a", "colour=red"], "valid attributes: primitive"),
     (["estimate", "cim_macro", "-a", "primitive"], "not of the form name=value"),
     (["estimate"], "give a COMPONENT"),

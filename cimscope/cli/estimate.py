@@ -27,7 +27,8 @@ def list_components() -> list[dict[str, Any]]:
     for m in sorted(unique_models(), key=lambda c: c.component_name):
         attrs = {}
         for name, spec in m.attributes.items():
-            d: dict[str, Any] = {"default": spec.default, "doc": spec.doc, "required": spec.required}
+            d: dict[str, Any] = {"default": spec.default, "doc": spec.doc, "required": spec.required,
+                                 "valid": spec.valid_text()}
             if spec.choices is not None:
                 d["choices"] = list(spec.choices)
             else:
@@ -111,8 +112,7 @@ def _print_list(comps: list[dict]) -> None:
         t.add_column("valid")
         t.add_column("meaning")
         for name, a in c["attributes"].items():
-            valid = ", ".join(map(str, a["choices"])) if "choices" in a else f"{a['range'][0]}..{a['range'][1]}"
-            t.add_row(name, "REQUIRED" if a["required"] else str(a["default"]), valid, a["doc"])
+            t.add_row(name, "REQUIRED" if a["required"] else str(a["default"]), a["valid"], a["doc"])
         con.print(t)
         con.print(f"  actions: {', '.join(c['actions'])}\n")
 
