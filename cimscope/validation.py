@@ -22,6 +22,8 @@ from __future__ import annotations
 import functools
 import math
 import re
+import types
+import typing
 from pathlib import Path
 from typing import Annotated, Any, Optional
 
@@ -68,6 +70,14 @@ def _float_from_text(value: Any) -> Any:
     return float(v) if isinstance(v, int) and not isinstance(v, bool) else v
 
 
+def _integral(value: Any) -> Any:
+    if isinstance(value, float) and math.isfinite(value) and value.is_integer():
+        return int(value)
+    return value
+
+
+#: An integer, or an integral float (8.0 -> 8); text, booleans, 8.5 and NaN are refused.
+IntegralInt = Annotated[int, BeforeValidator(_integral), Strict()]
 #: An integer given as an int, an integral float or integer text; booleans, 8.5 and "x" are refused.
 ExactInt = Annotated[int, BeforeValidator(exact_number), Strict()]
 #: A finite float given as a number or number text; booleans, NaN, inf and "x" are refused.
@@ -99,11 +109,42 @@ def _first_error(exc: ValidationError) -> tuple[str, str, Any]:
     return loc, err.get("msg", "invalid value"), err.get("input")
 
 
-def one_line(exc: ValidationError, where: str, valid: str = "") -> InputError:
+def _keys_at(model: Any, loc: tuple) -> list[str]:
+    """Field names of the pydantic model reached by following ``loc`` from ``model`` (for 'unknown key')."""
+    tp = model
+    for part in loc:
+        fields = getattr(tp, "model_fields", None)
+        if fields is not None:
+            if part not in fields:
+                break
+            tp = fields[part].annotation
+        else:
+            args = [a for a in typing.get_args(tp) if a is not type(None)]
+            tp = args[-1] if args else tp
+        while typing.get_origin(tp) is typing.Union or typing.get_origin(tp) is types.UnionType \
+                or typing.get_origin(tp) is typing.Annotated:
+            tp = [a for a in typing.get_args(tp) if a is not type(None)][0]
+        if getattr(tp, "model_fields", None) is None and typing.get_origin(tp) in (dict, list):
+            args = typing.get_args(tp)
+            tp = args[-1] if args else tp
+    return list(getattr(tp, "model_fields", {}) or [])
+
+
+def one_line(exc: ValidationError, where: str, valid: "str | dict[str, str]" = "") -> InputError:
     """An InputError of one line for a pydantic ValidationError: where, the field, the value given, pydantic's
-    reason and (optionally) the valid values; further errors are counted, not listed."""
+    reason and (optionally) the valid values; further errors are counted, not listed. An unknown key of a
+    model is named with the model's valid keys. ``valid``: the valid values in words, or a dict from field
+    name (the last key of the error's location) to them."""
+    err = exc.errors(include_url=False)[0]
+    if isinstance(valid, dict):
+        names = [str(x) for x in err.get("loc", ()) if isinstance(x, str)]
+        valid = valid.get(names[-1], "") if names else ""
     loc, msg, given = _first_error(exc)
     more = exc.error_count() - 1
+    if err.get("type") == "extra_forbidden" and exc.title:
+        keys = _keys_at(_MODELS.get(exc.title), tuple(err["loc"][:-1])) if exc.title in _MODELS else []
+        text = f"{where}: unknown key {loc!r}" + (f"; valid keys: {', '.join(keys)}" if keys else "")
+        return InputError(text + (f" (and {more} more error{'s' if more > 1 else ''})" if more else ""))
     text = f"{where}{': ' + loc if loc else ''}: {_short(given)} is invalid ({msg[:1].lower() + msg[1:]})"
     if valid:
         text += f"; valid: {valid}"
@@ -115,6 +156,20 @@ def one_line(exc: ValidationError, where: str, valid: str = "") -> InputError:
 def _short(value: Any, limit: int = 60) -> str:
     r = repr(value)
     return r if len(r) <= limit else r[:limit - 3] + "..."
+
+
+#: pydantic models by class name, for naming valid keys (filled by :func:`parse`).
+_MODELS: dict[str, Any] = {}
+
+
+def parse(model: Any, data: Any, where: str, valid: "str | dict[str, str]" = "") -> Any:
+    """``model.model_validate(data)``; one-line InputError naming ``where``, the offending key and (from
+    ``valid``, see :func:`one_line`) the valid values otherwise."""
+    _MODELS[model.__name__] = model
+    try:
+        return model.model_validate(data)
+    except ValidationError as exc:
+        raise one_line(exc, where, valid) from None
 
 
 @functools.lru_cache(maxsize=256)
