@@ -28,7 +28,7 @@ def _split(s: Optional[str]) -> list[str]:
 
 
 def _floats(s: Optional[str], what: str) -> list[Optional[float]]:
-    if not s:
+    if s is None:
         return [None]
     out: list[Optional[float]] = []
     for x in _split(s):
@@ -37,6 +37,16 @@ def _floats(s: Optional[str], what: str) -> list[Optional[float]]:
         except ValueError:
             raise InputError(f"{what} {x!r} is not a number") from None
     return out
+
+
+def _given(s: Optional[str], option: str) -> list[str]:
+    """Names of an option that may be left out, but not given empty."""
+    if s is None:
+        return []
+    names = _split(s)
+    if not names:
+        raise InputError(f"{option} {s!r} names nothing; give comma-separated names or leave the option out")
+    return names
 
 
 def register(app: typer.Typer) -> None:
@@ -65,7 +75,7 @@ def register(app: typer.Typer) -> None:
 
         options = bf.make_options(models=_split(model), configs=configs, techs=_split(tech),
                                   vdds=_floats(vdd, "--vdd supply voltage"), node_nm=node, arch_file=arch_file,
-                                  sequence=_split(sequence), batch=batch, image_size=image_size,
+                                  sequence=_given(sequence, "--sequence"), batch=batch, image_size=image_size,
                                   cache_dir=cache_dir)
         grid = bf.plan(options)
         if out is not None:
