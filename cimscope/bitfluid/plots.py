@@ -23,16 +23,18 @@ def plot_accuracy_vs_edp(rows: list[dict[str, Any]], path: str | Path) -> Path:
     groups: dict[tuple, list] = {}
     for r in pts:
         groups.setdefault((r["model"], r["cell"], r["vdd_V"]), []).append(r)
-    for (model, cell, vdd), rs in groups.items():
+    for g, ((model, cell, vdd), rs) in enumerate(groups.items()):
         ax.plot([r["edp_Js"] for r in rs], [r["top1"] for r in rs], "o-", label=f"{model} {cell} {vdd:g} V")
-        for r in rs:
-            ax.annotate(r["config"], (r["edp_Js"], r["top1"]), textcoords="offset points", xytext=(4, 4),
-                        fontsize=7)
+        if g:
+            continue                                  # every group has the same configurations: label once
+        for i, r in enumerate(sorted(rs, key=lambda r: r["edp_Js"])):
+            ax.annotate(r["config"], (r["edp_Js"], r["top1"]), textcoords="offset points",
+                        xytext=(5, 5 if i % 2 else -11), fontsize=7)
     ax.set_xlabel("EDP per inference (J*s)")
     ax.set_ylabel("top-1 accuracy (%) (HAWQ-V3, published)")
     ax.set_title("BF-IMNA: accuracy vs EDP, HAWQ-V3 ResNet18 configurations")
     ax.grid(True, alpha=0.3)
-    ax.legend(fontsize=7)
+    ax.legend(fontsize=7, loc="lower right")
     buf = io.BytesIO()
     fig.tight_layout()
     fig.savefig(buf, format="png", dpi=120)
