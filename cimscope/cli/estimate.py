@@ -3,6 +3,9 @@
     cimscope estimate COMPONENT [--attr name=value ...] [--json]
     cimscope estimate --list [--json]
     cimscope estimate --accelergy-config [--json]
+
+Human tables go to stderr; ``--json`` prints one JSON document on stdout and nothing else. The
+``--accelergy-config`` lines are configuration text meant for redirection, so they go to stdout.
 """
 from __future__ import annotations
 
@@ -101,7 +104,7 @@ def register(app: typer.Typer) -> None:
 def _print_list(comps: list[dict]) -> None:
     from rich.console import Console
     from rich.table import Table
-    con = Console()
+    con = Console(stderr=True)
     for c in comps:
         alias = f" (aliases: {', '.join(c['aliases'])})" if c["aliases"] else ""
         con.print(f"[bold]{c['component']}[/bold]{alias}: {c['description']} "
@@ -120,7 +123,7 @@ def _print_list(comps: list[dict]) -> None:
 def _print_estimate(est) -> None:
     from rich.console import Console
     from rich.table import Table
-    con = Console()
+    con = Console(stderr=True)
     attrs = ", ".join(f"{k}={v}" for k, v in est.attributes.items())
     con.print(f"[bold]{est.component}[/bold]({attrs})")
     t = Table(show_header=True, header_style="bold")
