@@ -260,9 +260,18 @@ def timeloop_mutation(draw, *, with_mapping: bool = True) -> tuple[str, dict, di
 
 @st.composite
 def model_cases(draw) -> Case:
-    kind = draw(st.sampled_from(["mutate", "mutate", "mutate", "non_utf8", "malformed", "missing", "folder"]))
+    kind = draw(st.sampled_from(["mutate", "mutate", "mutate", "valid", "non_utf8", "malformed", "missing",
+                                 "folder"]))
     ert = (KP / "timeloop-model.ERT.yaml").read_bytes()
     base = (KP / "parsed-processed-input.yaml").read_bytes()
+    if kind == "valid":                              # in-range changes: exit 0, finite JSON
+        doc, ertd = _kp_input(), _kp_ert()
+        table = draw(st.sampled_from(ertd["ERT"]["tables"]))
+        act = draw(st.sampled_from(table["actions"]))
+        act["energy"] = draw(st.floats(0, 1e3, allow_nan=False, allow_infinity=False))
+        what = f"model valid ERT {table['name']}.{act['name']}.energy: {act['energy']!r}"
+        return Case("model", ("{in.yaml}", "--ert", "{ert.yaml}"), False, what,
+                    (("in.yaml", _dump(doc)), ("ert.yaml", _dump(ertd))))
     if kind == "mutate":
         what, doc, ertd, invalid = draw(timeloop_mutation())
         return Case("model", ("{in.yaml}", "--ert", "{ert.yaml}"), invalid, f"model {what}",
