@@ -76,3 +76,11 @@ def test_valid_file_forms_are_read(tmp_path):
     (cfg,), dyn = bf.load_configs(str(f))
     assert cfg.layers["conv1"] == bf.LayerPrecision(8, 8) and cfg.uniform == bf.LayerPrecision(4, 6)
     assert dyn == ["one", "one"]                        # a single configuration's sequence is no longer ignored
+
+
+def test_unwritable_folders_fail_before_export(tmp_path, capsys):
+    f = tmp_path / "a-file"
+    f.write_text("x")
+    for opt, path in (("--cache-dir", f), ("--out", f / "sub")):
+        _one_line_exit_2(capsys, ["bitfluid", "--model", "resnet18", "--configs", "int8", opt, str(path)],
+                         [opt, "is not a writable folder"])

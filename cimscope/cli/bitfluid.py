@@ -78,8 +78,9 @@ def register(app: typer.Typer) -> None:
                                   sequence=_given(sequence, "--sequence"), batch=batch, image_size=image_size,
                                   cache_dir=cache_dir)
         grid = bf.plan(options)
-        if out is not None:
-            writable_dir(out)
+        for folder, option in ((out, "--out"), (cache_dir, "--cache-dir")):
+            if folder is not None:
+                writable_dir(folder, option)
         result = _run_with_progress(bf, grid)
         written = result.write(out) if out is not None else []
         if as_json:
