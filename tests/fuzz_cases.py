@@ -482,8 +482,8 @@ FINDINGS: tuple[Finding, ...] = (
             _ERT_BAD, Case("model", _IN, True, "model ERT MainMemory.read.energy: -1",
                            _kp_files(ert_mutate=_set_energy)),
             "accepted"),
-    Finding("arch-negative-banks", "tlmodel (Timeloop loader)", "n_banks: -1 is accepted (exit 0)",
-            ("model", "mapper"), r"\.n_banks: -1$",
+    Finding("arch-negative-ignored", "tlmodel (Timeloop loader)", "n_banks: -1 on a storage level and width: -1 "
+            "on the compute level are accepted (exit 0)", ("model", "mapper"), r"(\.n_banks|MACC\S*\.width): -1$",
             Case("model", _IN, True, "model GlobalBuffer.n_banks: -1", _kp_files(_set_banks)), "accepted"),
     Finding("mapper-seed-negative", "tlmodel (cli/mapper.py, mappers/)", "mapper --seed -1 raises "
             "ValueError from numpy (traceback)", ("mapper",), r"--seed -1$",
