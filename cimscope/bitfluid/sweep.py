@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Annotated, Any, Callable, Optional
+from typing import Annotated, Any, Callable, Optional, Sequence
 
 from pydantic import BaseModel, ConfigDict, Field, StrictStr, ValidationError
 
@@ -115,7 +115,8 @@ class SweepResult:
             written.append(plot_sweep(self.rows, out / "sweep.png"))
         return written
 
-    def print(self, written: list[Path] = ()) -> None:  # type: ignore[assignment]
+    def print(self, written: Sequence[Path] = ()) -> None:
+        """The table, dynamic totals, architectures and written files, on stderr."""
         print_report(self.rows, self.dynamic, self.archs, written)
 
 
