@@ -14,6 +14,7 @@ from typing import Annotated, Any, Callable, Optional, Sequence
 
 from pydantic import BaseModel, ConfigDict, Field, StrictStr, ValidationError
 
+from cimscope.arch import bf_imna
 from cimscope.atomic import write_json, write_text
 from cimscope.bitfluid.network import NetworkCost, evaluate, evaluate_dynamic, pick_sequence
 from cimscope.bitfluid.plots import plot_accuracy_vs_edp, plot_sweep
@@ -21,6 +22,8 @@ from cimscope.bitfluid.precision import LayerPrecision, PrecisionConfig, bind, l
 from cimscope.bitfluid.report import LAYER_FIELDS, layer_row, print_report, row, rows_to_csv
 from cimscope.errors import InputError
 from cimscope.validation import FinitePositiveFloat, load_yaml
+from cimscope.workloads import export_model
+from cimscope.workloads.zoo import check_model_name
 
 #: Input-shape limits of the exported models (a larger request is refused before any export).
 MAX_BATCH = 1024
@@ -63,9 +66,6 @@ class Plan:
 
 def plan(options: BitfluidOptions) -> Plan:
     """Check every part of ``options`` (no export yet): InputError of one line for the first problem."""
-    from cimscope.arch import bf_imna
-    from cimscope.workloads.zoo import check_model_name
-
     for m in options.models:
         check_model_name(m)
     cfgs, file_dynamic = load_configs(options.configs)
@@ -142,8 +142,6 @@ def _evaluate_model(result: SweepResult, p: Plan, model: str, wl, bound: dict[st
 def run(p: Plan, step: Optional[Callable[[str], None]] = None) -> SweepResult:
     """Export each model once (cached in ``cache_dir``), bind every configuration to it (a mismatch is an
     InputError naming the layers), then evaluate the grid. ``step(description)`` is called before each step."""
-    from cimscope.workloads import export_model
-
     step = step or (lambda _desc: None)
     o = p.options
     result = SweepResult(archs=[a.summary() for a in p.archs])
