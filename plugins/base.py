@@ -6,50 +6,91 @@ thin wrappers over this interface, so each model is implemented once.
 """
 from __future__ import annotations
 
+import functools
 import math
 from dataclasses import dataclass, field
-from typing import Any, ClassVar, Optional
+from typing import Annotated, Any, Callable, ClassVar, Literal, Optional
+
+from pydantic import BeforeValidator, Field, Strict, StrictStr, TypeAdapter, ValidationError
 
 from cimscope.errors import InputError, UnknownNameError
+from cimscope.validation import ExactFloat, ExactInt, StrictBool, describe_range
 
 
 @dataclass(frozen=True)
 class Attr:
-    """Declaration of one attribute of a component."""
+    """Declaration of one attribute of a component: its type (``kind``: int, float, str, bool or a parser
+    such as :func:`cimscope.plugins.common.nm` returning a float), bounds and choices. Values are checked
+    strictly (pydantic, :mod:`cimscope.validation`): numbers finite and in range, integers integral (8.5 is
+    refused, never truncated), booleans only true/false, strings one of ``choices``."""
 
     default: Any
     doc: str
     kind: type = float
-    low: Optional[float] = None           # inclusive bounds for numbers
+    low: Optional[float] = None           # bounds for numbers (``low`` inclusive unless ``low_open``)
     high: Optional[float] = None
     choices: Optional[tuple] = None       # allowed values for strings
     required: bool = False
+    low_open: bool = False                # True: the value must be > low
+
+    def valid_text(self) -> str:
+        """What a valid value is, in words (error messages, ``cimscope estimate --list``)."""
+        if self.choices is not None:
+            return "one of " + ", ".join(map(str, self.choices))
+        if self.kind is bool:
+            return "true or false"
+        if self.kind is str:
+            return "text"
+        text = describe_range(self.low, self.high, integer=self.kind is int, low_open=self.low_open)
+        if self.kind not in (int, float):
+            text += f" ({getattr(self.kind, '__name__', 'parsed')})"
+        return text
 
     def coerce(self, component: str, name: str, value: Any) -> Any:
-        if self.choices is not None:
-            v = str(value)
-            if v not in self.choices:
-                raise InputError(f"{component}: attribute {name}={value!r} is not one of "
-                                 f"{', '.join(map(str, self.choices))}")
-            return v
+        """``value`` checked against this declaration; one-line InputError naming the attribute and the valid
+        values otherwise."""
         try:
-            v = self.kind(value) if self.kind is not bool else _to_bool(value)
+            return _adapter(self).validate_python(value)
+        except ValidationError as exc:
+            msg = exc.errors(include_url=False)[0].get("msg", "invalid")
+            raise InputError(f"{component}: attribute {name}={value!r} is invalid ({msg[:1].lower() + msg[1:]}); "
+                             f"valid: {self.valid_text()}") from None
+
+
+def _bounds(spec: Attr) -> dict[str, Any]:
+    out: dict[str, Any] = {}
+    if spec.low is not None:
+        out["gt" if spec.low_open else "ge"] = spec.low
+    if spec.high is not None:
+        out["le"] = spec.high
+    return out
+
+
+def _parsed_by(parser: Callable[[Any], float]) -> Callable[[Any], Any]:
+    def parse(value: Any) -> Any:
+        if isinstance(value, bool):
+            return value                  # refused by the strict float check
+        try:
+            return float(parser(value))
         except (TypeError, ValueError):
-            raise InputError(f"{component}: attribute {name}={value!r} is not a {self.kind.__name__}") from None
-        if self.low is not None and v < self.low or self.high is not None and v > self.high:
-            raise InputError(f"{component}: attribute {name}={value!r} is out of range "
-                             f"[{self.low}, {self.high}]")
-        return v
+            return value                  # refused, with the value named
+    return parse
 
 
-def _to_bool(value: Any) -> bool:
-    if isinstance(value, bool):
-        return value
-    if str(value).lower() in ("1", "true", "yes", "on"):
-        return True
-    if str(value).lower() in ("0", "false", "no", "off"):
-        return False
-    raise ValueError(value)
+@functools.lru_cache(maxsize=None)
+def _adapter(spec: Attr) -> TypeAdapter:
+    if spec.choices is not None:
+        return TypeAdapter(Literal[tuple(spec.choices)])
+    if spec.kind is bool:
+        return TypeAdapter(StrictBool)
+    if spec.kind is str:
+        return TypeAdapter(StrictStr)
+    if spec.kind is int:
+        return TypeAdapter(Annotated[ExactInt, Field(**_bounds(spec))])
+    if spec.kind is float:
+        return TypeAdapter(Annotated[ExactFloat, Field(**_bounds(spec))])
+    return TypeAdapter(Annotated[float, BeforeValidator(_parsed_by(spec.kind)), Strict(),
+                                 Field(allow_inf_nan=False, **_bounds(spec))])
 
 
 @dataclass

@@ -102,7 +102,8 @@ def test_yaml_formats_and_errors(tmp_path):
     assert bf.bind(by["hi"], wl)["layer1.0.conv1"] == bf.LayerPrecision(6, 6)
     assert bf.bind(by["hi"], wl)["fc"] == bf.LayerPrecision(8, 8)
     bad = tmp_path / "b.yaml"
-    for text, match in [("layers: {conv1: {w_bits: 0, a_bits: 8}}", "out of range"),
+    for text, match in [("layers: {conv1: {w_bits: 0, a_bits: 8}}",
+                         r"w_bits: 0 is invalid .*valid: an integer in \[1, 32\]"),
                         ("layers: {conv1: {w_bits: 4}}", "needs both w_bits and a_bits"),
                         ("layers: {conv1: {w_bits: 4, a_bits: 4, x: 1}}", "unknown key"),
                         ("configs: {a: {layerz: {}}}", "unknown key"),

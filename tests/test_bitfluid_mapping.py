@@ -2,7 +2,7 @@
 NonGEMM operators (never dropped), row packing, splitting wide layers over CAPs, bad shapes."""
 import pytest
 
-from cimscope.ap_mapping import cost_gemm, cost_nongemm
+from cimscope.bitfluid import cost_gemm, cost_nongemm
 from cimscope.arch import bf_imna
 from cimscope.errors import InputError, MappingError
 from cimscope.ir import Op
@@ -186,7 +186,7 @@ def test_exported_depthwise_conv_is_sized_like_the_hand_built_one(tmp_path):
         "import torch\n"
         "def make():\n"
         "    return torch.nn.Conv2d(4, 4, 3, padding=1, groups=4, bias=False), (torch.zeros(1, 4, 4, 4),)\n")
-    from cimscope.ap_mapping import gemm_shape
+    from cimscope.bitfluid import gemm_shape
     from cimscope.workloads import export_model
     op = next(o for o in export_model(f"{factory}:make").ops if o.kind == "conv")
     assert op.dims["G"] == 4 and op.dims["K"] == 1
@@ -198,7 +198,7 @@ def test_exported_depthwise_conv_is_sized_like_the_hand_built_one(tmp_path):
 
 def test_batched_matmul_weights_come_from_the_weight_projection():
     """Attention AV: every head has its own V (Weights projected on B): weights = B x N x K."""
-    from cimscope.ap_mapping import gemm_shape
+    from cimscope.bitfluid import gemm_shape
     from cimscope.ir import Tensor
     t = [Tensor("Inputs", "input", [[("B", 1)], [("M", 1)], [("K", 1)]], 8),
          Tensor("Weights", "weight", [[("B", 1)], [("K", 1)], [("N", 1)]], 8),

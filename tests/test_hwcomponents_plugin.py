@@ -127,3 +127,17 @@ def test_model_classes_directly():
     assert code.co_varnames[1:code.co_argcount][0] == "primitive"            # required: no default
     assert 0 < h.CimscopeCimMacro.priority <= 1
     assert "mac" in h.CimscopeCimMacro.get_action_names()
+
+
+def test_model_classes_validate_attributes_strictly():
+    """The hwcomponents classes go through the same typed attribute check as `cimscope estimate`."""
+    import math
+
+    import hwcomponents_cimscope as h
+    from cimscope.errors import InputError
+    with pytest.raises(InputError, match=r"rows=8\.5 is invalid"):
+        h.CimscopeAp2d(rows=8.5)
+    with pytest.raises(InputError, match="write_latency_ns=inf"):
+        h.CimscopeAp1d(write_latency_ns=math.inf)
+    with pytest.raises(InputError, match="bandwidth_GBps=nan"):
+        h.CimscopeHbm(bandwidth_GBps=math.nan)

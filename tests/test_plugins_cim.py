@@ -91,7 +91,7 @@ def test_bad_attributes_list_valid_ones():
         estimate("cim_macro", {})
     with pytest.raises(InputError, match="analog6T, analog8T, digital6T, digital8T"):
         estimate("cim_macro", {"primitive": "analog7T"})
-    with pytest.raises(InputError, match=r"out of range \[1, 16\]"):
+    with pytest.raises(InputError, match=r"valid: an integer in \[1, 16\]"):
         estimate("cim_macro", {"primitive": "analog6T", "input_bits": 0})
     with pytest.raises(InputError, match="valid attributes: primitive"):
         estimate("cim_macro", {"primitive": "analog6T", "rows": 3})

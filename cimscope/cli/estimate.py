@@ -3,6 +3,9 @@
     cimscope estimate COMPONENT [--attr name=value ...] [--json]
     cimscope estimate --list [--json]
     cimscope estimate --accelergy-config [--json]
+
+Human tables go to stderr; ``--json`` prints one JSON document on stdout and nothing else. The
+``--accelergy-config`` lines are configuration text meant for redirection, so they go to stdout.
 """
 from __future__ import annotations
 
@@ -27,7 +30,8 @@ def list_components() -> list[dict[str, Any]]:
     for m in sorted(unique_models(), key=lambda c: c.component_name):
         attrs = {}
         for name, spec in m.attributes.items():
-            d: dict[str, Any] = {"default": spec.default, "doc": spec.doc, "required": spec.required}
+            d: dict[str, Any] = {"default": spec.default, "doc": spec.doc, "required": spec.required,
+                                 "valid": spec.valid_text()}
             if spec.choices is not None:
                 d["choices"] = list(spec.choices)
             else:
@@ -100,7 +104,7 @@ def register(app: typer.Typer) -> None:
 def _print_list(comps: list[dict]) -> None:
     from rich.console import Console
     from rich.table import Table
-    con = Console()
+    con = Console(stderr=True)
     for c in comps:
         alias = f" (aliases: {', '.join(c['aliases'])})" if c["aliases"] else ""
         con.print(f"[bold]{c['component']}[/bold]{alias}: {c['description']} "
@@ -111,8 +115,7 @@ def _print_list(comps: list[dict]) -> None:
         t.add_column("valid")
         t.add_column("meaning")
         for name, a in c["attributes"].items():
-            valid = ", ".join(map(str, a["choices"])) if "choices" in a else f"{a['range'][0]}..{a['range'][1]}"
-            t.add_row(name, "REQUIRED" if a["required"] else str(a["default"]), valid, a["doc"])
+            t.add_row(name, "REQUIRED" if a["required"] else str(a["default"]), a["valid"], a["doc"])
         con.print(t)
         con.print(f"  actions: {', '.join(c['actions'])}\n")
 
@@ -120,7 +123,7 @@ def _print_list(comps: list[dict]) -> None:
 def _print_estimate(est) -> None:
     from rich.console import Console
     from rich.table import Table
-    con = Console()
+    con = Console(stderr=True)
     attrs = ", ".join(f"{k}={v}" for k, v in est.attributes.items())
     con.print(f"[bold]{est.component}[/bold]({attrs})")
     t = Table(show_header=True, header_style="bold")

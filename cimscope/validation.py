@@ -1,0 +1,214 @@
+"""Typed field types for input validated at the door (pydantic v2, strict), and one-line errors.
+
+Every door (plug-in attributes, precision/bitfluid configs, option values, YAML documents) declares its
+fields with these types so the rules are written once:
+
+* numbers are finite (no NaN, no inf) and in range: :data:`FiniteFloat`, :data:`FiniteNonNegFloat`,
+  :data:`FinitePositiveFloat`, :data:`Percent`;
+* integers are integers (``8.5`` and ``true`` are refused, never truncated or read as 1): :data:`PositiveInt`,
+  :data:`NonNegInt`, :data:`Bits` (1-64);
+* booleans are booleans (``'false'``, ``0`` or ``1`` are refused): :data:`StrictBool`;
+* :data:`ExactInt` / :data:`ExactFloat` also take a number written as text (``"8"``, ``"1e3"``: how values
+  arrive from ``--attr k=v`` or an Accelergy attribute) and an integral float for an integer (``8.0``),
+  because no value changes; everything else is refused as above.
+
+:func:`validate` checks a value against a type and raises :class:`cimscope.errors.InputError` with one line
+naming where, what was given and what is valid; :func:`one_line` does the same for a pydantic
+``ValidationError`` of a model. :func:`read_text_utf8` and :func:`load_yaml` read user files with the same
+one-line errors (a non-UTF-8 file, a YAML syntax error, an unreadable path).
+"""
+from __future__ import annotations
+
+import functools
+import math
+import re
+import types
+import typing
+from pathlib import Path
+from typing import Annotated, Any, Optional
+
+import yaml
+from pydantic import BeforeValidator, Field, Strict, TypeAdapter, ValidationError
+from pydantic import StrictBool as _PydanticStrictBool
+
+from cimscope.errors import InputError
+
+#: A real number, finite (NaN and +-inf are refused); ints are taken as floats, booleans and text are not.
+FiniteFloat = Annotated[float, Strict(), Field(allow_inf_nan=False)]
+FiniteNonNegFloat = Annotated[float, Strict(), Field(allow_inf_nan=False, ge=0)]
+FinitePositiveFloat = Annotated[float, Strict(), Field(allow_inf_nan=False, gt=0)]
+Percent = Annotated[float, Strict(), Field(allow_inf_nan=False, ge=0, le=100)]
+PositiveInt = Annotated[int, Strict(), Field(ge=1)]
+NonNegInt = Annotated[int, Strict(), Field(ge=0)]
+#: A bit width: an integer in 1..64.
+Bits = Annotated[int, Strict(), Field(ge=1, le=64)]
+StrictBool = _PydanticStrictBool
+
+_INT_TEXT = re.compile(r"^[+-]?\d+$")
+_FLOAT_TEXT = re.compile(r"^[+-]?(\d+\.?\d*|\.\d+)([eE][+-]?\d+)?$")
+
+
+def exact_number(value: Any) -> Any:
+    """Before-validator: a number written as text becomes that number (``"8"`` -> 8, ``"1e3"`` -> 1000.0,
+    ``"inf"``/``"nan"`` stay text and are refused); an integral float becomes an int (8.0 -> 8, never 8.5 ->
+    8). Anything else passes unchanged to the strict check."""
+    if isinstance(value, str):
+        s = value.strip()
+        if _INT_TEXT.match(s):
+            return int(s)
+        if _FLOAT_TEXT.match(s):
+            value = float(s)
+        else:
+            return value
+    if isinstance(value, float) and math.isfinite(value) and value.is_integer():
+        return int(value)
+    return value
+
+
+def _float_from_text(value: Any) -> Any:
+    v = exact_number(value)
+    return float(v) if isinstance(v, int) and not isinstance(v, bool) else v
+
+
+def _integral(value: Any) -> Any:
+    if isinstance(value, float) and math.isfinite(value) and value.is_integer():
+        return int(value)
+    return value
+
+
+#: An integer, or an integral float (8.0 -> 8); text, booleans, 8.5 and NaN are refused.
+IntegralInt = Annotated[int, BeforeValidator(_integral), Strict()]
+#: An integer given as an int, an integral float or integer text; booleans, 8.5 and "x" are refused.
+ExactInt = Annotated[int, BeforeValidator(exact_number), Strict()]
+#: A finite float given as a number or number text; booleans, NaN, inf and "x" are refused.
+ExactFloat = Annotated[float, BeforeValidator(_float_from_text), Strict(), Field(allow_inf_nan=False)]
+
+
+def describe_range(low: Optional[float], high: Optional[float], *, integer: bool = False,
+                   low_open: bool = False) -> str:
+    """``"an integer in [1, 64]"``, ``"a finite number > 0"`` ... for error messages and ``--list``."""
+    what = "an integer" if integer else "a finite number"
+    lo = None if low is None else _num(low)
+    hi = None if high is None else _num(high)
+    if lo is not None and hi is not None:
+        return f"{what} in {'(' if low_open else '['}{lo}, {hi}]"
+    if lo is not None:
+        return f"{what} {'>' if low_open else '>='} {lo}"
+    if hi is not None:
+        return f"{what} <= {hi}"
+    return what
+
+
+def _num(x: float) -> str:
+    return str(int(x)) if float(x).is_integer() and abs(x) < 1e15 else f"{x:g}"
+
+
+def _first_error(exc: ValidationError) -> tuple[str, str, Any]:
+    err = exc.errors(include_url=False)[0]
+    loc = ".".join(str(x) for x in err.get("loc", ()) if x != "__root__")
+    return loc, err.get("msg", "invalid value"), err.get("input")
+
+
+def _keys_at(model: Any, loc: tuple) -> list[str]:
+    """Field names of the pydantic model reached by following ``loc`` from ``model`` (for 'unknown key')."""
+    tp = model
+    for part in loc:
+        fields = getattr(tp, "model_fields", None)
+        if fields is not None:
+            if part not in fields:
+                break
+            tp = fields[part].annotation
+        else:
+            args = [a for a in typing.get_args(tp) if a is not type(None)]
+            tp = args[-1] if args else tp
+        while typing.get_origin(tp) is typing.Union or typing.get_origin(tp) is types.UnionType \
+                or typing.get_origin(tp) is typing.Annotated:
+            tp = [a for a in typing.get_args(tp) if a is not type(None)][0]
+        if getattr(tp, "model_fields", None) is None and typing.get_origin(tp) in (dict, list):
+            args = typing.get_args(tp)
+            tp = args[-1] if args else tp
+    return list(getattr(tp, "model_fields", {}) or [])
+
+
+def one_line(exc: ValidationError, where: str, valid: "str | dict[str, str]" = "") -> InputError:
+    """An InputError of one line for a pydantic ValidationError: where, the field, the value given, pydantic's
+    reason and (optionally) the valid values; further errors are counted, not listed. An unknown key of a
+    model is named with the model's valid keys. ``valid``: the valid values in words, or a dict from field
+    name (the last key of the error's location) to them."""
+    err = exc.errors(include_url=False)[0]
+    if isinstance(valid, dict):
+        names = [str(x) for x in err.get("loc", ()) if isinstance(x, str)]
+        valid = valid.get(names[-1], "") if names else ""
+    loc, msg, given = _first_error(exc)
+    more = exc.error_count() - 1
+    if err.get("type") == "extra_forbidden" and exc.title:
+        keys = _keys_at(_MODELS.get(exc.title), tuple(err["loc"][:-1])) if exc.title in _MODELS else []
+        text = f"{where}: unknown key {loc!r}" + (f"; valid keys: {', '.join(keys)}" if keys else "")
+        return InputError(text + (f" (and {more} more error{'s' if more > 1 else ''})" if more else ""))
+    text = f"{where}{': ' + loc if loc else ''}: {_short(given)} is invalid ({msg[:1].lower() + msg[1:]})"
+    if valid:
+        text += f"; valid: {valid}"
+    if more:
+        text += f" (and {more} more error{'s' if more > 1 else ''})"
+    return InputError(text.replace("\n", " "))
+
+
+def _short(value: Any, limit: int = 60) -> str:
+    r = repr(value)
+    return r if len(r) <= limit else r[:limit - 3] + "..."
+
+
+#: pydantic models by class name, for naming valid keys (filled by :func:`parse`).
+_MODELS: dict[str, Any] = {}
+
+
+def parse(model: Any, data: Any, where: str, valid: "str | dict[str, str]" = "") -> Any:
+    """``model.model_validate(data)``; one-line InputError naming ``where``, the offending key and (from
+    ``valid``, see :func:`one_line`) the valid values otherwise."""
+    _MODELS[model.__name__] = model
+    try:
+        return model.model_validate(data)
+    except ValidationError as exc:
+        raise one_line(exc, where, valid) from None
+
+
+@functools.lru_cache(maxsize=256)
+def _adapter(tp: Any) -> TypeAdapter:
+    return TypeAdapter(tp)
+
+
+def validate(tp: Any, value: Any, where: str, valid: str = "") -> Any:
+    """``value`` checked (strictly) against ``tp``; InputError of one line naming ``where`` otherwise."""
+    try:
+        return _adapter(tp).validate_python(value)
+    except ValidationError as exc:
+        raise one_line(exc, where, valid) from None
+
+
+def read_text_utf8(path: str | Path, what: str = "file") -> str:
+    """The text of a user file; a missing, unreadable or non-UTF-8 file raises one line naming it."""
+    p = Path(path)
+    try:
+        data = p.read_bytes()
+    except IsADirectoryError:
+        raise InputError(f"{what} {str(p)!r} is a folder, not a file") from None
+    except OSError as exc:
+        raise InputError(f"{what} {str(p)!r} cannot be read ({exc.strerror or exc})") from None
+    try:
+        return data.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        raise InputError(f"{what} {str(p)!r} is not UTF-8 text (byte 0x{data[exc.start]:02x} at offset "
+                         f"{exc.start}); save it as UTF-8") from None
+
+
+def load_yaml(path: str | Path, what: str = "YAML file") -> Any:
+    """A user YAML file parsed with ``yaml.safe_load``; one-line InputError for unreadable, non-UTF-8 or
+    malformed YAML (the first line of the parser's message, with its line and column)."""
+    text = read_text_utf8(path, what)
+    try:
+        return yaml.safe_load(text)
+    except yaml.YAMLError as exc:
+        mark = getattr(exc, "problem_mark", None)
+        at = f" at line {mark.line + 1}, column {mark.column + 1}" if mark is not None else ""
+        problem = getattr(exc, "problem", None) or str(exc).splitlines()[0]
+        raise InputError(f"{what} {str(Path(path))!r} is not valid YAML ({problem}{at})") from None
