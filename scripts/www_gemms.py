@@ -16,6 +16,7 @@ and energy_x against the baseline of the same GEMM, energy_pJ_per_level. Shapes:
 Usage:
   .venv/bin/python scripts/www_gemms.py --methodology www --set bert --json
   .venv/bin/python scripts/www_gemms.py --methodology cimscope --shapes 512x1024x1024 --json
+  .venv/bin/python scripts/www_gemms.py --methodology www --set all --plot docs/img   (the paper's figures)
   (--set resnet50 is accepted as resnet)
 """
 from __future__ import annotations
@@ -94,6 +95,7 @@ def main(argv=None) -> int:
     ap.add_argument("--cache-dir", default=".cimscope_cache/results", help="cimscope methodology result cache")
     ap.add_argument("--out", default=None, help="write www_gemms.csv/.json here")
     ap.add_argument("--json", action="store_true", help="print the rows as one JSON list on stdout")
+    ap.add_argument("--plot", default=None, help="www: write the paper's figures (www_*.png) into this folder")
     args = ap.parse_args(argv)
 
     from cimscope.atomic import write_json, write_text
@@ -105,6 +107,10 @@ def main(argv=None) -> int:
             raise InputError(f"--workers must be >= 1, got {args.workers}")
         if args.out:                      # checked before the grid runs, not after
             writable_dir(args.out, "--out")
+        if args.plot:
+            if args.methodology != "www":
+                raise InputError("--plot draws the www methodology's figures; add --methodology www")
+            writable_dir(args.plot, "--plot")
         if args.methodology == "cimscope":
             writable_dir(args.cache_dir, "--cache-dir")
         shapes = _workloads(args)
@@ -124,6 +130,10 @@ def main(argv=None) -> int:
         flat = [{k: v for k, v in r.items() if not isinstance(v, (dict, list))} for r in rows]
         write_text(Path(args.out) / "www_gemms.csv", csv_text(flat))
         write_json(Path(args.out) / "www_gemms.json", {"rows": rows, "stats": stats})
+    if args.plot:
+        from cimscope.www.figures import plot_all
+        for path in plot_all(rows, args.plot):
+            print(f"wrote {path}", file=sys.stderr)
     if args.json:
         sys.stdout.write(json.dumps(rows, indent=1) + "\n")
     else:

@@ -36,10 +36,12 @@ def test_json_rows_for_one_shape(methodology, tmp_path, capsys):
         assert r["cycles"] >= r["timeloop_cycles"] or methodology == "cimscope"
 
 
-def test_www_set_counts_repeated_layers(capsys):
-    assert _script().main(["--methodology", "www", "--set", "dlrm", "--json"]) == 0
-    rows = json.loads(capsys.readouterr().out)
-    assert {r["gemm"] for r in rows} == {"1x256x512", "1x64x256"} and len(rows) == 18
+def test_artifact_sets_count_repeated_layers():
+    from cimscope.www.workloads import workload_shapes
+    sets = workload_shapes("all")
+    assert list(sets) == ["BERT-Large", "GPT-J", "ResNet50", "DLRM"]
+    assert sum(sets["ResNet50"].values()) == 50 and sets["ResNet50"][(196, 256, 2304)] == 6
+    assert sum(len(c) for c in sets.values()) == 5 + 6 + 20 + 2
 
 
 @pytest.mark.parametrize("argv, msg", [
@@ -51,3 +53,23 @@ def test_bad_input_is_one_line_and_exit_2(argv, msg, capsys):
     assert _script().main(argv) == 2
     err = capsys.readouterr().err
     assert msg in err and err.count("\n") == 1
+
+
+def test_plot_needs_the_www_methodology(tmp_path, capsys):
+    assert _script().main(["--methodology", "cimscope", "--shapes", "8x8x8", "--plot", str(tmp_path)]) == 2
+    assert "--plot draws the www methodology's figures" in capsys.readouterr().err
+
+
+def test_workload_gains_weight_repeated_layers():
+    from cimscope.www.figures import gains
+
+    def r(gemm, pl, pr, e, c, count):
+        m, n, k = (int(x) for x in gemm.split("x"))
+        return {"workload": "W", "gemm": gemm, "M": m, "N": n, "K": k, "count": count, "placement": pl,
+                "primitive": pr, "energy_pJ": e, "cycles": c, "timeloop_cycles": c if pl == "none" else c / 2}
+    rows = [r("1x2x3", "none", None, 10.0, 100.0, 3), r("1x2x3", "rf", "analog6T", 5.0, 400.0, 3),
+            r("4x5x6", "none", None, 20.0, 100.0, 1), r("4x5x6", "rf", "analog6T", 20.0, 50.0, 1)]
+    g = gains(rows)[("W", "rf", "analog6T")]
+    assert g["energy"] == pytest.approx((3 * 10 + 20) / (3 * 5 + 20))
+    assert g["throughput"] == pytest.approx((3 * 100 + 100) / (3 * 400 + 50))
+    assert g["throughput_raw"] == pytest.approx(2 * g["throughput"])

@@ -33,6 +33,8 @@ SMEM_DEPTH, SMEM_WIDTH = 8192, 256
 #: attribute (256), which it multiplies by 1024 words; it equals the real capacity (8192 x 256 / 8 words).
 SMEM_DATAFLOW_WORDS = SMEM_WIDTH * 1024
 CYCLE_S = 1e-9          # global_cycle_seconds of every design (1 GHz)
+#: The baseline's PE array is 16 x 16 and its constraints map N = 16 and K = 16 onto it.
+PE_SIDE = 16
 
 
 @dataclass(frozen=True)
@@ -75,18 +77,18 @@ def _spatial(container: str, instances: int, mx: int, my: int) -> ir.Level:
 def baseline_arch(X: int = DEFAULT_X, Y: int = DEFAULT_Y) -> ir.Arch:
     """The tensor-core-like SM (tensor_core_like/arch_split.yaml: RF depth 4096, int8 MAC)."""
     sub = X * Y
-    pes = sub * 256
+    pes = sub * PE_SIDE * PE_SIDE
     levels = [
         _dram(), _smem(["A", "B"]),
         _spatial("Subpartition", 1, 1, 1),
         ir.Level(name="RF", cls="regfile", instances=sub, mesh_x=X, mesh_y=Y, depth=4096, width=8, word_bits=8,
                  n_banks=16, keep=["Z"], bypass=["A", "B"], action_energy_pJ=ert.sm_energy("RF")),
         _spatial("PE", sub, X, Y),
-        ir.Level(name="LRF", cls="regfile", instances=pes, mesh_x=16 * X, mesh_y=16 * Y, depth=1, width=8,
-                 word_bits=8, keep=["A"], bypass=["B", "Z"], action_energy_pJ=ert.sm_energy("LRF")),
+        ir.Level(name="LRF", cls="regfile", instances=pes, mesh_x=PE_SIDE * X, mesh_y=PE_SIDE * Y, depth=1,
+                 width=8, word_bits=8, keep=["A"], bypass=["B", "Z"], action_energy_pJ=ert.sm_energy("LRF")),
     ]
-    mac = ir.ComputeLevel(name="mac", cls="intmac", instances=pes, mesh_x=16 * X, mesh_y=16 * Y, word_bits=8,
-                          action_energy_pJ=ert.sm_energy("mac"))
+    mac = ir.ComputeLevel(name="mac", cls="intmac", instances=pes, mesh_x=PE_SIDE * X, mesh_y=PE_SIDE * Y,
+                          word_bits=8, action_energy_pJ=ert.sm_energy("mac"))
     return ir.Arch(name="www_tensor_core_like", levels=levels, compute=mac, cycle_seconds=CYCLE_S,
                    attributes={"methodology": "www", "placement": "none"})
 

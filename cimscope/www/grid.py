@@ -38,7 +38,7 @@ def row(workload: str, count: int, r: WwwResult, base: WwwResult) -> dict[str, A
         "timeloop_cycles": r.timeloop_cycles, "cycles": r.cycles, "latency_s": r.cycles * 1e-9,
         "edp_Js": r.edp_Js, "tops_per_W": r.tops_per_W,
         "throughput_x": base.cycles / r.cycles, "energy_x": r.energy_pJ / base.energy_pJ,
-        "edp_x": r.edp_Js / base.edp_Js, "bound": r.bound,
+        "edp_x": r.edp_Js / base.edp_Js, "bound": r.bound, "padded_to": r.padded_to,
         "energy_pJ_per_level": r.energy_pJ_per_level, "dataflow": r.dataflow, "post": r.post,
     }
 

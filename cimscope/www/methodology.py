@@ -46,6 +46,7 @@ class WwwResult:
     dataflow: Optional[dict[str, Any]] = None
     post: Optional[dict[str, Any]] = None
     mapping: list[dict[str, Any]] = field(default_factory=list)
+    padded_to: Optional[str] = None          # baseline: the GEMM the PE array computed (N, K rounded up to 16)
 
     @property
     def edp_Js(self) -> float:
@@ -148,14 +149,19 @@ def evaluate_cim(M: int, N: int, K: int, placement: str, primitive: str, variant
 
 def evaluate_baseline(M: int, N: int, K: int, max_evaluations: int = BASELINE_EVALUATIONS,
                       seed: int = 0) -> WwwResult:
+    """Best-EDP mapping on the baseline SM. Its PEs take exactly N = 16 x K = 16 (arch_split.yaml), so an N or
+    K that 16 does not divide is rounded up to the next multiple of 16, as a tensor core zero-fills a partial
+    tile; the padded MACs are computed and costed (``padded_to`` names the GEMM that ran)."""
     from cimscope.mappers import map_problem
-    mapping, res = map_problem(gemm_problem(M, N, K), www_arch.baseline_arch(), objective="edp",
+    n_pad, k_pad = -(-N // www_arch.PE_SIDE) * www_arch.PE_SIDE, -(-K // www_arch.PE_SIDE) * www_arch.PE_SIDE
+    mapping, res = map_problem(gemm_problem(M, n_pad, k_pad), www_arch.baseline_arch(), objective="edp",
                                max_evaluations=max_evaluations, seed=seed,
                                constraints=www_arch.baseline_constraints(), cache=False, progress=False)
     return WwwResult(M=M, N=N, K=K, placement="none", primitive=None, energy_pJ=res.energy_pJ,
                      timeloop_energy_pJ=res.energy_pJ, timeloop_cycles=res.cycles, cycles=res.cycles,
                      energy_pJ_per_level=dict(res.energy_pJ_per_level), macs=M * N * K, bound="timeloop",
-                     mapping=_mapping_rows(mapping))
+                     mapping=_mapping_rows(mapping),
+                     padded_to=f"{M}x{n_pad}x{k_pad}" if (n_pad, k_pad) != (N, K) else None)
 
 
 def evaluate(M: int, N: int, K: int, placement: str, primitive: Optional[str] = None, variant: str = "artifact",
