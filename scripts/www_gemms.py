@@ -31,10 +31,14 @@ SET_CHOICES = ("bert", "gptj", "resnet", "dlrm", "all", "resnet50")
 
 
 def _workloads(args) -> dict:
+    from cimscope.errors import InputError
     from cimscope.www.workloads import parse_shapes, workload_shapes
     if args.shapes:
+        if args.set:
+            raise InputError("give --set or --shapes, not both")
         return {"GEMMs": Counter(parse_shapes(args.shapes))}
-    return workload_shapes("resnet" if args.set == "resnet50" else args.set)
+    name = args.set or "bert"
+    return workload_shapes("resnet" if name == "resnet50" else name)
 
 
 def cimscope_rows(shapes: dict, workers, cache_dir, progress: bool) -> tuple[list[dict], dict]:
@@ -88,11 +92,12 @@ def _text(rows: list[dict]) -> str:
 def main(argv=None) -> int:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--methodology", default="cimscope", choices=METHODOLOGIES)
-    ap.add_argument("--set", default="bert", choices=SET_CHOICES, help="an artifact GEMM list (default bert)")
+    ap.add_argument("--set", default=None, choices=SET_CHOICES, help="an artifact GEMM list (default bert)")
     ap.add_argument("--shapes", default=None, help="MxNxK[,MxNxK...] instead of --set")
-    ap.add_argument("--dataflow", default="artifact", help="www: artifact (the stored runs' rules) or v2")
+    ap.add_argument("--dataflow", default=None, help="www: artifact (the stored runs' rules, default) or v2")
     ap.add_argument("--workers", type=int, default=None)
-    ap.add_argument("--cache-dir", default=".cimscope_cache/results", help="cimscope methodology result cache")
+    ap.add_argument("--cache-dir", default=None,
+                    help="cimscope methodology: result cache (default .cimscope_cache/results)")
     ap.add_argument("--out", default=None, help="write www_gemms.csv/.json here")
     ap.add_argument("--json", action="store_true", help="print the rows as one JSON list on stdout")
     ap.add_argument("--plot", default=None, help="www: write the paper's figures (www_*.png) into this folder")
@@ -112,11 +117,18 @@ def main(argv=None) -> int:
                 raise InputError("--plot draws the www methodology's figures; add --methodology www")
             writable_dir(args.plot, "--plot")
         if args.methodology == "cimscope":
+            if args.dataflow is not None:
+                raise InputError("--dataflow selects the www methodology's dataflow; add --methodology www")
+            args.cache_dir = args.cache_dir or ".cimscope_cache/results"
             writable_dir(args.cache_dir, "--cache-dir")
+        elif args.cache_dir is not None:
+            raise InputError("--cache-dir is the cimscope methodology's result cache; the www methodology caches "
+                             "nothing")
         shapes = _workloads(args)
         if args.methodology == "www":
             from cimscope.www.grid import www_rows
             from cimscope.www.methodology import DATAFLOWS
+            args.dataflow = args.dataflow or "artifact"
             if args.dataflow not in DATAFLOWS:
                 raise InputError(f"--dataflow {args.dataflow!r} is not one of {', '.join(DATAFLOWS)}")
             rows, stats = www_rows(shapes, variant=args.dataflow, workers=args.workers), {}

@@ -21,8 +21,8 @@ def _script():
 
 @pytest.mark.parametrize("methodology", ["www", "cimscope"])
 def test_json_rows_for_one_shape(methodology, tmp_path, capsys):
-    rc = _script().main(["--methodology", methodology, "--shapes", "512x1024x1024", "--json",
-                         "--cache-dir", str(tmp_path / "c")])
+    cache = ["--cache-dir", str(tmp_path / "c")] if methodology == "cimscope" else []
+    rc = _script().main(["--methodology", methodology, "--shapes", "512x1024x1024", "--json", *cache])
     assert rc == 0
     rows = json.loads(capsys.readouterr().out)
     assert isinstance(rows, list) and len(rows) == 9
@@ -48,6 +48,9 @@ def test_artifact_sets_count_repeated_layers():
     (["--methodology", "www", "--shapes", "512x1024"], "is not MxNxK"),
     (["--methodology", "www", "--shapes", "512x0x4"], "is not MxNxK"),
     (["--methodology", "www", "--shapes", "8x8x8", "--dataflow", "v9"], "--dataflow 'v9' is not one of"),
+    (["--methodology", "cimscope", "--shapes", "8x8x8", "--dataflow", "v2"], "add --methodology www"),
+    (["--methodology", "www", "--shapes", "8x8x8", "--cache-dir", "x"], "caches nothing"),
+    (["--methodology", "www", "--shapes", "8x8x8", "--set", "bert"], "not both"),
 ])
 def test_bad_input_is_one_line_and_exit_2(argv, msg, capsys):
     assert _script().main(argv) == 2
