@@ -101,6 +101,8 @@ def main(argv=None) -> int:
     ap.add_argument("--out", default=None, help="write www_gemms.csv/.json here")
     ap.add_argument("--json", action="store_true", help="print the rows as one JSON list on stdout")
     ap.add_argument("--plot", default=None, help="www: write the paper's figures (www_*.png) into this folder")
+    ap.add_argument("--timeloop-dir", default=None,
+                    help="www: write each evaluation's Timeloop v0.4 inputs (input.yaml, ert.yaml) under this folder")
     args = ap.parse_args(argv)
 
     from cimscope.atomic import write_json, write_text
@@ -112,10 +114,11 @@ def main(argv=None) -> int:
             raise InputError(f"--workers must be >= 1, got {args.workers}")
         if args.out:                      # checked before the grid runs, not after
             writable_dir(args.out, "--out")
-        if args.plot:
-            if args.methodology != "www":
-                raise InputError("--plot draws the www methodology's figures; add --methodology www")
-            writable_dir(args.plot, "--plot")
+        for opt, value in (("--plot", args.plot), ("--timeloop-dir", args.timeloop_dir)):
+            if value:
+                if args.methodology != "www":
+                    raise InputError(f"{opt} is an option of the www methodology; add --methodology www")
+                writable_dir(value, opt)
         if args.methodology == "cimscope":
             if args.dataflow is not None:
                 raise InputError("--dataflow selects the www methodology's dataflow; add --methodology www")
@@ -131,7 +134,8 @@ def main(argv=None) -> int:
             args.dataflow = args.dataflow or "artifact"
             if args.dataflow not in DATAFLOWS:
                 raise InputError(f"--dataflow {args.dataflow!r} is not one of {', '.join(DATAFLOWS)}")
-            rows, stats = www_rows(shapes, variant=args.dataflow, workers=args.workers), {}
+            rows, stats = www_rows(shapes, variant=args.dataflow, workers=args.workers,
+                                   timeloop_dir=args.timeloop_dir), {}
         else:
             rows, stats = cimscope_rows(shapes, args.workers, args.cache_dir, progress=not args.json)
     except CimscopeError as exc:

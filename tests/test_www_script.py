@@ -58,9 +58,25 @@ def test_bad_input_is_one_line_and_exit_2(argv, msg, capsys):
     assert msg in err and err.count("\n") == 1
 
 
-def test_plot_needs_the_www_methodology(tmp_path, capsys):
-    assert _script().main(["--methodology", "cimscope", "--shapes", "8x8x8", "--plot", str(tmp_path)]) == 2
-    assert "--plot draws the www methodology's figures" in capsys.readouterr().err
+@pytest.mark.parametrize("opt", ["--plot", "--timeloop-dir"])
+def test_www_only_options_need_the_www_methodology(opt, tmp_path, capsys):
+    assert _script().main(["--methodology", "cimscope", "--shapes", "8x8x8", opt, str(tmp_path)]) == 2
+    assert f"{opt} is an option of the www methodology" in capsys.readouterr().err
+
+
+def test_timeloop_inputs_reload_to_the_same_figures(tmp_path):
+    from cimscope.model import evaluate as model_evaluate
+    from cimscope.timeloop import load_inputs
+    from cimscope.www.grid import www_rows
+    rows = www_rows({"G": {(64, 64, 128): 1}}, configs=[("none", None), ("rf", "analog6T")],
+                    timeloop_dir=str(tmp_path))
+    for r in rows:
+        name = "tensor_core_like" if r["placement"] == "none" else "rf_compute_analog6T"
+        folder = tmp_path / name / "64_64_128"
+        ti = load_inputs([folder / "input.yaml"], ert=folder / "ert.yaml")
+        again = model_evaluate(ti.problem, ti.arch, ti.mapping)
+        assert again.energy_pJ == pytest.approx(r["timeloop_energy_pJ"]) and again.cycles == r["timeloop_cycles"]
+        assert (ti.constraints is not None and ti.constraints.levels) or r["placement"] != "none"
 
 
 def test_workload_gains_weight_repeated_layers():

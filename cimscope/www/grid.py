@@ -44,12 +44,17 @@ def row(workload: str, count: int, r: WwwResult, base: WwwResult) -> dict[str, A
 
 
 def www_rows(workloads: dict[str, Any], configs=CONFIGS, variant: str = "artifact",
-             workers: Optional[int] = None) -> list[dict[str, Any]]:
-    """Rows for ``workloads`` (label -> Counter of (M, N, K)), every shape x configuration."""
+             workers: Optional[int] = None, timeloop_dir: Optional[str] = None) -> list[dict[str, Any]]:
+    """Rows for ``workloads`` (label -> Counter of (M, N, K)), every shape x configuration; with
+    ``timeloop_dir``, each evaluation's Timeloop inputs are written there too (cimscope.www.export)."""
     shapes = [s for c in workloads.values() for s in c]
     if ("none", None) not in configs:
         configs = [("none", None)] + list(configs)
     res = evaluate_shapes(shapes, configs, variant, workers)
+    if timeloop_dir:
+        from cimscope.www.export import write_inputs
+        for r in res.values():
+            write_inputs(r, timeloop_dir)
     out = []
     for label, counter in workloads.items():
         for shape, count in counter.items():

@@ -13,7 +13,7 @@ the priority rule with threshold 4, outputs_consv2p1; SMEM: the earlier K-over-b
 """
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass
 from typing import Any, Optional
 
 from cimscope import ir
@@ -45,7 +45,7 @@ class WwwResult:
     bound: str = ""
     dataflow: Optional[dict[str, Any]] = None
     post: Optional[dict[str, Any]] = None
-    mapping: list[dict[str, Any]] = field(default_factory=list)
+    mapping: Optional[ir.Mapping] = None     # the mapping the engine evaluated (of ``padded_to`` if set)
     padded_to: Optional[str] = None          # baseline: the GEMM the PE array computed (N, K rounded up to 16)
 
     @property
@@ -128,10 +128,6 @@ def run_model(problem: ir.Problem, arch: ir.Arch, mapping: ir.Mapping
     return result, float(stats.compute_cycles), traffic
 
 
-def _mapping_rows(mapping: ir.Mapping) -> list[dict[str, Any]]:
-    return [{k: v for k, v in asdict(lm).items() if v not in (None, "", {}, [])} for lm in mapping.levels]
-
-
 def evaluate_cim(M: int, N: int, K: int, placement: str, primitive: str, variant: str = "artifact",
                  X: int = www_arch.DEFAULT_X, Y: int = www_arch.DEFAULT_Y) -> WwwResult:
     df = dataflow_for(placement, primitive, M, N, K, variant, X, Y)
@@ -144,7 +140,7 @@ def evaluate_cim(M: int, N: int, K: int, placement: str, primitive: str, variant
     return WwwResult(M=M, N=N, K=K, placement=placement, primitive=primitive, energy_pJ=lat.energy_pJ,
                      timeloop_energy_pJ=res.energy_pJ, timeloop_cycles=res.cycles, cycles=lat.cycles,
                      energy_pJ_per_level=dict(res.energy_pJ_per_level), macs=M * N * K, bound=lat.bound,
-                     dataflow=df.to_artifact(), post=post, mapping=_mapping_rows(mapping))
+                     dataflow=df.to_artifact(), post=post, mapping=mapping)
 
 
 def evaluate_baseline(M: int, N: int, K: int, max_evaluations: int = BASELINE_EVALUATIONS,
@@ -160,7 +156,7 @@ def evaluate_baseline(M: int, N: int, K: int, max_evaluations: int = BASELINE_EV
     return WwwResult(M=M, N=N, K=K, placement="none", primitive=None, energy_pJ=res.energy_pJ,
                      timeloop_energy_pJ=res.energy_pJ, timeloop_cycles=res.cycles, cycles=res.cycles,
                      energy_pJ_per_level=dict(res.energy_pJ_per_level), macs=M * N * K, bound="timeloop",
-                     mapping=_mapping_rows(mapping),
+                     mapping=mapping,
                      padded_to=f"{M}x{n_pad}x{k_pad}" if (n_pad, k_pad) != (N, K) else None)
 
 
