@@ -156,6 +156,10 @@ def main(argv=None) -> int:
         print(_text(rows))
         print(f"\n({args.methodology} methodology; ratios vs the baseline of the same GEMM; energy_x < 1 and "
               f"throughput_x > 1 favour CiM)")
+        for r in rows:
+            if r.get("padded_to"):
+                print(f"(baseline of {r['gemm']} ran as {r['padded_to']}: its 16 x 16 PEs need N, K in multiples "
+                      f"of 16)")
     return 0
 
 
