@@ -4,5 +4,6 @@ equal-area methodology.
 
 Modules: ``ert`` (energy per action), ``arch`` (baseline SM and CiM hierarchies as ``ir.Arch``), ``dataflow``
 (the priority-based mapping algorithm), ``latency`` (WWW's post-processing), ``methodology`` (one GEMM on one
-configuration), ``workloads`` (the artifact's GEMM lists). See docs/www.md.
+configuration), ``grid`` (shapes x the 9 configurations, rows with ratios), ``workloads`` (the artifact's GEMM
+lists), ``figures`` (the paper's figures), ``export`` (Timeloop v0.4 inputs of an evaluation). See docs/www.md.
 """
