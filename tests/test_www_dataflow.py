@@ -68,6 +68,8 @@ def test_helpers_by_hand():
 def test_bad_arguments_name_the_problem():
     with pytest.raises(InputError, match="Rp must be a positive integer"):
         priority_dataflow(16, 16, 16, 0, 4, 1, 16)
+    with pytest.raises(InputError, match="Y banks only"):
+        priority_dataflow(16, 16, 16, 64, 4, 1, 16, X=2)
     with pytest.raises(InputError, match="bank rule"):
         priority_dataflow(16, 16, 16, 64, 4, 1, 16, bank_rule="x")
     with pytest.raises(InputError, match="does not fit"):

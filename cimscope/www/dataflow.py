@@ -169,6 +169,9 @@ def priority_dataflow(M: int, N: int, K: int, Rp: int, Cp: int, Rh: int, Ch: int
         raise InputError(f"WWW dataflow: unknown bank rule {bank_rule!r}; valid: {', '.join(BANK_RULES)}")
     M, N, K, Rp, Cp, Rh, Ch, X, Y = (_check(k, v) for k, v in zip("M N K Rp Cp Rh Ch X Y".split(),
                                                                   (M, N, K, Rp, Cp, Rh, Ch, X, Y)))
+    if X != 1:
+        raise InputError(f"WWW dataflow: it spreads weights over the Y banks only (the artifact's algorithm, X = 1); "
+                         f"got X = {X}")
     nc, kc = largest_divisor(N, Cp), largest_divisor(K, Rp)
     n_rem, k_rem = N // nc, K // kc
     if bank_rule == "priority":
