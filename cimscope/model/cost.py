@@ -62,6 +62,26 @@ def bandwidth_slowdown(level: ir.Level, reads: float, writes: float, compute_cyc
     return slow
 
 
+def cluster_size(level: ir.Level) -> int:
+    """Timeloop's ``cluster_size`` (instances that share one access port row; default 1)."""
+    return max(1, int(level.attributes.get("cluster_size", 1) or 1))
+
+
+def cluster_utilization(level: ir.Level, utilized: float) -> float:
+    """Timeloop (model/buffer.cpp, FinalizeBufferEnergy): a cluster access is spread over the utilized
+    instances of the cluster: utilized / min(utilized, instances / cluster_size); 1 without clusters."""
+    clusters = level.instances // cluster_size(level)
+    if utilized <= 0 or clusters <= 0:
+        return 1.0
+    return utilized / min(utilized, clusters)
+
+
+def leaking_instances(level_counts: list[TileCounts]) -> float:
+    """Instances that leak (model/buffer.cpp, ComputeLeaksPerCycle without power gating): the most utilized
+    instances over the data spaces, at least 1."""
+    return max([1.0] + [float(c.replication) for c in level_counts if c.kept])
+
+
 def _f2(x: float) -> str:
     return f"{x:.2f}"
 
@@ -114,7 +134,9 @@ def build_result(nest: Nest, stats: NestStats, counts: list[list[TileCounts]]) -
         warnings.append(f"{comp.name}: no ERT energy for compute; counted as 0 pJ")
         ec = 0.0
     compute_energy = computes * ec
-    comp_leak = float((comp.action_energy_pJ or {}).get("leak", 0.0)) * cycles * comp.instances
+    # This Timeloop's ArithmeticUnits charge computes only: an ERT ``leak`` of the MAC is not used
+    # (model/arithmetic.cpp has no leakage term).
+    comp_leak = 0.0
     compute_energy_total = compute_energy + comp_leak
 
     energy_per_level: dict[str, float] = {comp.name: compute_energy_total}
@@ -138,7 +160,8 @@ def build_result(nest: Nest, stats: NestStats, counts: list[list[TileCounts]]) -
         lv = nest.storage[s]
         pl = per_level[s]
         leak_per = float((lv.action_energy_pJ or {}).get("leak", 0.0))
-        leak_total = leak_per * cycles * lv.instances
+        leak_total = leak_per * cycles * leaking_instances(counts[s])
+        cluster_util = [cluster_utilization(lv, counts[s][d].replication) for d in range(nds)]
         level_energy = leak_total
         act = {"read": 0.0, "fill": 0.0, "update": 0.0, "leak": leak_total}
         ds_blocks: dict[str, dict[str, str]] = {}
@@ -149,7 +172,7 @@ def build_result(nest: Nest, stats: NestStats, counts: list[list[TileCounts]]) -
             if not c.kept:
                 continue
             name = nest.ds_names[d]
-            de = pl["ds_energy"][d]
+            de = {k: v / cluster_util[d] for k, v in pl["ds_energy"][d].items()}
             per_inst = de["read"] + de["fill"] + de["update"]
             inst = c.replication
             total_e = per_inst * inst

@@ -212,44 +212,48 @@ def _stream(P: np.ndarray, multi: bool, E_dim: np.ndarray, bounds: np.ndarray, l
     if not multi:
         seen = np.cumsum(relevant & active, axis=1) > 0
         return full * np.prod(np.where(seen, bounds, 1), axis=1).astype(np.float64)
-    # Only ranks with two or more terms can see a partial (overlapping) move: a single-term rank moves
-    # by at least its extent. States: 0, or 1 + 2 * (index among multi-term ranks) + (move negative).
-    R = P.shape[0]
-    multi_rank = (P != 0).sum(axis=1) > 1                      # [R]
-    midx = np.cumsum(multi_rank) - 1
-    S = 1 + 2 * int(multi_rank.sum())
+    # Stride states (analysis.transition): 0 = no translation recorded, 1 + j = the translation of loop j's
+    # carry (the first loop with that vector), K + 1 = stationary.
+    STAT = K + 1
+    S = K + 2
     D = E_dim.shape[1]
     acc = np.zeros((N, S), dtype=np.float64)
     out = np.tile(np.arange(S), (N, 1))
     resets = np.zeros((N, D), dtype=np.int64)
     rows = np.arange(N)
     live = active.any(axis=0)
+    moves: list[np.ndarray] = []
     for k in range(K):
-        if not live[k]:
-            continue
         M = -resets
         M = M.copy()
         M[rows, ldims[:, k]] += strides[:, k]
-        v = M @ P.T                                               # [N, R]
+        moves.append(M @ P.T)                                     # [N, R]
+        act = bounds[:, k] > 1
+        resets[rows[act], ldims[act, k]] += strides[act, k]
+    for k in range(K):
+        if not live[k]:
+            continue
+        v = moves[k]
         nz = v != 0
         cnt = nz.sum(axis=1)
+        tid = np.full(N, k + 1)
+        for j in range(k - 1, -1, -1):
+            tid = np.where((moves[j] == v).all(axis=1), j + 1, tid)
         r = np.argmax(nz, axis=1)
         vr = v[rows, r]
         Er = E[rows, r]
-        g = 1 + 2 * midx[r] + (vr < 0)
-        base_ok = (cnt == 1) & (np.abs(vr) < Er) & multi_rank[r]
+        slab_ok = (cnt == 1) & (np.abs(vr) < Er)
         partial = (np.abs(vr) * (full / np.maximum(Er, 1)))
         s1 = out                                                  # [N, S]
-        ok = base_ok[:, None] & ((s1 == 0) | (s1 == g[:, None]))
-        d = np.where((cnt == 0)[:, None], 0.0, np.where(ok, partial[:, None], full[:, None]))
-        s2 = np.where((cnt == 0)[:, None], 0, np.where(ok, g[:, None], 0))
+        same = (s1 == 0) | (s1 == tid[:, None])
+        zero = (cnt == 0)[:, None]
+        d = np.where(zero, 0.0, np.where(same & slab_ok[:, None], partial[:, None], full[:, None]))
+        s2 = np.where(zero, STAT, np.where(same, tid[:, None], 0))
         a2 = np.take_along_axis(acc, s2, axis=1)
         s3 = np.take_along_axis(out, s2, axis=1)
         n = bounds[:, k][:, None]
         acc = acc + (n - 1) * (d + a2)
         out = np.where(n > 1, s3, s1)
-        act = bounds[:, k] > 1
-        resets[rows[act], ldims[act, k]] += strides[act, k]
     return full + acc[:, 0]
 
 

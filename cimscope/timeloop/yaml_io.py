@@ -370,6 +370,15 @@ def _level_from_component(c: _Component, where: str) -> ir.Level:
     elif width is None:
         width = word_bits
     width = _int(width, f"{what}.width")
+    cluster = _attr(a, "cluster_size")
+    if cluster is not None and block is None:
+        # Timeloop (model/buffer.cpp): with cluster_size given, block_size = width / cluster_size / datawidth;
+        # the level's row (one instance's share) is width / cluster_size bits.
+        cluster = _int(cluster, f"{what}.cluster_size")
+        if cluster < 1 or (cluster > 1 and width % (cluster * word_bits)):
+            raise InputError(f"{what}: width {width} bits is not a multiple of cluster_size {cluster} x datawidth "
+                             f"{word_bits} bits")
+        width //= cluster
     if width < word_bits:
         raise InputError(f"{what}: width {width} is smaller than datawidth {word_bits}")
     if width % word_bits:
@@ -500,7 +509,7 @@ def arch_to_yaml(arch: ir.Arch) -> dict:
         a: dict[str, Any] = {}
         if lv.depth is not None:
             a["depth"] = int(lv.depth)
-        a["width"] = int(lv.width)
+        a["width"] = int(lv.width) * int((lv.attributes or {}).get("cluster_size", 1) or 1)
         a["datawidth"] = int(lv.word_bits)
         a["n_banks"] = int(lv.n_banks)
         if lv.read_bandwidth is not None:
@@ -623,8 +632,13 @@ def _role(name: str, read_write: bool, seen_inputs: int) -> str:
     return "input" if seen_inputs == 0 else "weight"
 
 
-def problem_from_yaml(spec: dict, *, where: str = "problem", bits: int = 8) -> ir.Problem:
-    """Build an :class:`ir.Problem` from the value of a v0.4 ``problem:`` key (``shape`` + ``instance``)."""
+def problem_from_yaml(spec: dict, *, where: str = "problem", bits: int = 8,
+                      warnings: Optional[list[str]] = None) -> ir.Problem:
+    """Build an :class:`ir.Problem` from the value of a v0.4 ``problem:`` key (``shape`` + ``instance``).
+
+    ``instance`` keys that are neither a dimension nor a coefficient (timeloopfe leaves layer parameters such as
+    ``H``, ``W``, ``Hpad`` there) are ignored as Timeloop ignores them (it looks up only the shape's dimensions
+    and coefficients); they are named in ``warnings`` when a list is given."""
     if not isinstance(spec, dict):
         raise InputError(f"{where}: expected a mapping, found {type(spec).__name__}")
     shape = spec.get("shape")
@@ -656,8 +670,9 @@ def problem_from_yaml(spec: dict, *, where: str = "problem", bits: int = 8) -> i
     for k, v in instance.items():
         if k in coefs:
             coefs[k] = _int(v, f"{where}.instance.{k}")
-        elif k not in sizes and k not in ("densities",):
-            raise InputError(f"{where}.instance: {k!r} is neither a dimension nor a coefficient")
+        elif k not in sizes and k != "densities" and warnings is not None:
+            warnings.append(f"{where}.instance: {k!r} is neither a dimension nor a coefficient; ignored, as "
+                            f"Timeloop ignores it")
     dss = shape.get("data_spaces") or shape.get("data-spaces") or []
     if not dss or not isinstance(dss, list):
         raise InputError(f"{where}.shape: no data_spaces list")
@@ -859,6 +874,36 @@ class TimeloopInputs:
     sources: list[str] = field(default_factory=list)
     has_ert: bool = False
     has_art: bool = False
+    warnings: list[str] = field(default_factory=list)   # input parts ignored as Timeloop ignores them
+
+
+#: The one-line prefix of every refusal of a Sparseloop input (shared with the timeloopfe source reader).
+SPARSE_REFUSAL = "sparse (Sparseloop) feature not modelled"
+
+
+def sparse_features(raw: dict) -> list[str]:
+    """The Sparseloop features a merged input document carries: ``sparse_optimizations`` targets (by action:
+    representation_format, action_optimization ...) and densities below 1 in ``problem.instance.densities``."""
+    found: list[str] = []
+    so = raw.get("sparse_optimizations")
+    targets = (so.get("targets") if isinstance(so, dict) else so) or []
+    for t in targets if isinstance(targets, list) else [targets]:
+        if isinstance(t, dict):
+            kinds = sorted(k for k in t if k not in ("name", "target"))
+            found.append(f"sparse_optimizations at {t.get('name', t.get('target', '?'))} "
+                         f"({', '.join(kinds) or 'empty'})")
+    inst = (raw.get("problem") or {}).get("instance") if isinstance(raw.get("problem"), dict) else None
+    dens = (inst or {}).get("densities") if isinstance(inst, dict) else None
+    for ds, d in (dens or {}).items() if isinstance(dens, dict) else ():
+        value = d.get("density", 1) if isinstance(d, dict) else d
+        try:
+            sparse = float(value) != 1.0
+        except (TypeError, ValueError):
+            sparse = True
+        if sparse:
+            found.append(f"density {value} of {ds}" + (f" ({d['distribution']})" if isinstance(d, dict)
+                                                        and d.get("distribution") else ""))
+    return found
 
 
 def _apply_arch_constraints(arch: ir.Arch, constraints: Any) -> None:
@@ -894,8 +939,13 @@ def load_inputs(paths: list[Union[str, Path]], *, ert: Optional[Union[str, Path]
         raise InputError(f"{where}: no 'architecture' key in the inputs")
     if "problem" not in raw:
         raise InputError(f"{where}: no 'problem' key in the inputs")
+    sparse = sparse_features(raw)
+    if sparse:
+        raise InputError(f"{SPARSE_REFUSAL}: {'; '.join(sparse)} (in {where}); cimscope models dense "
+                         f"Timeloop only")
+    warnings: list[str] = []
     arch = arch_from_yaml(raw["architecture"], where=f"{where}: architecture")
-    problem = problem_from_yaml(raw["problem"], where=f"{where}: problem")
+    problem = problem_from_yaml(raw["problem"], where=f"{where}: problem", warnings=warnings)
     constraints = constraints_from_yaml(raw, arch, problem, where=where)
     # Keep/bypass of the architecture constraints and of timeloopfe component constraints fix Level.keep/bypass.
     arch_only = constraints_from_yaml({"architecture_constraints": raw.get("architecture_constraints") or {}},
@@ -908,7 +958,8 @@ def load_inputs(paths: list[Union[str, Path]], *, ert: Optional[Union[str, Path]
         mapping = mapping_from_yaml(raw["mapping"], arch, problem, where=f"{where}: mapping")
         # timeloop-model refuses a mapping that violates the architecture constraints.
         if check_mapping_constraints:
-            check_mapping(arch_only, mapping, problem, where=f"{where}: mapping")
+            warnings += check_mapping(arch_only, mapping, problem, where=f"{where}: mapping",
+                                      innermost=arch.levels[-1].name)
     has_ert = has_art = False
     if "ERT" in raw:
         apply_ert(arch, ert_table(raw["ERT"], where=f"{where}: ERT"))
@@ -924,8 +975,9 @@ def load_inputs(paths: list[Union[str, Path]], *, ert: Optional[Union[str, Path]
         from cimscope.timeloop.ert import load_art
         load_art(art, arch)
         has_art = True
+    warnings += [w for w in constraints.warnings if w not in warnings]
     return TimeloopInputs(arch=arch, problem=problem, mapping=mapping, constraints=constraints, raw=raw,
-                          sources=paths, has_ert=has_ert, has_art=has_art)
+                          sources=paths, has_ert=has_ert, has_art=has_art, warnings=warnings)
 
 
 def inputs_to_yaml(arch: ir.Arch, problem: ir.Problem, mapping: Optional[ir.Mapping] = None,
