@@ -180,22 +180,6 @@ def batch_from_mappings(problem: ir.Problem, arch: ir.Arch, mappings: Sequence[i
 # Delta streams
 # ---------------------------------------------------------------------------------------------------------
 
-def _transition(v: np.ndarray, E: np.ndarray, state: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """Vectorised ``analysis.transition``: v, E [N, R]; state [N] -> (delta size [N], new state [N])."""
-    nz = v != 0
-    cnt = nz.sum(axis=1)
-    full = np.prod(E, axis=1)
-    r = np.argmax(nz, axis=1)
-    rows = np.arange(v.shape[0])
-    vr = v[rows, r]
-    Er = E[rows, r]
-    g = 1 + 2 * r + (vr < 0)
-    ok = (cnt == 1) & (np.abs(vr) < Er) & ((state == 0) | (state == g))
-    size = np.where(cnt == 0, 0, np.where(ok, np.abs(vr) * (full // np.maximum(Er, 1)), full))
-    new = np.where(cnt == 0, 0, np.where(ok, g, 0))
-    return size, new
-
-
 def _stream(P: np.ndarray, multi: bool, E_dim: np.ndarray, bounds: np.ndarray, ldims: np.ndarray,
             strides: np.ndarray) -> np.ndarray:
     """Per-candidate sum of child-tile deltas over Timeloop's visit sequence.
