@@ -281,6 +281,14 @@ class MapSpace:
             over_x = (kind == 1) & (xprod[rows, lvl] * p > self.fx[lvl])
             over_y = (kind == 2) & (yprod[rows, lvl] * p > self.fy[lvl])
             kind = np.where(over_x | over_y, 0, kind)
+            # ... and when that temporal slot is constrained (e.g. D=1 at a spatial-only level), further up
+            bad = (kind == 0) & ~np.array([temporal_slot[int(x)] in self.allowed[d] for x in range(self.L)])[lvl]
+            for _ in range(self.L):
+                if not bad.any():
+                    break
+                lvl = np.where(bad, np.minimum(lvl + 1, self.L - 1), lvl)
+                bad = bad & (lvl < self.L - 1) & ~np.array([temporal_slot[int(x)] in self.allowed[d]
+                                                            for x in range(self.L)])[lvl]
             # buffer capacity: move up while a bounded level at or above the target would overflow
             if d not in self.all_rest and bounded[:-1].any():
                 ok_slot = np.array([temporal_slot[int(x)] in self.allowed[d] for x in range(self.L)])
@@ -551,6 +559,10 @@ class MapSpace:
                 xs = [d for d in range(self.D) if c.sf[i, s, d] > 1 and c.sx_dim[i, s, d]]
                 ys = [d for d in range(self.D) if c.sf[i, s, d] > 1 and not c.sx_dim[i, s, d]]
                 rest = [d for d in range(self.D) if c.sf[i, s, d] == 1]
+                lc = self.constraints.levels.get(lv.name)
+                cperm = [self.dims.index(x) for x in (lc.spatial_permutation if lc is not None else [])]
+                rank = {d: (cperm.index(d) if d in cperm else len(cperm) + d) for d in range(self.D)}
+                xs, ys = sorted(xs, key=rank.get), sorted(ys, key=rank.get)
                 order = xs + ys + rest
                 lm.spatial_factors = {self.dims[d]: int(c.sf[i, s, d]) for d in range(self.D)}
                 lm.spatial_permutation = _perm_str([self.dims[d] for d in order], self.dims)

@@ -26,6 +26,9 @@ from cimscope.errors import InputError, MappingError
 
 OBJECTIVES = ("edp", "energy", "delay")
 DEFAULT_MAX_EVALUATIONS = 20000
+#: A time budget is counted in evaluations at this nominal rate (mappings per second of the vectorised model on
+#: one core), so the same budget and seed give the same answer on any machine and under any load.
+EVALUATIONS_PER_SECOND = 5000
 
 
 @dataclass
@@ -79,8 +82,12 @@ def search(problem: ir.Problem, arch: ir.Arch, *, objective: str = "edp", budget
         raise InputError(f"max_evaluations must be >= 1, got {max_evaluations}")
     if budget_s is not None and budget_s <= 0:
         raise InputError(f"budget_s must be > 0, got {budget_s}")
-    if max_evaluations is None:
-        max_evaluations = DEFAULT_MAX_EVALUATIONS if budget_s is None else 10 ** 12
+    if budget_s is not None:
+        by_time = max(1, int(round(budget_s * EVALUATIONS_PER_SECOND)))
+        max_evaluations = by_time if max_evaluations is None else min(max_evaluations, by_time)
+        patience = 10 ** 9                   # a budget is spent in full unless the space runs out
+    elif max_evaluations is None:
+        max_evaluations = DEFAULT_MAX_EVALUATIONS
     t0 = time.perf_counter()
     rng = np.random.default_rng(seed)
     space = MapSpace(problem, arch, constraints, explore_bypass=explore_bypass)
@@ -101,7 +108,7 @@ def search(problem: ir.Problem, arch: ir.Arch, *, objective: str = "edp", budget
                    dynamic_ncols=True)
 
     def out_of_budget() -> bool:
-        return st["evals"] >= max_evaluations or (budget_s is not None and time.perf_counter() - t0 > budget_s)
+        return st["evals"] >= max_evaluations or st.get("exhausted", False)
 
     def run(cand: "Candidates"):
         """Evaluate the unseen candidates (within budget); returns (candidates, scores) of the valid ones."""
@@ -156,10 +163,10 @@ def search(problem: ir.Problem, arch: ir.Arch, *, objective: str = "edp", budget
             run(Candidates.concat([space.from_mapping(m) for m in initial]))
         started: set[bytes] = set()
         classes_started: set[bytes] = set()
-        stale = 0
+        stale = dry = 0
         first = True
         while stale < patience and not out_of_budget():
-            best_before = st["best"]
+            best_before, evals_before = st["best"], st["evals"]
             # Explore: random samples (the first round gets the larger share of the budget).
             target = st["evals"] + (explore_until if first else batch)
             first = False
@@ -195,6 +202,8 @@ def search(problem: ir.Problem, arch: ir.Arch, *, objective: str = "edp", budget
                     j = int(np.argmin(sc))
                     descend(pool.take(np.array([j])), float(sc[j]))
             stale = 0 if st["best"] < best_before * (1 - 1e-12) else stale + 1
+            dry = dry + 1 if st["evals"] == evals_before else 0
+            st["exhausted"] = dry >= 3               # three rounds found nothing unseen: the space is spent
     finally:
         if bar is not None:
             bar.close()
@@ -202,22 +211,40 @@ def search(problem: ir.Problem, arch: ir.Arch, *, objective: str = "edp", budget
     evals, n_valid = st["evals"], st["valid"]
     if elites[0] is None:
         raise _no_fit(space, problem, arch, evals, overflow)
-    results = []
-    for i in range(min(finalists, elites[0].n)):
-        m = space.to_mapping(elites[0], i)
-        try:
-            r = evaluate(problem, arch, m)
-        except MappingError:
-            continue
-        results.append((result_score(r, objective), i, m, r))
+    results = _finalists(problem, arch, space, elites[0], objective, finalists, constraints)
     if not results:
         raise _no_fit(space, problem, arch, evals, overflow)
     results.sort(key=lambda x: (x[0], x[1]))
     _, _, m, r = results[0]
     secs = time.perf_counter() - t0
     r.extra["mapper"] = {"engine": "builtin", "objective": objective, "evaluations": evals, "valid": n_valid,
-                         "seconds": secs, "seed": seed}
+                         "seconds": secs, "seed": seed, "budget_evaluations": int(max_evaluations),
+                         "exhausted": bool(st.get("exhausted", False))}
     return SearchResult(mapping=m, result=r, evaluations=evals, valid=n_valid, seconds=secs, history=history)
+
+
+def _finalists(problem: ir.Problem, arch: ir.Arch, space, elites, objective: str, finalists: int,
+               constraints) -> list:
+    """The best elites, evaluated exactly, that pass the checker ``cimscope model`` uses (constraints, strict:
+    the innermost level's order too) and the exact model's fanout and capacity checks; best first."""
+    from cimscope.model import evaluate
+    from cimscope.timeloop.constraints import check_mapping
+
+    results = []
+    for i in range(elites.n):
+        if len(results) >= finalists:
+            break
+        m = space.to_mapping(elites, i)
+        try:
+            if constraints is not None:
+                check_mapping(constraints, m, problem, where="mapper candidate", innermost=None,
+                              label="constraint")
+            r = evaluate(problem, arch, m)
+        except MappingError:
+            continue
+        results.append((result_score(r, objective), i, m, r))
+    results.sort(key=lambda x: (x[0], x[1]))
+    return results
 
 
 def _no_fit(space, problem: ir.Problem, arch: ir.Arch, evals: int, overflow: np.ndarray) -> MappingError:
