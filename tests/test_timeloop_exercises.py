@@ -120,7 +120,7 @@ def test_extra_instance_keys_are_ignored_with_a_warning():
     text = " ".join(ti.warnings)
     for key in ("'H'", "'W'", "'Hpad'", "'Wpad'"):
         assert key in text
-    assert "ignored, as Timeloop ignores it" in text
+    assert "are neither a dimension nor a coefficient; ignored, as Timeloop ignores it" in text
 
 
 def test_mac_leakage_is_not_charged():

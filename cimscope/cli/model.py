@@ -100,6 +100,7 @@ def register(app: typer.Typer) -> None:
                              f"'cimscope mapper'")
         filled = prepare_energies(ti, counts_only)
         r = get_engine(engine).evaluate(ti.problem, ti.arch, ti.mapping)
+        r.extra["warnings"] = list(ti.warnings) + list(r.extra.get("warnings", []))
         files = write_outputs(out, "timeloop-model", r, ti.arch, ti.problem, ti.mapping) if out else []
         if json_out:
             print_json(result_json(r, ti.arch, ti.problem, energy_sources=filled, files=files))

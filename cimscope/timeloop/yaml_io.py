@@ -667,12 +667,15 @@ def problem_from_yaml(spec: dict, *, where: str = "problem", bits: int = 8,
         sizes[d] = _int(instance[d], f"{where}.instance.{d}")
         if sizes[d] < 1:
             raise InputError(f"{where}.instance: dimension {d} must be >= 1, got {sizes[d]}")
+    ignored = []
     for k, v in instance.items():
         if k in coefs:
             coefs[k] = _int(v, f"{where}.instance.{k}")
-        elif k not in sizes and k != "densities" and warnings is not None:
-            warnings.append(f"{where}.instance: {k!r} is neither a dimension nor a coefficient; ignored, as "
-                            f"Timeloop ignores it")
+        elif k not in sizes and k != "densities":
+            ignored.append(repr(k))
+    if ignored and warnings is not None:
+        warnings.append(f"{where}.instance: {', '.join(ignored)} {'is' if len(ignored) == 1 else 'are'} neither a "
+                        f"dimension nor a coefficient; ignored, as Timeloop ignores it")
     dss = shape.get("data_spaces") or shape.get("data-spaces") or []
     if not dss or not isinstance(dss, list):
         raise InputError(f"{where}.shape: no data_spaces list")
