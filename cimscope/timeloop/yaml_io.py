@@ -37,7 +37,7 @@ from cimscope.errors import InputError, MappingError
 # ---------------------------------------------------------------------------------------------------------
 
 
-class _Loader(yaml.SafeLoader):
+class _Loader(getattr(yaml, "CSafeLoader", yaml.SafeLoader)):   # libyaml when PyYAML has it: ~7x faster
     """SafeLoader that turns any ``!Tag`` node into plain data, remembering the tag under ``_tag``."""
 
 
