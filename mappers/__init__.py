@@ -34,7 +34,7 @@ def map_problem(problem: ir.Problem, arch: ir.Arch, *, objective: str = "edp", b
     from cimscope.mappers import cache as _cache
     from cimscope.mappers.search import search
     from cimscope.model import evaluate
-    from cimscope.timeloop.yaml_io import mapping_from_yaml, mapping_to_yaml
+    from cimscope.timeloop.mapping import mapping_from_yaml, mapping_to_yaml
 
     cons = _as_constraints(constraints, arch, problem)
     key = (_cache.make_key(problem, arch, cons, objective,

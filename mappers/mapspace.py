@@ -548,13 +548,13 @@ class MapSpace:
 
     # -----------------------------------------------------------------------------------------------------
     def to_mapping(self, c: Candidates, i: int) -> ir.Mapping:
-        from cimscope.timeloop.yaml_io import _perm_str
+        from cimscope.timeloop.parsing import perm_str
         levels = []
         for s in range(self.L - 1, -1, -1):
             lv = self.levels[s]
             tfac = {self.dims[d]: int(c.tf[i, s, d]) for d in range(self.D)}
             perm = [self.dims[int(d)] for d in c.tperm[i, s]]
-            lm = ir.LevelMapping(target=lv.name, temporal_factors=tfac, temporal_permutation=_perm_str(perm, self.dims))
+            lm = ir.LevelMapping(target=lv.name, temporal_factors=tfac, temporal_permutation=perm_str(perm, self.dims))
             if (c.sf[i, s] > 1).any():
                 xs = [d for d in range(self.D) if c.sf[i, s, d] > 1 and c.sx_dim[i, s, d]]
                 ys = [d for d in range(self.D) if c.sf[i, s, d] > 1 and not c.sx_dim[i, s, d]]
@@ -565,7 +565,7 @@ class MapSpace:
                 xs, ys = sorted(xs, key=rank.get), sorted(ys, key=rank.get)
                 order = xs + ys + rest
                 lm.spatial_factors = {self.dims[d]: int(c.sf[i, s, d]) for d in range(self.D)}
-                lm.spatial_permutation = _perm_str([self.dims[d] for d in order], self.dims)
+                lm.spatial_permutation = perm_str([self.dims[d] for d in order], self.dims)
                 if ys:
                     lm.spatial_split = len(xs)
             byp = [self.ds[k] for k in range(self.S) if not c.keep[i, s, k]]
@@ -581,7 +581,7 @@ class MapSpace:
         b = batch_from_mappings(self.problem, self.arch, [m])
         sxd = np.ones_like(b.sf, dtype=bool)
         by = {lm.target: lm for lm in m.levels}
-        from cimscope.timeloop.yaml_io import perm_list
+        from cimscope.timeloop.parsing import perm_list
         for s, lv in enumerate(self.levels):
             lm = by.get(lv.name)
             if lm is None or not lm.spatial_factors:

@@ -16,7 +16,7 @@ from cimscope.errors import InputError, MappingError
 from cimscope.model import evaluate
 from cimscope.timeloop import load_inputs
 from cimscope.timeloop.stats import parse_stats
-from cimscope.timeloop.yaml_io import SPARSE_REFUSAL, sparse_features
+from cimscope.timeloop.inputs import SPARSE_REFUSAL, sparse_features
 from refpaths import REFERENCE
 
 ROOT = REFERENCE / "timeloop_exercises"

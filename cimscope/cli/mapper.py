@@ -42,7 +42,7 @@ def register(app: typer.Typer) -> None:
         from cimscope.errors import InputError
         from cimscope.mappers.search import OBJECTIVES
         from cimscope.timeloop import load_inputs
-        from cimscope.timeloop.yaml_io import mapping_to_yaml
+        from cimscope.timeloop.mapping import mapping_to_yaml
 
         if objective not in OBJECTIVES:
             raise InputError(f"unknown objective {objective!r}; objectives are {', '.join(OBJECTIVES)}")

@@ -114,7 +114,7 @@ def write_outputs(out: Path, prefix: str, r, arch, problem, mapping) -> list[str
     from cimscope.atomic import write_text, write_yaml
     from cimscope.errors import InputError
     from cimscope.timeloop.stats import format_map, format_stats
-    from cimscope.timeloop.yaml_io import mapping_to_yaml
+    from cimscope.timeloop.mapping import mapping_to_yaml
     out = Path(out)
     files = []
     try:

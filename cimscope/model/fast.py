@@ -131,7 +131,7 @@ def make_static(problem: ir.Problem, arch: ir.Arch) -> Static:
 
 
 def batch_from_mappings(problem: ir.Problem, arch: ir.Arch, mappings: Sequence[ir.Mapping]) -> Batch:
-    from cimscope.timeloop.yaml_io import perm_list
+    from cimscope.timeloop.parsing import perm_list
     dims = list(problem.dims)
     didx = {d: i for i, d in enumerate(dims)}
     ds_names = [t.name for t in problem.dataspaces]

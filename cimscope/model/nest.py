@@ -94,7 +94,7 @@ def _coef(problem: ir.Problem, c, where: str) -> int:
 
 
 def _perm(text: str, dims: list[str], where: str) -> list[str]:
-    from cimscope.timeloop.yaml_io import perm_list
+    from cimscope.timeloop.parsing import perm_list
     try:
         return perm_list(text or "", dims)
     except InputError as exc:

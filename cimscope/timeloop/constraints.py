@@ -18,7 +18,11 @@ from dataclasses import dataclass, field
 from typing import Any, Optional
 
 from cimscope import ir
-from cimscope.errors import InputError
+from cimscope.errors import InputError, MappingError
+from cimscope.timeloop.arch import collect_components
+from cimscope.timeloop.mapping import target_level
+from cimscope.timeloop.parsing import (as_int, as_number, bypass_directive, listify, parse_factors, perm_list,
+                                       split_dims)
 
 
 @dataclass
@@ -35,7 +39,6 @@ class LevelConstraint:
     max_utilization: float = 1.0
 
     def to_yaml(self) -> list[dict]:
-        from cimscope.timeloop.yaml_io import bypass_directive
         out: list[dict] = []
 
         def fac(f: dict) -> str:
@@ -136,17 +139,15 @@ def component_targets(arch_spec: Any, ds_names: list[str], dims: list[str], wher
     every other dimension 1, ``permutation``, ``split``) and ``dataspace`` (``keep``, ``bypass``, ``keep_only``
     = keep those and bypass the rest, ``bypass_only`` = the converse; ``*`` = every data space), like
     timeloopfe's constraint macros (v4/processors/constraint_macro.py)."""
-    from cimscope.timeloop.yaml_io import _collect_components, _listify
-
     if not isinstance(arch_spec, dict) or "nodes" not in arch_spec:
         return []
     out: list[dict] = []
 
     def names(value: Any) -> list[str]:
-        got = _listify(value) or []
+        got = listify(value) or []
         return list(ds_names) if "*" in got else got
 
-    for c in _collect_components(arch_spec, where):
+    for c in collect_components(arch_spec, where):
         cons = c.constraints or {}
         if not isinstance(cons, dict):
             raise InputError(f"{where}: {c.name}: 'constraints' must be a mapping, found {cons!r}")
@@ -157,9 +158,9 @@ def component_targets(arch_spec: Any, ds_names: list[str], dims: list[str], wher
             if not isinstance(t, dict):
                 raise InputError(f"{where}: {c.name}.constraints.{typ} must be a mapping, found {t!r}")
             d: dict[str, Any] = {"target": c.name, "type": typ}
-            factors = list(_listify(t.get("factors")) or [])
+            factors = list(listify(t.get("factors")) or [])
             if t.get("factors_only") is not None:
-                only = list(_listify(t["factors_only"]) or [])
+                only = list(listify(t["factors_only"]) or [])
                 named = {re.split(r"[<>=]", f)[0] for f in only}
                 factors += only + [f"{x}=1" for x in dims if x not in named]
             if factors:
@@ -189,8 +190,6 @@ def constraints_from_yaml(raw: dict, arch: ir.Arch, problem: ir.Problem, *, wher
     """Collect every constraint block of a merged input document: ``architecture_constraints``, the
     ``constraints:`` of timeloopfe ``!Component`` nodes (architecture constraints too), and the mapspace
     constraints."""
-    from cimscope.timeloop.yaml_io import _int, _listify, _num, _target_level, parse_factors, split_dims
-
     dims = list(problem.dims)
     ds_names = [t.name for t in problem.dataspaces]
     blocks: list[tuple[str, Any]] = []
@@ -206,7 +205,7 @@ def constraints_from_yaml(raw: dict, arch: ir.Arch, problem: ir.Problem, *, wher
     out = Constraints()
     for key, block in blocks:
         for t in _targets(block, f"{where}: {key}"):
-            name = _target_level(t, arch, f"{where}: {key}").name
+            name = target_level(t, arch, f"{where}: {key}").name
             typ = str(t.get("type", "temporal")).lower()
             w = f"{where}: {key}: {name} ({typ})"
             lc = out.for_level(name)
@@ -223,12 +222,12 @@ def constraints_from_yaml(raw: dict, arch: ir.Arch, problem: ir.Problem, *, wher
                     if perm:
                         lc.spatial_permutation = perm
                     if t.get("split") is not None:
-                        lc.spatial_split = _int(t["split"], f"{w} split")
+                        lc.spatial_split = as_int(t["split"], f"{w} split")
                         if lc.spatial_split < 0:
                             raise InputError(f"{w}: split must be >= 0, got {lc.spatial_split}")
             elif typ in ("bypass", "bypassing", "datatype", "dataspace"):
                 for k in ("keep", "bypass"):
-                    for n in _listify(t.get(k)) or []:
+                    for n in listify(t.get(k)) or []:
                         if n not in ds_names:
                             raise InputError(f"{w}: unknown data space {n!r}; data spaces are {', '.join(ds_names)}")
                         getattr(lc, k).append(n)
@@ -238,7 +237,7 @@ def constraints_from_yaml(raw: dict, arch: ir.Arch, problem: ir.Problem, *, wher
             elif typ in ("utilization", "parallelism"):
                 for bound in ("min", "max"):
                     if t.get(bound) is not None:
-                        v = float(_num(t[bound], f"{w} {bound}"))
+                        v = float(as_number(t[bound], f"{w} {bound}"))
                         if not 0.0 <= v <= 1.0:
                             raise InputError(f"{w}: {bound} utilization must be between 0 and 1, got {v}")
                         setattr(lc, f"{bound}_utilization", v)
@@ -288,8 +287,6 @@ def check_mapping(constraints: Constraints, mapping: ir.Mapping, problem: ir.Pro
       split equals the constrained one literally is accepted as well.
 
     Keep/bypass constraints are checked by the model itself (they become the levels' keep/bypass)."""
-    from cimscope.errors import MappingError
-
     dims = list(problem.dims)
     by_name = {lm.target: lm for lm in mapping.levels}
     warnings: list[str] = []
@@ -316,7 +313,6 @@ def check_mapping(constraints: Constraints, mapping: ir.Mapping, problem: ir.Pro
 
 
 def _check_factors(facs: dict[str, tuple[str, int]], mfac: dict[str, int], w: str, label: str) -> None:
-    from cimscope.errors import MappingError
     for d, (op, v) in facs.items():
         got = int(mfac.get(d, 1))
         if (op == "=" and v != 0 and got != v) or (op == "<=" and got > v) or (op == ">=" and got < v):
@@ -325,7 +321,6 @@ def _check_factors(facs: dict[str, tuple[str, int]], mfac: dict[str, int], w: st
 
 def _permutation_violation(perm: list[str], mperm: str, mfac: dict[str, int], dims: list[str], label: str) -> str:
     """Why the loop order ``mperm`` breaks the constrained innermost order ``perm`` ('' when it does not)."""
-    from cimscope.timeloop.yaml_io import perm_list
     if not perm:
         return ""
     order = perm_list(mperm, dims)
@@ -344,7 +339,6 @@ def _spatial_axes(perm: list[str], split: int, facs: dict[str, int]) -> dict[str
 
 
 def _split_violation(lc: "LevelConstraint", lm: ir.LevelMapping, dims: list[str], label: str) -> str:
-    from cimscope.timeloop.yaml_io import perm_list
     sf = lm.spatial_factors or {}
     if not any(int(v) > 1 for v in sf.values()):
         return ""

@@ -291,7 +291,7 @@ def format_stats(result: ir.Result) -> str:
 
 def format_map(arch: ir.Arch, problem: ir.Problem, mapping: ir.Mapping, result: Optional[ir.Result] = None) -> str:
     """Timeloop-style ``map.txt``: per storage level (outermost first) the kept tiles and the loops."""
-    from cimscope.timeloop.yaml_io import perm_list
+    from cimscope.timeloop.parsing import perm_list
 
     dims = list(problem.dims)
     tiles = {}
