@@ -28,7 +28,7 @@ OBJECTIVES = ("edp", "energy", "delay")
 DEFAULT_MAX_EVALUATIONS = 20000
 #: A time budget is counted in evaluations at this nominal rate (mappings per second of the vectorised model on
 #: one core), so the same budget and seed give the same answer on any machine and under any load.
-EVALUATIONS_PER_SECOND = 5000
+EVALUATIONS_PER_SECOND = 2000
 
 
 @dataclass

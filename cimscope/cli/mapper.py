@@ -23,7 +23,7 @@ def register(app: typer.Typer) -> None:
         objective: str = typer.Option("edp", "--objective", help="edp, energy or delay"),
         budget_s: Optional[float] = typer.Option(
             None, "--budget-s", help="search budget in seconds, counted as evaluations at a fixed nominal rate "
-                                     "(5,000 mappings/s): the same budget and seed give the same mapping on any load"),
+                                     "(2,000 mappings/s): the same budget and seed give the same mapping on any load"),
         max_evaluations: Optional[int] = typer.Option(None, "--max-evaluations", help="evaluation budget"),
         seed: int = typer.Option(0, "--seed", help="random seed (same seed, same answer under an evaluation budget)"),
         out: Optional[Path] = typer.Option(None, "--out", help="folder for timeloop-mapper.map.yaml/.stats.txt"),
