@@ -147,10 +147,12 @@ class _Search:
             cur, cur_sc = pool.take(np.array([j])), float(sc[j])
 
     def explore(self, rng, n: int, batch: int) -> None:
+        """Random samples, ``batch`` at a time whatever is left of the budget (``run`` cuts the last batch), so
+        a run with a larger budget repeats a smaller one's evaluations first."""
         target = self.evals + n
         while self.evals < target and not self.out_of_budget():
             before = self.evals
-            self.run(self.space.sample(rng, int(min(batch, self.max_evaluations - self.evals))))
+            self.run(self.space.sample(rng, batch))
             if self.evals == before:
                 break
 
@@ -189,7 +191,7 @@ def search(problem: ir.Problem, arch: ir.Arch, *, objective: str = "edp", budget
            explore_bypass: bool = True, initial: Optional[list[ir.Mapping]] = None) -> SearchResult:
     """Search the mapspace for the best mapping by ``objective``; MappingError if nothing fits.
 
-    Random exploration (about a quarter of the evaluation budget), then steepest descent over the full
+    Random exploration (4 batches, then one batch per round), then steepest descent over the full
     one-step neighbourhood (``MapSpace.neighbours``) from the best distinct candidates, then iterated local
     search (perturb the best with a few random mutations, descend again) until the budget is spent (with
     ``budget_s``, counted in evaluations) or ``patience`` perturbations in a row bring nothing (without);
@@ -215,7 +217,7 @@ def search(problem: ir.Problem, arch: ir.Arch, *, objective: str = "edp", budget
         started: set[bytes] = set()
         classes_started: set[bytes] = set()
         stale = dry = 0
-        share = min(max(batch, int(0.25 * max_evaluations)), 8 * batch)    # the first round explores more
+        share = 4 * batch          # the first round explores more (independent of the budget: see explore)
         while stale < patience and not sr.out_of_budget():
             best_before, evals_before = sr.best, sr.evals
             sr.explore(rng, share, batch)
