@@ -92,6 +92,15 @@ class MapSpace:
                 self.slots.append((s, 1))
             if fy[s] > 1:
                 self.slots.append((s, 2))
+        self._read_constraints(constraints, fx, fy, didx)
+        self.explore_bypass = explore_bypass
+        self._capacities(didx)
+        self._factor_slots()
+
+    def _read_constraints(self, constraints, fx: list[int], fy: list[int], didx: dict[str, int]) -> None:
+        """Exact factors, bounds, fixed permutations, spatial axes and keep/bypass per level; dummy levels
+        bypass everything and the outermost keeps what is not told otherwise (Timeloop's default)."""
+        arch = self.arch
         # Constraints per level.
         self.fixed = {}                    # (s, kind01, d) -> value (kind01: 0 temporal, 1 spatial)
         self.bounds = []                   # (s, kind01, d, op, value)
@@ -140,9 +149,11 @@ class MapSpace:
         for i in range(self.S):
             if self.keep_fixed[self.L - 1, i] == 0:
                 self.keep_fixed[self.L - 1, i] = 1
-        self.explore_bypass = explore_bypass
-        # Capacity per level (words per instance; inf when unbounded) and projection matrices, for
-        # capacity-aware sampling.
+
+    def _capacities(self, didx: dict[str, int]) -> None:
+        """Words per instance per level (inf when unbounded) and the projection matrices, for capacity-aware
+        sampling."""
+        problem, arch = self.problem, self.arch
         from cimscope.model.nest import _coef
         self.cap = np.array([np.inf if lv.depth is None else
                              np.floor(lv.depth * lv.block_size / max(lv.multiple_buffering, 1e-12))
@@ -154,6 +165,9 @@ class MapSpace:
                 for dn, c in rank:
                     M[r, didx[dn]] += _coef(problem, c, problem.name)
             self.P.append(M)
+
+    def _factor_slots(self) -> None:
+        """Per dimension: what is left after exact factors, its primes, and the slots it may go to."""
         # Per dimension: remaining size after exact factors, primes, and allowed slots.
         self.rem = self.sizes.copy()
         self.all_rest: dict[int, int] = {}           # d -> slot index that takes everything left (factor 0)
