@@ -241,7 +241,11 @@ class MapSpace:
 
     def sample(self, rng: np.random.Generator, n: int) -> Candidates:
         """``n`` random candidates that fit every fanout and every exact constraint; a prime factor that would
-        overflow a level's capacity goes to the temporal slot of the next level up instead."""
+        overflow a level's capacity goes to the temporal slot of the next level up instead.
+
+        Two styles of candidates: (a) each prime goes to a random slot, a random share of them to spatial
+        slots; (b) "structured": each spatial slot is given one or two preferred dimensions whose primes
+        fill it first (good mappings use the fanout with few dimensions), the rest go to temporal slots."""
         tf, sf, sxd = self._base(n)
         keep = self._keeps(rng, n)
         xprod = np.prod(np.where(sxd, sf, 1), axis=2)
@@ -249,79 +253,14 @@ class MapSpace:
         rows = np.arange(n)
         order = [(d, p) for d in range(self.D) for p in self.primes[d]]
         rng.shuffle(order)
-        # Two styles of candidates: (a) each prime goes to a random slot, a random share of them to spatial
-        # slots; (b) "structured": each spatial slot is given one or two preferred dimensions whose primes
-        # fill it first (good mappings use the fanout with few dimensions), the rest go to temporal slots.
         p_spatial = rng.random(n) * 0.8
+        structured = rng.random(n) < 0.5
+        pref = self._preferences(rng, n)
         slot_lvl = np.array([sl[0] for sl in self.slots])
         slot_kind = np.array([sl[1] for sl in self.slots])
-        temporal_slot = {sl[0]: j for j, sl in enumerate(self.slots) if sl[1] == 0}
-        sp_slots = [j for j, sl in enumerate(self.slots) if sl[1] != 0]
-        structured = rng.random(n) < 0.5
-        pref = np.zeros((n, len(self.slots), self.D), dtype=bool)
-        for j in sp_slots:
-            cand_dims = [d for d in range(self.D) if j in self.allowed[d] and self.primes[d]]
-            if not cand_dims:
-                continue
-            k = rng.integers(1, 3, n)
-            for _ in range(2):
-                pick = np.array(cand_dims)[rng.integers(0, len(cand_dims), n)]
-                sel = k > 0
-                pref[np.arange(n)[sel], j, pick[sel]] = True
-                k -= 1
-        bounded = np.isfinite(self.cap)
         for d, p in order:
-            if d in self.all_rest:
-                j = np.full(n, self.all_rest[d])
-            else:
-                allowed = np.array(self.allowed[d])
-                j = allowed[rng.integers(0, len(allowed), n)]
-                sp = [a for a in allowed if self.slots[a][1] != 0]
-                if sp:
-                    jj = np.array(sp)[rng.integers(0, len(sp), n)]
-                    j = np.where(rng.random(n) < p_spatial, jj, j)
-                    # structured: the first preferred spatial slot that still has room, else a temporal slot
-                    temporal = [a for a in allowed if self.slots[a][1] == 0]
-                    jt = np.array(temporal)[rng.integers(0, len(temporal), n)] if temporal else j
-                    js = jt.copy()
-                    for a in reversed(sp):
-                        sl, kd = self.slots[a]
-                        room = (xprod[rows, sl] * p <= self.fx[sl]) if kd == 1 else (yprod[rows, sl] * p <= self.fy[sl])
-                        js = np.where(pref[:, a, d] & room, a, js)
-                    j = np.where(structured, js, j)
-            lvl = slot_lvl[j].copy()
-            kind = slot_kind[j].copy()
-            # spatial capacity: redirect to the level's temporal slot when the fanout would overflow
-            over_x = (kind == 1) & (xprod[rows, lvl] * p > self.fx[lvl])
-            over_y = (kind == 2) & (yprod[rows, lvl] * p > self.fy[lvl])
-            kind = np.where(over_x | over_y, 0, kind)
-            # ... and when that temporal slot is constrained (e.g. D=1 at a spatial-only level), further up
-            bad = (kind == 0) & ~np.array([temporal_slot[int(x)] in self.allowed[d] for x in range(self.L)])[lvl]
-            for _ in range(self.L):
-                if not bad.any():
-                    break
-                lvl = np.where(bad, np.minimum(lvl + 1, self.L - 1), lvl)
-                bad = bad & (lvl < self.L - 1) & ~np.array([temporal_slot[int(x)] in self.allowed[d]
-                                                            for x in range(self.L)])[lvl]
-            # buffer capacity: move up while a bounded level at or above the target would overflow
-            if d not in self.all_rest and bounded[:-1].any():
-                ok_slot = np.array([temporal_slot[int(x)] in self.allowed[d] for x in range(self.L)])
-                act = np.nonzero(lvl < self.L - 1)[0]
-                for _ in range(self.L):
-                    if not len(act):
-                        break
-                    f = (tf[act] * sf[act])
-                    f[np.arange(len(act)), lvl[act], d] *= p
-                    over = (self._used(f, keep[act]) > self.cap[None, :]) & \
-                        (np.arange(self.L)[None, :] >= lvl[act][:, None])
-                    nl = np.minimum(lvl[act] + 1, self.L - 1)
-                    move = over.any(axis=1) & (lvl[act] < self.L - 1) & ok_slot[nl]
-                    if not move.any():
-                        break
-                    mv = act[move]
-                    lvl[mv] = nl[move]
-                    kind[mv] = 0
-                    act = mv[lvl[mv] < self.L - 1]
+            j = self._pick_slots(rng, n, d, p, p_spatial, structured, pref, xprod, yprod)
+            lvl, kind = self._redirect(d, p, slot_lvl[j].copy(), slot_kind[j].copy(), tf, sf, keep, xprod, yprod)
             t = kind == 0
             tf[rows[t], lvl[t], d] *= p
             x = kind == 1
@@ -334,6 +273,79 @@ class MapSpace:
             yprod[rows[y], lvl[y]] *= p
         tperm = self._perms(rng, n)
         return self.canonical(Candidates(tf, sf, sxd, tperm, keep))
+
+    def _preferences(self, rng: np.random.Generator, n: int) -> np.ndarray:
+        """[n, slots, D]: one or two preferred dimensions per spatial slot (structured candidates)."""
+        pref = np.zeros((n, len(self.slots), self.D), dtype=bool)
+        for j, sl in enumerate(self.slots):
+            if sl[1] == 0:
+                continue
+            cand_dims = [d for d in range(self.D) if j in self.allowed[d] and self.primes[d]]
+            if not cand_dims:
+                continue
+            k = rng.integers(1, 3, n)
+            for _ in range(2):
+                pick = np.array(cand_dims)[rng.integers(0, len(cand_dims), n)]
+                sel = k > 0
+                pref[np.arange(n)[sel], j, pick[sel]] = True
+                k -= 1
+        return pref
+
+    def _pick_slots(self, rng, n: int, d: int, p: int, p_spatial, structured, pref, xprod, yprod) -> np.ndarray:
+        """The slot of prime ``p`` of dimension ``d`` per candidate."""
+        if d in self.all_rest:
+            return np.full(n, self.all_rest[d])
+        rows = np.arange(n)
+        allowed = np.array(self.allowed[d])
+        j = allowed[rng.integers(0, len(allowed), n)]
+        sp = [a for a in allowed if self.slots[a][1] != 0]
+        if not sp:
+            return j
+        jj = np.array(sp)[rng.integers(0, len(sp), n)]
+        j = np.where(rng.random(n) < p_spatial, jj, j)
+        # structured: the first preferred spatial slot that still has room, else a temporal slot
+        temporal = [a for a in allowed if self.slots[a][1] == 0]
+        jt = np.array(temporal)[rng.integers(0, len(temporal), n)] if temporal else j
+        js = jt.copy()
+        for a in reversed(sp):
+            sl, kd = self.slots[a]
+            room = (xprod[rows, sl] * p <= self.fx[sl]) if kd == 1 else (yprod[rows, sl] * p <= self.fy[sl])
+            js = np.where(pref[:, a, d] & room, a, js)
+        return np.where(structured, js, j)
+
+    def _redirect(self, d: int, p: int, lvl, kind, tf, sf, keep, xprod, yprod):
+        """Move a prime whose slot would overflow: a full fanout sends it to the level's temporal slot, a
+        constrained temporal slot (e.g. D=1 at a spatial-only level) or a full buffer further up."""
+        rows = np.arange(len(lvl))
+        temporal_slot = {sl[0]: j for j, sl in enumerate(self.slots) if sl[1] == 0}
+        ok_slot = np.array([temporal_slot[int(x)] in self.allowed[d] for x in range(self.L)])
+        over_x = (kind == 1) & (xprod[rows, lvl] * p > self.fx[lvl])
+        over_y = (kind == 2) & (yprod[rows, lvl] * p > self.fy[lvl])
+        kind = np.where(over_x | over_y, 0, kind)
+        bad = (kind == 0) & ~ok_slot[lvl]
+        for _ in range(self.L):
+            if not bad.any():
+                break
+            lvl = np.where(bad, np.minimum(lvl + 1, self.L - 1), lvl)
+            bad = bad & (lvl < self.L - 1) & ~ok_slot[lvl]
+        if d in self.all_rest or not np.isfinite(self.cap)[:-1].any():
+            return lvl, kind
+        act = np.nonzero(lvl < self.L - 1)[0]
+        for _ in range(self.L):
+            if not len(act):
+                break
+            f = (tf[act] * sf[act])
+            f[np.arange(len(act)), lvl[act], d] *= p
+            over = (self._used(f, keep[act]) > self.cap[None, :]) & (np.arange(self.L)[None, :] >= lvl[act][:, None])
+            nl = np.minimum(lvl[act] + 1, self.L - 1)
+            move = over.any(axis=1) & (lvl[act] < self.L - 1) & ok_slot[nl]
+            if not move.any():
+                break
+            mv = act[move]
+            lvl[mv] = nl[move]
+            kind[mv] = 0
+            act = mv[lvl[mv] < self.L - 1]
+        return lvl, kind
 
     def _perms(self, rng: np.random.Generator, n: int) -> np.ndarray:
         keys = rng.random((n, self.L, self.D))
