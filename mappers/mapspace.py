@@ -20,11 +20,14 @@ from cimscope import ir
 from cimscope.errors import InputError, MappingError
 from cimscope.mappers import moves
 from cimscope.mappers.candidates import Candidates, prime_factors  # noqa: F401  (prime_factors: public name)
+from cimscope.model.fast import batch_from_mappings
+from cimscope.model.nest import coefficient, hardware_fanouts
+from cimscope.timeloop.constraints import Constraints
+from cimscope.timeloop.parsing import perm_list, perm_str
 
 
 class MapSpace:
     def __init__(self, problem: ir.Problem, arch: ir.Arch, constraints=None, *, explore_bypass: bool = True):
-        from cimscope.timeloop.constraints import Constraints
         self.problem, self.arch = problem, arch
         self.dims = list(problem.dims)
         self.D = len(self.dims)
@@ -36,7 +39,6 @@ class MapSpace:
         if constraints is None:
             constraints = Constraints()
         self.constraints = constraints
-        from cimscope.model.nest import hardware_fanouts
         fxy = hardware_fanouts(arch)
         fx, fy = [x for x, _ in fxy], [y for _, y in fxy]
         self.fx, self.fy = np.array(fx), np.array(fy)
@@ -111,7 +113,6 @@ class MapSpace:
         """Words per instance per level (inf when unbounded) and the projection matrices, for capacity-aware
         sampling."""
         problem, arch = self.problem, self.arch
-        from cimscope.model.nest import _coef
         self.cap = np.array([np.inf if lv.depth is None else
                              np.floor(lv.depth * lv.block_size / max(lv.multiple_buffering, 1e-12))
                              for lv in self.levels])
@@ -120,7 +121,7 @@ class MapSpace:
             M = np.zeros((len(t.projection), self.D), dtype=np.int64)
             for r, rank in enumerate(t.projection):
                 for dn, c in rank:
-                    M[r, didx[dn]] += _coef(problem, c, problem.name)
+                    M[r, didx[dn]] += coefficient(problem, c, problem.name)
             self.P.append(M)
 
     def _factor_slots(self) -> None:
@@ -345,7 +346,6 @@ class MapSpace:
 
     # -----------------------------------------------------------------------------------------------------
     def to_mapping(self, c: Candidates, i: int) -> ir.Mapping:
-        from cimscope.timeloop.parsing import perm_str
         levels = []
         for s in range(self.L - 1, -1, -1):
             lv = self.levels[s]
@@ -374,11 +374,9 @@ class MapSpace:
 
     def from_mapping(self, m: ir.Mapping) -> Candidates:
         """Candidate arrays for an existing mapping (e.g. to seed the search)."""
-        from cimscope.model.fast import batch_from_mappings
         b = batch_from_mappings(self.problem, self.arch, [m])
         sxd = np.ones_like(b.sf, dtype=bool)
         by = {lm.target: lm for lm in m.levels}
-        from cimscope.timeloop.parsing import perm_list
         for s, lv in enumerate(self.levels):
             lm = by.get(lv.name)
             if lm is None or not lm.spatial_factors:

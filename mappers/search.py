@@ -23,6 +23,10 @@ import numpy as np
 
 from cimscope import ir
 from cimscope.errors import InputError, MappingError
+from cimscope.mappers.mapspace import Candidates, MapSpace
+from cimscope.model import evaluate
+from cimscope.model.fast import evaluate_batch, make_static
+from cimscope.timeloop.constraints import check_mapping
 
 OBJECTIVES = ("edp", "energy", "delay")
 DEFAULT_MAX_EVALUATIONS = 20000
@@ -98,7 +102,6 @@ class _Search:
 
     def run(self, cand):
         """Evaluate the unseen candidates (within budget); returns (candidates, scores) of the valid ones."""
-        from cimscope.model.fast import evaluate_batch
         fresh = []
         for i, k in enumerate(cand.keys()):
             if k not in self.seen:
@@ -125,7 +128,6 @@ class _Search:
         return pool, sc
 
     def _keep_elites(self, pool, sc) -> None:
-        from cimscope.mappers.mapspace import Candidates
         allc = pool if self.elites is None else Candidates.concat([self.elites, pool])
         alls = sc if self.elites is None else np.concatenate([self.scores, sc])
         order = np.argsort(alls, kind="stable")[:self.n_elites]
@@ -196,8 +198,6 @@ def search(problem: ir.Problem, arch: ir.Arch, *, objective: str = "edp", budget
     search (perturb the best with a few random mutations, descend again) until the budget is spent (with
     ``budget_s``, counted in evaluations) or ``patience`` perturbations in a row bring nothing (without);
     it stops early when three rounds find no unseen candidate (the space is exhausted)."""
-    from cimscope.mappers.mapspace import Candidates, MapSpace
-    from cimscope.model.fast import make_static
 
     max_evaluations = _evaluation_budget(objective, budget_s, max_evaluations)
     if budget_s is not None:
@@ -251,8 +251,6 @@ def _finalists(problem: ir.Problem, arch: ir.Arch, space, elites, objective: str
                constraints) -> list:
     """The best elites, evaluated exactly, that pass the checker ``cimscope model`` uses (constraints, strict:
     the innermost level's order too) and the exact model's fanout and capacity checks; best first."""
-    from cimscope.model import evaluate
-    from cimscope.timeloop.constraints import check_mapping
 
     results = []
     for i in range(elites.n):
@@ -273,7 +271,6 @@ def _finalists(problem: ir.Problem, arch: ir.Arch, space, elites, objective: str
 
 def _no_fit(space, problem: ir.Problem, arch: ir.Arch, evals: int, overflow: np.ndarray) -> MappingError:
     """Explain why no mapping fits: try the smallest tiles (everything at the outermost level)."""
-    from cimscope.model import evaluate
     levels = []
     for lv in arch.levels:
         lm = ir.LevelMapping(target=lv.name, temporal_factors={d: 1 for d in problem.dims})

@@ -18,6 +18,8 @@ from __future__ import annotations
 import math
 from typing import Any, Optional
 
+import numpy as np
+
 from cimscope import ir
 from cimscope.model.analysis import NestStats
 from cimscope.model.nest import Nest, min_utilization
@@ -310,7 +312,6 @@ def _output_size(nest: Nest) -> float:
 
 
 def _full_size(nest: Nest, d: int) -> int:
-    import numpy as np
     return nest.tile_size(d, np.array(nest.sizes, dtype=np.int64))
 
 

@@ -31,6 +31,8 @@ from cimscope import ir
 from cimscope.errors import MappingError
 from cimscope.model.cost import (COMPUTE_ACTIONS, FILL_ACTIONS, READ_ACTIONS, UPDATE_ACTIONS, action_energy,
                                  cluster_size)
+from cimscope.model.nest import coefficient, hardware_fanouts, min_utilization
+from cimscope.timeloop.parsing import perm_list
 
 
 @dataclass
@@ -80,7 +82,6 @@ class Static:
 
 
 def make_static(problem: ir.Problem, arch: ir.Arch) -> Static:
-    from cimscope.model.nest import _coef, hardware_fanouts, min_utilization
     dims = list(problem.dims)
     didx = {d: i for i, d in enumerate(dims)}
     P, multi = [], []
@@ -91,7 +92,7 @@ def make_static(problem: ir.Problem, arch: ir.Arch) -> Static:
             if len(rank) > 1:
                 mt = True
             for d, c in rank:
-                M[r, didx[d]] += _coef(problem, c, f"problem {problem.name}")
+                M[r, didx[d]] += coefficient(problem, c, f"problem {problem.name}")
         P.append(M)
         multi.append(mt)
     levels = list(reversed(arch.levels))
@@ -133,7 +134,6 @@ def make_static(problem: ir.Problem, arch: ir.Arch) -> Static:
 
 
 def batch_from_mappings(problem: ir.Problem, arch: ir.Arch, mappings: Sequence[ir.Mapping]) -> Batch:
-    from cimscope.timeloop.parsing import perm_list
     dims = list(problem.dims)
     didx = {d: i for i, d in enumerate(dims)}
     ds_names = [t.name for t in problem.dataspaces]

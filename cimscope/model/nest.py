@@ -21,6 +21,7 @@ import numpy as np
 
 from cimscope import ir
 from cimscope.errors import InputError, MappingError
+from cimscope.timeloop.parsing import perm_list
 
 
 @dataclass(frozen=True)
@@ -84,7 +85,7 @@ class Nest:
         return n
 
 
-def _coef(problem: ir.Problem, c, where: str) -> int:
+def coefficient(problem: ir.Problem, c, where: str) -> int:
     if isinstance(c, str):
         if c not in problem.coefficients:
             raise InputError(f"{where}: coefficient {c!r} has no value; coefficients are "
@@ -94,7 +95,6 @@ def _coef(problem: ir.Problem, c, where: str) -> int:
 
 
 def _perm(text: str, dims: list[str], where: str) -> list[str]:
-    from cimscope.timeloop.parsing import perm_list
     try:
         return perm_list(text or "", dims)
     except InputError as exc:
@@ -145,7 +145,7 @@ def _projections(problem: ir.Problem, dims: list[str]) -> list[list[list[tuple[i
                 if d not in didx:
                     raise InputError(f"problem {problem.name!r}: data space {t.name} projects dimension {d!r}, "
                                      f"which is not one of {', '.join(dims)}")
-                cv = _coef(problem, c, f"problem {problem.name!r}, data space {t.name}")
+                cv = coefficient(problem, c, f"problem {problem.name!r}, data space {t.name}")
                 if cv < 0:
                     raise InputError(f"problem {problem.name!r}, data space {t.name}: negative coefficient {cv}")
                 terms.append((didx[d], cv))

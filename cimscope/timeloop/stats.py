@@ -19,6 +19,7 @@ from typing import Any, Optional, Union
 
 from cimscope import ir
 from cimscope.errors import InputError
+from cimscope.timeloop.parsing import perm_list
 
 _NUM = re.compile(r"^\s*([-+]?(?:\d+\.?\d*|\.\d+)(?:[eE][-+]?\d+)?)")
 
@@ -297,7 +298,6 @@ def format_stats(result: ir.Result) -> str:
 
 def format_map(arch: ir.Arch, problem: ir.Problem, mapping: ir.Mapping, result: Optional[ir.Result] = None) -> str:
     """Timeloop-style ``map.txt``: per storage level (outermost first) the kept tiles and the loops."""
-    from cimscope.timeloop.parsing import perm_list
 
     dims = list(problem.dims)
     tiles = {}
