@@ -12,7 +12,7 @@ from cimscope.errors import InputError
 from cimscope.mappers import cache as mapping_cache
 from cimscope.mappers.search import search
 from cimscope.model import evaluate
-from cimscope.timeloop.constraints import Constraints, constraints_from_yaml
+from cimscope.timeloop.constraints import Constraints, check_mapping, constraints_from_yaml
 from cimscope.timeloop.mapping import mapping_from_yaml, mapping_to_yaml
 
 
@@ -35,17 +35,19 @@ def map_problem(problem: ir.Problem, arch: ir.Arch, *, objective: str = "edp", b
                 max_evaluations: Optional[int] = None, seed: int = 0, constraints: Any = None, cache: bool = True,
                 progress: bool = True) -> tuple[ir.Mapping, ir.Result]:
     """Best mapping of ``problem`` on ``arch`` by ``objective`` ("edp", "energy" or "delay") and its exact
-    evaluation. Raises MappingError (naming the level and data space that overflows) when nothing fits."""
-
+    evaluation. Raises MappingError (naming the level and data space that overflows) when nothing fits. A cached
+    mapping is used only if it still passes the constraint checker and the exact model."""
     cons = as_constraints(constraints, arch, problem)
     key = (mapping_cache.make_key(problem, arch, cons, objective,
-                           search={"seed": seed, "max_evaluations": max_evaluations, "budget_s": budget_s})
+                                  search={"seed": seed, "max_evaluations": max_evaluations, "budget_s": budget_s})
            if cache else None)
     if key is not None:
         hit = mapping_cache.get(key)
         if hit is not None:
             try:
                 m = mapping_from_yaml(hit, arch, problem)
+                if cons is not None:
+                    check_mapping(cons, m, problem, where="cached mapping", label="constraint")
                 r = evaluate(problem, arch, m)
                 r.extra["mapper"] = {"engine": "builtin", "objective": objective, "cached": True, "key": key}
                 return m, r
@@ -55,8 +57,8 @@ def map_problem(problem: ir.Problem, arch: ir.Arch, *, objective: str = "edp", b
                  constraints=cons, progress=progress)
     if key is not None:
         mapping_cache.put(key, mapping_to_yaml(res.mapping, problem),
-                   {"objective": objective, "energy_pJ": res.result.energy_pJ, "cycles": res.result.cycles,
-                    "evaluations": res.evaluations})
+                          {"objective": objective, "energy_pJ": res.result.energy_pJ, "cycles": res.result.cycles,
+                           "evaluations": res.evaluations})
         res.result.extra.setdefault("mapper", {})["key"] = key
     return res.mapping, res.result
 

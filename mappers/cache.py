@@ -19,7 +19,7 @@ from cimscope import ir
 from cimscope.atomic import write_json
 
 _MEMORY: dict[str, list] = {}
-FORMAT = 1
+FORMAT = 2        # 2: mapper with constraint-checked output and Timeloop's leakage/cluster rules
 
 
 def cache_dir() -> Path:
