@@ -9,7 +9,7 @@
 3. Finish: evaluate the best few candidates with the exact model (which also models link transfers) and
    return the best by the objective.
 
-Deterministic for a seed when bounded by evaluations (a time budget stops it where the clock says).
+Deterministic for a seed: a time budget is counted in evaluations (``EVALUATIONS_PER_SECOND``).
 Objectives: ``edp`` (energy x cycles), ``energy`` (pJ), ``delay`` (cycles; energy breaks ties).
 """
 from __future__ import annotations

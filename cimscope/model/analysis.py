@@ -6,17 +6,18 @@ What Timeloop computes, and what this module reproduces:
   hyper-rectangle (AAHR) spanned by the projection of the operation-space box of all loops inside it:
   per rank ``extent = sum(coef * (extent_dim - 1)) + 1`` (sliding windows such as ``P + R`` included).
 * **Deltas.** Each time a child tile is (re)visited, the parent supplies ``new tile - previous tile``. The
-  AAHR difference keeps a *gradient* (rank and direction of the last move); a move that overlaps the old
-  tile along exactly one rank yields only the new slab if the gradient did not change direction or rank
-  (or was zero), otherwise the whole tile is re-fetched ("reset on stride change"). A move that does not
-  overlap, or moves along several ranks, re-fetches the whole tile; a non-move delivers nothing and zeroes
-  the gradient.
+  stride state is the last translation vector (OperationSpace::SaveAndSubtractIfSameStride): with none
+  recorded or the same one, a move that overlaps the old tile along exactly one rank yields only the new slab
+  (otherwise the whole tile) and records the translation; a different translation re-fetches the whole tile
+  and clears the record ("reset on stride change"). A visit that does not move the tile delivers nothing and
+  leaves it stationary; the next move then re-fetches the whole tile (what timeloop-model counts, e.g.
+  exercise 06: convolution-window overlap is not reused across an output-channel loop).
 * **Temporal extrapolation.** Timeloop does not walk every iteration: a temporal loop of bound n runs
   iteration 0 and iteration 1, the latter standing for n-1 iterations ("epochs"). The visits of a child
   tile therefore form a binary-counting sequence over the non-trivial temporal loops above it, leaf
   weights being products of (1 or n-1), and the state carried from one visit to the next is that of
   iteration 1, not of the true last iteration. ``stream_total`` sums this sequence exactly by dynamic
-  programming over the gradient state; ``iter_stream`` enumerates it leaf by leaf.
+  programming over the stride state; ``iter_stream`` enumerates it leaf by leaf.
 * **Spatial fanout.** Children of a spatial group whose deltas are equal are served by one multicast
   access (data spaces not indexed by a spatial loop are multicast, partial sums are spatially reduced);
   the accesses are recorded per multicast factor. Children whose delta equals a physical neighbour's delta
@@ -45,7 +46,7 @@ MAX_LEAVES = 1 << 14
 
 
 # ---------------------------------------------------------------------------------------------------------
-# Gradient state machine (AAHR delta with reset-on-stride-change)
+# Stride state machine (AAHR delta with reset-on-stride-change)
 # ---------------------------------------------------------------------------------------------------------
 
 def transition(v: tuple[int, ...], E: tuple[int, ...], state: int, tid: int = 1) -> tuple[int, int, int, int]:
@@ -110,7 +111,7 @@ def move_vectors(nest: Nest, ds: int, loops: list[int]) -> list[tuple[int, ...]]
 def stream_total(nest: Nest, ds: int, loops: list[int], E: tuple[int, ...]) -> int:
     """Sum over Timeloop's (extrapolated) visit sequence of the delta sizes of a tile with rank extents ``E``,
     visited once per leaf of the non-trivial temporal ``loops`` above it (inner first). Exact DP over the
-    gradient state: F_k(s) = F_{k-1}(s), carry into loop k, F_{k-1}; the second half weighs (n_k - 1)."""
+    stride state: F_k(s) = F_{k-1}(s), carry into loop k, F_{k-1}; the second half weighs (n_k - 1)."""
     full = 1
     for e in E:
         full *= e

@@ -4,7 +4,7 @@ The same model as :func:`cimscope.model.evaluate` (``analysis.py`` -> ``tiling.p
 written over arrays of candidates:
 
 * tiles, partition sizes, replication and fanouts from cumulative products of the factors;
-* each child's delta stream by the same gradient-state dynamic programme as ``analysis.stream_total``
+* each child's delta stream by the same stride-state dynamic programme as ``analysis.stream_total``
   (closed form ``full tile x product of the bounds from the innermost relevant loop outwards`` for data
   spaces whose ranks are single dimensions, which is what the DP reduces to for them);
 * multicast/reduction classes = distinct projected offsets of the spatial children;
