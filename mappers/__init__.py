@@ -10,7 +10,7 @@ from typing import Any, Optional
 from cimscope import ir
 from cimscope.errors import InputError
 from cimscope.mappers import cache as mapping_cache
-from cimscope.mappers.search import search
+from cimscope.mappers import search as search_module
 from cimscope.model import evaluate
 from cimscope.timeloop.constraints import Constraints, check_mapping, constraints_from_yaml
 from cimscope.timeloop.mapping import mapping_from_yaml, mapping_to_yaml
@@ -53,8 +53,8 @@ def map_problem(problem: ir.Problem, arch: ir.Arch, *, objective: str = "edp", b
                 return m, r
             except Exception:
                 pass                                  # stale entry: map again
-    res = search(problem, arch, objective=objective, budget_s=budget_s, max_evaluations=max_evaluations, seed=seed,
-                 constraints=cons, progress=progress)
+    res = search_module.search(problem, arch, objective=objective, budget_s=budget_s,
+                               max_evaluations=max_evaluations, seed=seed, constraints=cons, progress=progress)
     if key is not None:
         mapping_cache.put(key, mapping_to_yaml(res.mapping, problem),
                           {"objective": objective, "energy_pJ": res.result.energy_pJ, "cycles": res.result.cycles,

@@ -33,15 +33,18 @@ def _problem(sizes):
         ir.Tensor("Z", "output", [[("M", 1)], [("N", 1)]], 8, read_write=True)])
 
 
-def _arch(mx, my, glb_depth, rf_depth):
+def _arch(mx, my, glb_depth, rf_depth, inter=False):
+    """DRAM -> GLB -> [timeloopfe's spatial-only dummy level ``inter``] -> mx x my RFs -> MACs."""
     e = {"read": 2.0, "write": 2.5, "update": 2.5}
     pes = mx * my
-    return ir.Arch("rand", [
-        ir.Level("DRAM", "DRAM", depth=None, action_energy_pJ={"read": 100.0, "write": 100.0, "update": 100.0}),
-        ir.Level("GLB", "SRAM", depth=glb_depth, action_energy_pJ=e),
-        ir.Level("RF", "regfile", instances=pes, mesh_x=mx, mesh_y=my, depth=rf_depth,
-                 action_energy_pJ={"read": 0.3, "write": 0.4, "update": 0.4}),
-    ], ir.ComputeLevel("MAC", instances=pes, mesh_x=mx, mesh_y=my, action_energy_pJ={"compute": 0.5}))
+    levels = [ir.Level("DRAM", "DRAM", depth=None, action_energy_pJ={"read": 100.0, "write": 100.0, "update": 100.0}),
+              ir.Level("GLB", "SRAM", depth=glb_depth, action_energy_pJ=e)]
+    if inter:
+        levels.append(ir.Level("inter", "dummy_storage", depth=1, width=1, word_bits=1))
+    levels.append(ir.Level("RF", "regfile", instances=pes, mesh_x=mx, mesh_y=my, depth=rf_depth,
+                           action_energy_pJ={"read": 0.3, "write": 0.4, "update": 0.4}))
+    return ir.Arch("rand", levels, ir.ComputeLevel("MAC", instances=pes, mesh_x=mx, mesh_y=my,
+                                                  action_energy_pJ={"compute": 0.5}))
 
 
 def _divisors(n):
@@ -52,9 +55,14 @@ def _divisors(n):
 def cases(draw):
     sizes = [draw(st.sampled_from([1, 2, 3, 4, 6, 8, 12, 16])) for _ in DIMS]
     mx, my = draw(st.sampled_from([1, 2, 4])), draw(st.sampled_from([1, 2]))
-    a = _arch(mx, my, draw(st.sampled_from([64, 256, 1024])), draw(st.sampled_from([4, 16, 64])))
+    inter = draw(st.booleans())
+    a = _arch(mx, my, draw(st.sampled_from([64, 256, 1024])), draw(st.sampled_from([4, 16, 64])), inter)
     p = _problem(sizes)
     cons = Constraints()
+    if inter:                           # as timeloopfe writes it: no temporal loop, nothing kept, at the dummy level
+        lc = LevelConstraint(target="inter", bypass=["A", "B", "Z"])
+        lc.temporal_factors = {d: ("=", 1) for d in DIMS}
+        cons.levels["inter"] = lc
     for name in ("DRAM", "GLB", "RF"):
         if not draw(st.booleans()):
             continue
@@ -65,12 +73,15 @@ def cases(draw):
                 lc.temporal_factors[d] = (pick, draw(st.sampled_from(_divisors(n))))
         if draw(st.booleans()):
             lc.temporal_permutation = list(draw(st.permutations(DIMS)))[:draw(st.integers(1, 3))]
-        if name == "GLB" and mx * my > 1 and draw(st.booleans()):
+        if name == "GLB" and not inter and mx * my > 1 and draw(st.booleans()):
             lc.spatial_permutation = list(draw(st.permutations(DIMS)))
             lc.spatial_split = draw(st.integers(0, 3))
         if name != "DRAM" and draw(st.booleans()):
             lc.bypass = [draw(st.sampled_from(["A", "B", "Z"]))]
         cons.levels[name] = lc
+    if inter and mx * my > 1 and draw(st.booleans()):
+        cons.levels["inter"].spatial_permutation = list(draw(st.permutations(DIMS)))
+        cons.levels["inter"].spatial_split = draw(st.integers(0, 3))
     return p, a, cons
 
 
