@@ -1,6 +1,8 @@
 """Mapper and model speed.
 
     .venv/bin/python benchmarks/bench_mapper.py [--batch 4096] [--scalar 200] [--model resnet50]
+    .venv/bin/python benchmarks/bench_mapper.py --quality [--budgets 1 3 10 30] [--cases NAME ...]
+    .venv/bin/python benchmarks/bench_mapper.py --exercises [--budget 10]
 
 1. Mappings evaluated per second by the vectorised model (``evaluate_many`` on one batch of random mappings
    of a ResNet-50 conv layer) against two scalar loops in the same run: ``evaluate`` (the exact model, one
@@ -8,6 +10,15 @@
 2. Time to map every unique conv shape of ResNet-50 (``cimscope.workloads.export_model``) with the builtin
    mapper (objective EDP, default budget, cache off) on a 4-level architecture: DRAM -> global buffer ->
    16x16 PE array of scratchpads -> MACs.
+
+3. (``--quality``) Mapping quality against the budget: ``--budget-s`` 1, 3, 10, 30 s (counted as evaluations at
+   ``EVALUATIONS_PER_SECOND``) on the reference case and the public exercises' mapper cases, each budget run
+   twice: EDP (J*cycle) of the mapping found, its ratio to the EDP of the reference timeloop-mapper run stored
+   with the case (its stats.txt), whether two runs gave the same mapping, and the wall time.
+
+4. (``--exercises``) Every dense mapper case of the public exercises (05-*, 06, fpmac, intmac, the 2024 tutorial,
+   the example designs) mapped at one budget: EDP against the stored timeloop-mapper run, and whether the written
+   map is accepted by ``cimscope model`` (the architecture constraints) with the same energy and cycles.
 
 Energies per action of the architecture are the Accelergy 0.4 / 40 nm figures of the reference Timeloop runs
 (/work/shared/reference/timeloop_cases/04-conv1d+oc-3levelspatial-kp/timeloop-model.ERT.yaml: MainMemory
@@ -57,12 +68,110 @@ def unique_convs(model: str) -> list[ir.Problem]:
     return out
 
 
+QUALITY_CASES = {
+    "04-kp (in-house)": "timeloop_cases/04-conv1d+oc-3levelspatial-kp",
+    "05-null": "timeloop_exercises/tutorial_exercises/01_accelergy_timeloop_2020_ispass/timeloop/"
+               "05-mapper-conv1d+oc-3level/ref-output/null",
+    "06-eyeriss": "timeloop_exercises/tutorial_exercises/01_accelergy_timeloop_2020_ispass/timeloop/"
+                  "06-mapper-convlayer-eyeriss/ref-output",
+    "eyeriss_like": "timeloop_exercises/example_designs/example_designs/eyeriss_like/ref_outputs/default_problem",
+    "simple_ws": "timeloop_exercises/example_designs/example_designs/simple_weight_stationary/ref_outputs/"
+                 "default_problem",
+}
+
+
+def quality(budgets: list[float], names: list[str]) -> None:
+    """Section 3: EDP against the budget, two runs per budget."""
+    from pathlib import Path
+
+    from cimscope.mappers.search import EVALUATIONS_PER_SECOND, search
+    from cimscope.timeloop import load_inputs
+    from cimscope.timeloop.stats import parse_stats
+
+    ref_root = Path(__file__).resolve().parents[1].parent / "shared" / "reference"
+    if not ref_root.exists():
+        ref_root = Path("/work/shared/reference")
+    print(f"\nmapping quality against --budget-s ({EVALUATIONS_PER_SECOND} evaluations per budget second), "
+          f"objective edp, seed 0; ratio = EDP / EDP of the stored Timeloop run (<= 1: as good or better)")
+    print(f"  {'case':18s} {'budget':>7s} {'evaluations':>11s} {'EDP (J*cycle)':>14s} {'ratio':>7s} "
+          f"{'same twice':>10s} {'wall':>7s}")
+    for name in names:
+        d = ref_root / QUALITY_CASES[name]
+        st = next(d.glob("*.stats.txt"))
+        ert = d / f"{st.name.split('.')[0]}.ERT.yaml"
+        ti = load_inputs([d / "parsed-processed-input.yaml"], ert=ert, check_mapping_constraints=False)
+        ref = parse_stats(st)
+        ref_edp = ref.energy_pJ * 1e-12 * ref.cycles
+        for b in budgets:
+            t = time.perf_counter()
+            runs = [search(ti.problem, ti.arch, budget_s=b, seed=0, constraints=ti.constraints, progress=False)
+                    for _ in range(2)]
+            wall = (time.perf_counter() - t) / 2
+            r = runs[0].result
+            edp = r.energy_pJ * 1e-12 * r.cycles
+            same = runs[0].mapping == runs[1].mapping and r.energy_pJ == runs[1].result.energy_pJ
+            note = " (space exhausted)" if r.extra["mapper"]["exhausted"] else ""
+            print(f"  {name:18s} {b:6.0f}s {runs[0].evaluations:11d} {edp:14.4e} {edp / ref_edp:7.3f} "
+                  f"{'yes' if same else 'NO':>10s} {wall:6.1f}s{note}")
+
+
+def exercises(budget: float) -> None:
+    """Section 4: the exercises' mapper cases at one budget."""
+    import tempfile
+    from pathlib import Path
+
+    import yaml
+
+    from cimscope.mappers.search import search
+    from cimscope.model import evaluate
+    from cimscope.timeloop import load_inputs, mapping_to_yaml
+    from cimscope.timeloop.inputs import sparse_features
+    from cimscope.timeloop.stats import parse_stats
+
+    root = Path(__file__).resolve().parents[1].parent / "shared" / "reference" / "timeloop_exercises"
+    if not root.exists():
+        root = Path("/work/shared/reference/timeloop_exercises")
+    cases = [st.parent for st in sorted(root.rglob("timeloop-mapper.stats.txt"))
+             if not sparse_features(yaml.safe_load((st.parent / "parsed-processed-input.yaml").read_text()))]
+    print(f"\nexercise mapper cases at --budget-s {budget:g}, objective edp, seed 0 "
+          f"(ratio = EDP / EDP of the stored timeloop-mapper run)")
+    print(f"  {'case':70s} {'EDP ratio':>9s} {'accepted by model':>18s}")  # noqa: E501
+    for d in cases:
+        ert = d / "timeloop-mapper.ERT.yaml"
+        ti = load_inputs([d / "parsed-processed-input.yaml"], ert=ert, check_mapping_constraints=False)
+        ref = parse_stats(d / "timeloop-mapper.stats.txt")
+        res = search(ti.problem, ti.arch, budget_s=budget, seed=0, constraints=ti.constraints, progress=False)
+        r = res.result
+        with tempfile.TemporaryDirectory() as tmp:
+            m = Path(tmp) / "map.yaml"
+            m.write_text(yaml.safe_dump({"mapping": mapping_to_yaml(res.mapping, ti.problem)}))
+            back = load_inputs([d / "parsed-processed-input.yaml", m], ert=ert)
+            r2 = evaluate(back.problem, back.arch, back.mapping)
+        same = abs(r2.energy_pJ / r.energy_pJ - 1) < 1e-9 and r2.cycles == r.cycles
+        ratio = r.energy_pJ * r.cycles / (ref.energy_pJ * ref.cycles)
+        skip = {"example_designs", "tutorial_exercises", "ref_outputs", "ref-output", "default_problem", "outputs",
+                "01_accelergy_timeloop_2020_ispass", "sparseloop", "timeloop", "timeloop+accelergy"}
+        name = "/".join(x for x in d.relative_to(root).parts if x not in skip)
+        print(f"  {name[:70]:70s} {ratio:9.3f} {'yes, same numbers' if same else 'NO':>18s}")
+
+
 def main() -> int:
     ap = argparse.ArgumentParser()
     ap.add_argument("--batch", type=int, default=4096)
     ap.add_argument("--scalar", type=int, default=200)
     ap.add_argument("--model", default="resnet50")
+    ap.add_argument("--quality", action="store_true", help="only section 3: mapping quality against the budget")
+    ap.add_argument("--budgets", type=float, nargs="+", default=[1, 3, 10, 30])
+    ap.add_argument("--cases", nargs="+", default=list(QUALITY_CASES), choices=list(QUALITY_CASES))
+    ap.add_argument("--exercises", action="store_true", help="only section 4: the exercises' mapper cases")
+    ap.add_argument("--budget", type=float, default=10.0, help="--budget-s of section 4")
     args = ap.parse_args()
+    if args.exercises:
+        exercises(args.budget)
+        return 0
+    if args.quality:
+        quality(args.budgets, args.cases)
+        return 0
 
     from cimscope.mappers.mapspace import MapSpace
     from cimscope.mappers.search import search

@@ -16,9 +16,10 @@ from pathlib import Path
 from typing import Any, Optional
 
 from cimscope import ir
+from cimscope.atomic import write_json
 
 _MEMORY: dict[str, list] = {}
-FORMAT = 1
+FORMAT = 2        # 2: mapper with constraint-checked output and Timeloop's leakage/cluster rules
 
 
 def cache_dir() -> Path:
@@ -66,7 +67,6 @@ def get(key: str) -> Optional[list]:
 
 
 def put(key: str, mapping_yaml: list, meta: Optional[dict] = None) -> None:
-    from cimscope.atomic import write_json
     _MEMORY[key] = mapping_yaml
     try:
         write_json(cache_dir() / f"{key}.json", {"format": FORMAT, "mapping": mapping_yaml, "meta": meta or {}})

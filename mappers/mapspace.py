@@ -14,60 +14,20 @@ unless told otherwise.
 """
 from __future__ import annotations
 
-from dataclasses import dataclass
-
 import numpy as np
 
 from cimscope import ir
 from cimscope.errors import InputError, MappingError
-from cimscope.model.fast import Batch
-
-
-def prime_factors(n: int) -> list[int]:
-    out, p = [], 2
-    while p * p <= n:
-        while n % p == 0:
-            out.append(p)
-            n //= p
-        p += 1
-    if n > 1:
-        out.append(n)
-    return out
-
-
-@dataclass
-class Candidates:
-    tf: np.ndarray
-    sf: np.ndarray
-    sx_dim: np.ndarray
-    tperm: np.ndarray
-    keep: np.ndarray
-
-    @property
-    def n(self) -> int:
-        return self.tf.shape[0]
-
-    def batch(self) -> Batch:
-        sx = np.prod(np.where(self.sx_dim, self.sf, 1), axis=2)
-        sy = np.prod(np.where(self.sx_dim, 1, self.sf), axis=2)
-        return Batch(tf=self.tf, sf=self.sf, tperm=self.tperm, keep=self.keep, sx=sx, sy=sy)
-
-    def take(self, idx) -> "Candidates":
-        return Candidates(self.tf[idx], self.sf[idx], self.sx_dim[idx], self.tperm[idx], self.keep[idx])
-
-    @staticmethod
-    def concat(parts: list["Candidates"]) -> "Candidates":
-        return Candidates(*(np.concatenate([getattr(p, f) for p in parts]) for f in
-                            ("tf", "sf", "sx_dim", "tperm", "keep")))
-
-    def keys(self) -> list[bytes]:
-        return [b"".join(a[i].tobytes() for a in (self.tf, self.sf, self.sx_dim, self.tperm, self.keep))
-                for i in range(self.n)]
+from cimscope.mappers import moves
+from cimscope.mappers.candidates import Candidates, prime_factors  # noqa: F401  (prime_factors: public name)
+from cimscope.model.fast import batch_from_mappings
+from cimscope.model.nest import coefficient, hardware_fanouts
+from cimscope.timeloop.constraints import Constraints
+from cimscope.timeloop.parsing import perm_list, perm_str
 
 
 class MapSpace:
     def __init__(self, problem: ir.Problem, arch: ir.Arch, constraints=None, *, explore_bypass: bool = True):
-        from cimscope.timeloop.constraints import Constraints
         self.problem, self.arch = problem, arch
         self.dims = list(problem.dims)
         self.D = len(self.dims)
@@ -79,7 +39,6 @@ class MapSpace:
         if constraints is None:
             constraints = Constraints()
         self.constraints = constraints
-        from cimscope.model.nest import hardware_fanouts
         fxy = hardware_fanouts(arch)
         fx, fy = [x for x, _ in fxy], [y for _, y in fxy]
         self.fx, self.fy = np.array(fx), np.array(fy)
@@ -92,6 +51,15 @@ class MapSpace:
                 self.slots.append((s, 1))
             if fy[s] > 1:
                 self.slots.append((s, 2))
+        self._read_constraints(constraints, fx, fy, didx)
+        self.explore_bypass = explore_bypass
+        self._capacities(didx)
+        self._factor_slots()
+
+    def _read_constraints(self, constraints, fx: list[int], fy: list[int], didx: dict[str, int]) -> None:
+        """Exact factors, bounds, fixed permutations, spatial axes and keep/bypass per level; dummy levels
+        bypass everything and the outermost keeps what is not told otherwise (Timeloop's default)."""
+        arch = self.arch
         # Constraints per level.
         self.fixed = {}                    # (s, kind01, d) -> value (kind01: 0 temporal, 1 spatial)
         self.bounds = []                   # (s, kind01, d, op, value)
@@ -140,10 +108,11 @@ class MapSpace:
         for i in range(self.S):
             if self.keep_fixed[self.L - 1, i] == 0:
                 self.keep_fixed[self.L - 1, i] = 1
-        self.explore_bypass = explore_bypass
-        # Capacity per level (words per instance; inf when unbounded) and projection matrices, for
-        # capacity-aware sampling.
-        from cimscope.model.nest import _coef
+
+    def _capacities(self, didx: dict[str, int]) -> None:
+        """Words per instance per level (inf when unbounded) and the projection matrices, for capacity-aware
+        sampling."""
+        problem, arch = self.problem, self.arch
         self.cap = np.array([np.inf if lv.depth is None else
                              np.floor(lv.depth * lv.block_size / max(lv.multiple_buffering, 1e-12))
                              for lv in self.levels])
@@ -152,8 +121,11 @@ class MapSpace:
             M = np.zeros((len(t.projection), self.D), dtype=np.int64)
             for r, rank in enumerate(t.projection):
                 for dn, c in rank:
-                    M[r, didx[dn]] += _coef(problem, c, problem.name)
+                    M[r, didx[dn]] += coefficient(problem, c, problem.name)
             self.P.append(M)
+
+    def _factor_slots(self) -> None:
+        """Per dimension: what is left after exact factors, its primes, and the slots it may go to."""
         # Per dimension: remaining size after exact factors, primes, and allowed slots.
         self.rem = self.sizes.copy()
         self.all_rest: dict[int, int] = {}           # d -> slot index that takes everything left (factor 0)
@@ -227,7 +199,11 @@ class MapSpace:
 
     def sample(self, rng: np.random.Generator, n: int) -> Candidates:
         """``n`` random candidates that fit every fanout and every exact constraint; a prime factor that would
-        overflow a level's capacity goes to the temporal slot of the next level up instead."""
+        overflow a level's capacity goes to the temporal slot of the next level up instead.
+
+        Two styles of candidates: (a) each prime goes to a random slot, a random share of them to spatial
+        slots; (b) "structured": each spatial slot is given one or two preferred dimensions whose primes
+        fill it first (good mappings use the fanout with few dimensions), the rest go to temporal slots."""
         tf, sf, sxd = self._base(n)
         keep = self._keeps(rng, n)
         xprod = np.prod(np.where(sxd, sf, 1), axis=2)
@@ -235,71 +211,14 @@ class MapSpace:
         rows = np.arange(n)
         order = [(d, p) for d in range(self.D) for p in self.primes[d]]
         rng.shuffle(order)
-        # Two styles of candidates: (a) each prime goes to a random slot, a random share of them to spatial
-        # slots; (b) "structured": each spatial slot is given one or two preferred dimensions whose primes
-        # fill it first (good mappings use the fanout with few dimensions), the rest go to temporal slots.
         p_spatial = rng.random(n) * 0.8
+        structured = rng.random(n) < 0.5
+        pref = self._preferences(rng, n)
         slot_lvl = np.array([sl[0] for sl in self.slots])
         slot_kind = np.array([sl[1] for sl in self.slots])
-        temporal_slot = {sl[0]: j for j, sl in enumerate(self.slots) if sl[1] == 0}
-        sp_slots = [j for j, sl in enumerate(self.slots) if sl[1] != 0]
-        structured = rng.random(n) < 0.5
-        pref = np.zeros((n, len(self.slots), self.D), dtype=bool)
-        for j in sp_slots:
-            cand_dims = [d for d in range(self.D) if j in self.allowed[d] and self.primes[d]]
-            if not cand_dims:
-                continue
-            k = rng.integers(1, 3, n)
-            for _ in range(2):
-                pick = np.array(cand_dims)[rng.integers(0, len(cand_dims), n)]
-                sel = k > 0
-                pref[np.arange(n)[sel], j, pick[sel]] = True
-                k -= 1
-        bounded = np.isfinite(self.cap)
         for d, p in order:
-            if d in self.all_rest:
-                j = np.full(n, self.all_rest[d])
-            else:
-                allowed = np.array(self.allowed[d])
-                j = allowed[rng.integers(0, len(allowed), n)]
-                sp = [a for a in allowed if self.slots[a][1] != 0]
-                if sp:
-                    jj = np.array(sp)[rng.integers(0, len(sp), n)]
-                    j = np.where(rng.random(n) < p_spatial, jj, j)
-                    # structured: the first preferred spatial slot that still has room, else a temporal slot
-                    temporal = [a for a in allowed if self.slots[a][1] == 0]
-                    jt = np.array(temporal)[rng.integers(0, len(temporal), n)] if temporal else j
-                    js = jt.copy()
-                    for a in reversed(sp):
-                        sl, kd = self.slots[a]
-                        room = (xprod[rows, sl] * p <= self.fx[sl]) if kd == 1 else (yprod[rows, sl] * p <= self.fy[sl])
-                        js = np.where(pref[:, a, d] & room, a, js)
-                    j = np.where(structured, js, j)
-            lvl = slot_lvl[j].copy()
-            kind = slot_kind[j].copy()
-            # spatial capacity: redirect to the level's temporal slot when the fanout would overflow
-            over_x = (kind == 1) & (xprod[rows, lvl] * p > self.fx[lvl])
-            over_y = (kind == 2) & (yprod[rows, lvl] * p > self.fy[lvl])
-            kind = np.where(over_x | over_y, 0, kind)
-            # buffer capacity: move up while a bounded level at or above the target would overflow
-            if d not in self.all_rest and bounded[:-1].any():
-                ok_slot = np.array([temporal_slot[int(x)] in self.allowed[d] for x in range(self.L)])
-                act = np.nonzero(lvl < self.L - 1)[0]
-                for _ in range(self.L):
-                    if not len(act):
-                        break
-                    f = (tf[act] * sf[act])
-                    f[np.arange(len(act)), lvl[act], d] *= p
-                    over = (self._used(f, keep[act]) > self.cap[None, :]) & \
-                        (np.arange(self.L)[None, :] >= lvl[act][:, None])
-                    nl = np.minimum(lvl[act] + 1, self.L - 1)
-                    move = over.any(axis=1) & (lvl[act] < self.L - 1) & ok_slot[nl]
-                    if not move.any():
-                        break
-                    mv = act[move]
-                    lvl[mv] = nl[move]
-                    kind[mv] = 0
-                    act = mv[lvl[mv] < self.L - 1]
+            j = self._pick_slots(rng, n, d, p, p_spatial, structured, pref, xprod, yprod)
+            lvl, kind = self._redirect(d, p, slot_lvl[j].copy(), slot_kind[j].copy(), tf, sf, keep, xprod, yprod)
             t = kind == 0
             tf[rows[t], lvl[t], d] *= p
             x = kind == 1
@@ -312,6 +231,79 @@ class MapSpace:
             yprod[rows[y], lvl[y]] *= p
         tperm = self._perms(rng, n)
         return self.canonical(Candidates(tf, sf, sxd, tperm, keep))
+
+    def _preferences(self, rng: np.random.Generator, n: int) -> np.ndarray:
+        """[n, slots, D]: one or two preferred dimensions per spatial slot (structured candidates)."""
+        pref = np.zeros((n, len(self.slots), self.D), dtype=bool)
+        for j, sl in enumerate(self.slots):
+            if sl[1] == 0:
+                continue
+            cand_dims = [d for d in range(self.D) if j in self.allowed[d] and self.primes[d]]
+            if not cand_dims:
+                continue
+            k = rng.integers(1, 3, n)
+            for _ in range(2):
+                pick = np.array(cand_dims)[rng.integers(0, len(cand_dims), n)]
+                sel = k > 0
+                pref[np.arange(n)[sel], j, pick[sel]] = True
+                k -= 1
+        return pref
+
+    def _pick_slots(self, rng, n: int, d: int, p: int, p_spatial, structured, pref, xprod, yprod) -> np.ndarray:
+        """The slot of prime ``p`` of dimension ``d`` per candidate."""
+        if d in self.all_rest:
+            return np.full(n, self.all_rest[d])
+        rows = np.arange(n)
+        allowed = np.array(self.allowed[d])
+        j = allowed[rng.integers(0, len(allowed), n)]
+        sp = [a for a in allowed if self.slots[a][1] != 0]
+        if not sp:
+            return j
+        jj = np.array(sp)[rng.integers(0, len(sp), n)]
+        j = np.where(rng.random(n) < p_spatial, jj, j)
+        # structured: the first preferred spatial slot that still has room, else a temporal slot
+        temporal = [a for a in allowed if self.slots[a][1] == 0]
+        jt = np.array(temporal)[rng.integers(0, len(temporal), n)] if temporal else j
+        js = jt.copy()
+        for a in reversed(sp):
+            sl, kd = self.slots[a]
+            room = (xprod[rows, sl] * p <= self.fx[sl]) if kd == 1 else (yprod[rows, sl] * p <= self.fy[sl])
+            js = np.where(pref[:, a, d] & room, a, js)
+        return np.where(structured, js, j)
+
+    def _redirect(self, d: int, p: int, lvl, kind, tf, sf, keep, xprod, yprod):
+        """Move a prime whose slot would overflow: a full fanout sends it to the level's temporal slot, a
+        constrained temporal slot (e.g. D=1 at a spatial-only level) or a full buffer further up."""
+        rows = np.arange(len(lvl))
+        temporal_slot = {sl[0]: j for j, sl in enumerate(self.slots) if sl[1] == 0}
+        ok_slot = np.array([temporal_slot[int(x)] in self.allowed[d] for x in range(self.L)])
+        over_x = (kind == 1) & (xprod[rows, lvl] * p > self.fx[lvl])
+        over_y = (kind == 2) & (yprod[rows, lvl] * p > self.fy[lvl])
+        kind = np.where(over_x | over_y, 0, kind)
+        bad = (kind == 0) & ~ok_slot[lvl]
+        for _ in range(self.L):
+            if not bad.any():
+                break
+            lvl = np.where(bad, np.minimum(lvl + 1, self.L - 1), lvl)
+            bad = bad & (lvl < self.L - 1) & ~ok_slot[lvl]
+        if d in self.all_rest or not np.isfinite(self.cap)[:-1].any():
+            return lvl, kind
+        act = np.nonzero(lvl < self.L - 1)[0]
+        for _ in range(self.L):
+            if not len(act):
+                break
+            f = (tf[act] * sf[act])
+            f[np.arange(len(act)), lvl[act], d] *= p
+            over = (self._used(f, keep[act]) > self.cap[None, :]) & (np.arange(self.L)[None, :] >= lvl[act][:, None])
+            nl = np.minimum(lvl[act] + 1, self.L - 1)
+            move = over.any(axis=1) & (lvl[act] < self.L - 1) & ok_slot[nl]
+            if not move.any():
+                break
+            mv = act[move]
+            lvl[mv] = nl[move]
+            kind[mv] = 0
+            act = mv[lvl[mv] < self.L - 1]
+        return lvl, kind
 
     def _perms(self, rng: np.random.Generator, n: int) -> np.ndarray:
         keys = rng.random((n, self.L, self.D))
@@ -345,215 +337,32 @@ class MapSpace:
 
     # -----------------------------------------------------------------------------------------------------
     def mutate(self, rng: np.random.Generator, parents: Candidates, n: int) -> Candidates:
-        """``n`` neighbours of ``parents``: move one prime factor between slots, swap two loops of a level's
-        permutation, or flip one free keep/bypass choice."""
-        idx = rng.integers(0, parents.n, n)
-        c = parents.take(idx)
-        tf, sf, sxd, tperm, keep = c.tf.copy(), c.sf.copy(), c.sx_dim.copy(), c.tperm.copy(), c.keep.copy()
-        ops = rng.random(n)
-        free_keep = np.argwhere(self.keep_fixed == 0) if self.explore_bypass else np.zeros((0, 2), dtype=int)
-        movable = [d for d in range(self.D) if self.primes[d] and d not in self.all_rest]
-        for i in range(n):
-            op = ops[i]
-            if op < 0.6 and movable:
-                for _ in range(4):
-                    if self._move_factor(rng, tf[i], sf[i], sxd[i], movable):
-                        break
-            elif op < 0.9 or len(free_keep) == 0:
-                # swap two real (bound > 1) loops of one level; fixed innermost loops stay
-                lo = np.array([len(self.perm_fix.get(s, [])) for s in range(self.L)])
-                real = np.take_along_axis(tf[i], tperm[i], axis=1) > 1
-                nfree = np.array([real[s, lo[s]:].sum() for s in range(self.L)])
-                ok = np.nonzero(nfree >= 2)[0]
-                if len(ok):
-                    s = int(ok[int(rng.integers(0, len(ok)))])
-                    a, b = rng.choice(np.arange(lo[s], lo[s] + nfree[s]), 2, replace=False)
-                    tperm[i, s, [a, b]] = tperm[i, s, [b, a]]
-                elif movable:
-                    self._move_factor(rng, tf[i], sf[i], sxd[i], movable)
-            else:
-                s, k = free_keep[int(rng.integers(0, len(free_keep)))]
-                keep[i, s, k] = not keep[i, s, k]
-                if not keep[i, :, k].any():
-                    keep[i, self.L - 1, k] = True
-        return self.canonical(Candidates(tf, sf, sxd, tperm, keep))
+        """``n`` random one-step variations of ``parents`` (see ``moves.mutate``)."""
+        return self.canonical(moves.mutate(self, rng, parents, n))
 
     def neighbours(self, c: Candidates, i: int) -> Candidates:
-        """Every candidate one step from candidate ``i``: one prime factor moved from one slot to another
-        (within the fanouts), two loops of a level swapped, one loop made innermost, or one free keep/bypass
-        choice flipped."""
-        tf0, sf0, sx0, tp0, kp0 = c.tf[i], c.sf[i], c.sx_dim[i], c.tperm[i], c.keep[i]
-        outs = []
-        fixed_part = {}
-        for (s, k01, d), v in self.fixed.items():
-            if v:
-                fixed_part[(s, k01, d)] = v
-        xs = np.prod(np.where(sx0, sf0, 1), axis=1)
-        ys = np.prod(np.where(sx0, 1, sf0), axis=1)
-
-        def cur(j, d):
-            s, kind = self.slots[j]
-            if kind == 0:
-                return tf0[s, d] // fixed_part.get((s, 0, d), 1)
-            if sf0[s, d] > 1 and (kind == 1) != bool(sx0[s, d]):
-                return 1
-            return sf0[s, d] // fixed_part.get((s, 1, d), 1)
-
-        for d in range(self.D):
-            if d in self.all_rest or not self.primes[d]:
-                continue
-            allowed = self.allowed[d]
-            for j0 in allowed:
-                v0 = cur(j0, d)
-                if v0 <= 1:
-                    continue
-                for p in sorted(set(prime_factors(int(v0)))):
-                    for j1 in allowed:
-                        if j1 == j0:
-                            continue
-                        s1, k1 = self.slots[j1]
-                        if k1:
-                            if sf0[s1, d] > 1 and bool(sx0[s1, d]) != (k1 == 1):
-                                continue
-                            s0, k0 = self.slots[j0]
-                            fx_now = xs[s1] // (p if (k0 == 1 and s0 == s1) else 1)
-                            fy_now = ys[s1] // (p if (k0 == 2 and s0 == s1) else 1)
-                            if (k1 == 1 and fx_now * p > self.fx[s1]) or (k1 == 2 and fy_now * p > self.fy[s1]):
-                                continue
-                        tf, sf, sx = tf0.copy(), sf0.copy(), sx0.copy()
-                        self._shift(tf, sf, sx, d, p, j0, j1)
-                        outs.append((tf, sf, sx, tp0, kp0))
-        # Exchanges: a prime of dimension a goes j0 -> j1 while a prime of dimension b goes j1 -> j0 (crosses
-        # capacity walls that single moves cannot: one tile grows while another shrinks).
-        movable = [d for d in range(self.D) if d not in self.all_rest and self.primes[d]]
-        nslot = len(self.slots)
-        holdings = {(j, d): sorted(set(prime_factors(int(cur(j, d))))) for j in range(nslot) for d in movable
-                    if j in self.allowed[d] and cur(j, d) > 1}
-        for j0 in range(nslot):
-            s0, k0 = self.slots[j0]
-            for j1 in range(j0 + 1, nslot):
-                s1, k1 = self.slots[j1]
-                for a in movable:
-                    for p in holdings.get((j0, a), []):
-                        if j1 not in self.allowed[a]:
-                            continue
-                        for b in movable:
-                            if b == a or j0 not in self.allowed[b]:
-                                continue
-                            for q in holdings.get((j1, b), []):
-                                tf, sf, sx = tf0.copy(), sf0.copy(), sx0.copy()
-                                for (sa, ka, da, fa, fb) in ((s0, k0, a, p, None), (s1, k1, b, q, None)):
-                                    if ka == 0:
-                                        tf[sa, da] //= fa
-                                    else:
-                                        sf[sa, da] //= fa
-                                for (sa, ka, da, fa) in ((s1, k1, a, p), (s0, k0, b, q)):
-                                    if ka == 0:
-                                        tf[sa, da] *= fa
-                                    else:
-                                        if sf[sa, da] > 1 and bool(sx[sa, da]) != (ka == 1):
-                                            break
-                                        sf[sa, da] *= fa
-                                        sx[sa, da] = ka == 1
-                                else:
-                                    okf = True
-                                    for sl in {s0, s1}:
-                                        if (np.prod(np.where(sx[sl], sf[sl], 1)) > self.fx[sl] or
-                                                np.prod(np.where(sx[sl], 1, sf[sl])) > self.fy[sl]):
-                                            okf = False
-                                    if okf:
-                                        outs.append((tf, sf, sx, tp0, kp0))
-        real = np.take_along_axis(tf0, tp0, axis=1) > 1
-        for s in range(self.L):
-            lo = len(self.perm_fix.get(s, []))
-            n = int(real[s, lo:].sum())
-            for a in range(lo, lo + n):
-                for b in range(a + 1, lo + n):
-                    tp = tp0.copy()
-                    tp[s, [a, b]] = tp[s, [b, a]]
-                    outs.append((tf0, sf0, sx0, tp, kp0))
-                if a > lo + 1:
-                    tp = tp0.copy()
-                    tp[s, lo:a + 1] = np.roll(tp0[s, lo:a + 1], 1)
-                    outs.append((tf0, sf0, sx0, tp, kp0))
-        if self.explore_bypass:
-            for s, k in np.argwhere(self.keep_fixed == 0):
-                kp = kp0.copy()
-                kp[s, k] = not kp[s, k]
-                if kp[:, k].any():
-                    outs.append((tf0, sf0, sx0, tp0, kp))
-        if not outs:
-            return c.take(np.array([i]))
-        arrs = [np.stack([o[f] for o in outs]) for f in range(5)]
-        return self.canonical(Candidates(*arrs))
-
-    def _move_factor(self, rng, tf, sf, sxd, movable) -> bool:
-        d = movable[int(rng.integers(0, len(movable)))]
-        allowed = self.allowed[d]
-        if len(allowed) < 2:
-            return False
-        fixed_part = {}
-        for (s, k01, dd), v in self.fixed.items():
-            if dd == d and v:
-                fixed_part[(s, k01)] = v
-
-        def cur(j):
-            s, kind = self.slots[j]
-            if kind == 0:
-                return tf[s, d] // fixed_part.get((s, 0), 1)
-            if (kind == 1) != bool(sxd[s, d]) and sf[s, d] > 1:
-                return 1
-            return sf[s, d] // fixed_part.get((s, 1), 1)
-
-        src = [j for j in allowed if cur(j) > 1]
-        if not src:
-            return False
-        j0 = src[int(rng.integers(0, len(src)))]
-        ps = prime_factors(int(cur(j0)))
-        p = ps[int(rng.integers(0, len(ps)))]
-        dst = [j for j in allowed if j != j0]
-        j1 = dst[int(rng.integers(0, len(dst)))]
-        s1, k1 = self.slots[j1]
-        if k1:
-            if sf[s1, d] > 1 and bool(sxd[s1, d]) != (k1 == 1):
-                return False
-            xs = np.prod(np.where(sxd[s1], sf[s1], 1))
-            ys = np.prod(np.where(sxd[s1], 1, sf[s1]))
-            if (k1 == 1 and xs * p > self.fx[s1]) or (k1 == 2 and ys * p > self.fy[s1]):
-                return False
-        self._shift(tf, sf, sxd, d, p, j0, j1)
-        return True
-
-    def _shift(self, tf, sf, sxd, d: int, p: int, j0: int, j1: int) -> None:
-        """Move prime ``p`` of dimension ``d`` from slot ``j0`` to slot ``j1`` (in place; one candidate)."""
-        s0, k0 = self.slots[j0]
-        s1, k1 = self.slots[j1]
-        if k0 == 0:
-            tf[s0, d] //= p
-        else:
-            sf[s0, d] //= p
-        if k1 == 0:
-            tf[s1, d] *= p
-        else:
-            sf[s1, d] *= p
-            sxd[s1, d] = k1 == 1
+        """Every candidate one step from candidate ``i`` (see ``moves.neighbours``)."""
+        return self.canonical(moves.neighbours(self, c, i))
 
     # -----------------------------------------------------------------------------------------------------
     def to_mapping(self, c: Candidates, i: int) -> ir.Mapping:
-        from cimscope.timeloop.yaml_io import _perm_str
         levels = []
         for s in range(self.L - 1, -1, -1):
             lv = self.levels[s]
             tfac = {self.dims[d]: int(c.tf[i, s, d]) for d in range(self.D)}
             perm = [self.dims[int(d)] for d in c.tperm[i, s]]
-            lm = ir.LevelMapping(target=lv.name, temporal_factors=tfac, temporal_permutation=_perm_str(perm, self.dims))
+            lm = ir.LevelMapping(target=lv.name, temporal_factors=tfac, temporal_permutation=perm_str(perm, self.dims))
             if (c.sf[i, s] > 1).any():
                 xs = [d for d in range(self.D) if c.sf[i, s, d] > 1 and c.sx_dim[i, s, d]]
                 ys = [d for d in range(self.D) if c.sf[i, s, d] > 1 and not c.sx_dim[i, s, d]]
                 rest = [d for d in range(self.D) if c.sf[i, s, d] == 1]
+                lc = self.constraints.levels.get(lv.name)
+                cperm = [self.dims.index(x) for x in (lc.spatial_permutation if lc is not None else [])]
+                rank = {d: (cperm.index(d) if d in cperm else len(cperm) + d) for d in range(self.D)}
+                xs, ys = sorted(xs, key=rank.get), sorted(ys, key=rank.get)
                 order = xs + ys + rest
                 lm.spatial_factors = {self.dims[d]: int(c.sf[i, s, d]) for d in range(self.D)}
-                lm.spatial_permutation = _perm_str([self.dims[d] for d in order], self.dims)
+                lm.spatial_permutation = perm_str([self.dims[d] for d in order], self.dims)
                 if ys:
                     lm.spatial_split = len(xs)
             byp = [self.ds[k] for k in range(self.S) if not c.keep[i, s, k]]
@@ -565,11 +374,9 @@ class MapSpace:
 
     def from_mapping(self, m: ir.Mapping) -> Candidates:
         """Candidate arrays for an existing mapping (e.g. to seed the search)."""
-        from cimscope.model.fast import batch_from_mappings
         b = batch_from_mappings(self.problem, self.arch, [m])
         sxd = np.ones_like(b.sf, dtype=bool)
         by = {lm.target: lm for lm in m.levels}
-        from cimscope.timeloop.yaml_io import perm_list
         for s, lv in enumerate(self.levels):
             lm = by.get(lv.name)
             if lm is None or not lm.spatial_factors:

@@ -87,3 +87,22 @@ def test_human_summary_numbers_have_units(capsys):
     assert main(["model", str(KP / "parsed-processed-input.yaml"), "--ert", str(KP / "timeloop-model.ERT.yaml")]) == 0
     err = capsys.readouterr().err
     assert "578705 pJ" in err and "3072 cycles" in err and "49152 computes" in err and "100.00 %" in err
+
+
+def test_model_usage_errors_are_one_line_and_the_module_needs_no_typer(capsys):
+    """Usage errors are one line (exit 2); cli/model.py imports no typer itself and its run(argv) evaluates
+    without the typer app, so a dispatcher that skips typer pays only for the model (see docs/engine.md)."""
+    assert main(["model", str(KP / "parsed-processed-input.yaml"), "--bogus"]) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and "unrecognized arguments: --bogus" in err[0] and "usage: cimscope model" in err[0]
+    import importlib.util
+    import subprocess
+    import sys
+    code = ("import importlib.util, sys; s = importlib.util.spec_from_file_location('m', sys.argv[1]); "
+            "m = importlib.util.module_from_spec(s); s.loader.exec_module(m); "
+            "print('typer' in sys.modules, file=sys.stderr); m.run(sys.argv[2:])")
+    src = importlib.util.find_spec("cimscope.cli.model").origin
+    res = subprocess.run([sys.executable, "-c", code, src, str(KP / "parsed-processed-input.yaml"), "--ert",
+                          str(KP / "timeloop-model.ERT.yaml"), "--json"], capture_output=True, text=True, check=True)
+    assert json.loads(res.stdout)["cycles"] == 3072
+    assert res.stderr.strip().splitlines()[0] == "False"           # loading cli/model.py imports no typer

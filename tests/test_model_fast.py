@@ -99,3 +99,28 @@ def test_evaluate_many_accepts_mapping_lists():
     assert np.array_equal(out1["valid"], out2["valid"])
     np.testing.assert_allclose(out1["energy_pJ"][out1["valid"]], out2["energy_pJ"][out2["valid"]])
     assert out1["energy_pJ_per_level"].shape == (200, 1 + len(a.levels))
+
+
+EXAMPLES = ["simba_like", "simple_weight_stationary"]
+
+
+@pytest.mark.parametrize("name", EXAMPLES)
+def test_fast_equals_exact_with_leakage_and_clusters(name):
+    """simba_like (cluster_size 64, leakage) and simple_weight_stationary (leakage of partly used PEs): the
+    mapper's vectorised scores follow the same leakage, cluster and MAC rules as the exact model."""
+    from refpaths import REFERENCE
+    from cimscope.timeloop import load_inputs
+    d = REFERENCE / "timeloop_exercises" / "example_designs" / "example_designs" / name / "ref_outputs" / \
+        "default_problem"
+    ti = load_inputs([d / "parsed-processed-input.yaml"], ert=d / "timeloop-mapper.ERT.yaml",
+                     check_mapping_constraints=False)
+    space = MapSpace(ti.problem, ti.arch, ti.constraints)
+    rng = np.random.default_rng(11)
+    cand = space.sample(rng, 400)
+    out = evaluate_batch(make_static(ti.problem, ti.arch), cand.batch())
+    valid = np.nonzero(out["valid"])[0]
+    assert len(valid) >= 5
+    for i in valid[:8]:
+        r = evaluate(ti.problem, ti.arch, space.to_mapping(cand, i), link_transfers=False)
+        assert out["energy_pJ"][i] == pytest.approx(r.energy_pJ, rel=1e-9)
+        assert out["cycles"][i] == r.cycles

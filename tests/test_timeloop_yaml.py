@@ -10,7 +10,7 @@ from cimscope.model import evaluate
 from cimscope.timeloop import (arch_to_yaml, inputs_to_yaml, load_art, load_ert, load_inputs, mapping_to_yaml,
                                problem_to_yaml)
 from cimscope.timeloop.ert import arch_to_ert, ert_table
-from cimscope.timeloop.yaml_io import parse_factors, parse_name, split_dims
+from cimscope.timeloop.parsing import parse_factors, parse_name, split_dims
 from refpaths import REFERENCE
 
 REF = REFERENCE / "timeloop_cases"

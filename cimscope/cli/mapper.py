@@ -21,7 +21,9 @@ def register(app: typer.Typer) -> None:
     def mapper_cmd(
         inputs: List[Path] = typer.Argument(..., help="Timeloop v0.4 YAML inputs (architecture, problem, constraints)"),
         objective: str = typer.Option("edp", "--objective", help="edp, energy or delay"),
-        budget_s: Optional[float] = typer.Option(None, "--budget-s", help="time budget in seconds"),
+        budget_s: Optional[float] = typer.Option(
+            None, "--budget-s", help="search budget in seconds, counted as evaluations at a fixed nominal rate "
+                                     "(2,000 mappings/s): the same budget and seed give the same mapping on any load"),
         max_evaluations: Optional[int] = typer.Option(None, "--max-evaluations", help="evaluation budget"),
         seed: int = typer.Option(0, "--seed", help="random seed (same seed, same answer under an evaluation budget)"),
         out: Optional[Path] = typer.Option(None, "--out", help="folder for timeloop-mapper.map.yaml/.stats.txt"),
@@ -40,7 +42,7 @@ def register(app: typer.Typer) -> None:
         from cimscope.errors import InputError
         from cimscope.mappers.search import OBJECTIVES
         from cimscope.timeloop import load_inputs
-        from cimscope.timeloop.yaml_io import mapping_to_yaml
+        from cimscope.timeloop.mapping import mapping_to_yaml
 
         if objective not in OBJECTIVES:
             raise InputError(f"unknown objective {objective!r}; objectives are {', '.join(OBJECTIVES)}")
@@ -53,6 +55,7 @@ def register(app: typer.Typer) -> None:
         cons = ti.constraints if not ti.constraints.is_empty() else None
         mapping, r = eng.map(ti.problem, ti.arch, objective=objective, budget_s=budget_s,
                              max_evaluations=max_evaluations, seed=seed, constraints=cons)
+        r.extra["warnings"] = list(ti.warnings) + list(r.extra.get("warnings", []))
         files = write_outputs(out, "timeloop-mapper", r, ti.arch, ti.problem, mapping) if out else []
         if json_out:
             print_json(result_json(r, ti.arch, ti.problem, objective=objective,
@@ -62,7 +65,11 @@ def register(app: typer.Typer) -> None:
             print(summary_text(r, ti.problem, ti.arch), file=sys.stderr)
             m = r.extra.get("mapper", {})
             if m:
-                print(f"  mapper: {m.get('evaluations', '-')} mappings evaluated in {m.get('seconds', 0):.3g} s"
-                      + (" (cached)" if m.get("cached") else ""), file=sys.stderr)
+                budget = m.get("budget_evaluations")
+                print(f"  mapper: {m.get('evaluations', '-')} mappings evaluated"
+                      + (f" of a budget of {budget}" if budget else "") + f" in {m.get('seconds', 0):.3g} s"
+                      + (" (cached)" if m.get("cached") else "")
+                      + ("; the mapspace is exhausted (every candidate the search can reach was evaluated)"
+                         if m.get("exhausted") else ""), file=sys.stderr)
             for f in files:
                 print(f"wrote {f}", file=sys.stderr)

@@ -7,18 +7,22 @@ candidate mappings at once with NumPy (used by the mapper).
 """
 from __future__ import annotations
 
+import math
 from typing import Sequence
 
 from cimscope import ir
 from cimscope.errors import MappingError
+from cimscope.model import fast
+from cimscope.model.analysis import analyse
+from cimscope.model.cost import build_result
+from cimscope.model.nest import build_nest, min_utilization
+from cimscope.model.tiling import collapse
 
 
 def check_capacity(nest, stats) -> None:
     """Raise MappingError when the kept tiles of a level overflow its capacity, fill less of it than its
     ``min_utilization`` attribute asks (Timeloop, model/buffer.cpp: "mapped tile size ... is less than
     constrained minimum utilization"), or when the mapping uses more instances than a level has."""
-    import math
-    from cimscope.model.nest import min_utilization
     for s, lv in enumerate(nest.storage):
         tiles = stats.levels[s]
         if tiles.replication > lv.instances:
@@ -47,10 +51,6 @@ def check_capacity(nest, stats) -> None:
 def evaluate(problem: ir.Problem, arch: ir.Arch, mapping: ir.Mapping, *, link_transfers: bool = True,
              check: bool = True) -> ir.Result:
     """Evaluate one mapping with Timeloop's semantics; raises MappingError for invalid mappings."""
-    from cimscope.model.analysis import analyse
-    from cimscope.model.cost import build_result
-    from cimscope.model.nest import build_nest
-    from cimscope.model.tiling import collapse
 
     nest = build_nest(problem, arch, mapping)
     stats = analyse(nest, link_transfers=link_transfers)
@@ -62,8 +62,7 @@ def evaluate(problem: ir.Problem, arch: ir.Arch, mapping: ir.Mapping, *, link_tr
 
 def evaluate_many(problem: ir.Problem, arch: ir.Arch, mappings: Sequence[ir.Mapping], **kw):
     """Vectorised evaluation of many mappings; see :func:`cimscope.model.fast.evaluate_many`."""
-    from cimscope.model.fast import evaluate_many as _em
-    return _em(problem, arch, mappings, **kw)
+    return fast.evaluate_many(problem, arch, mappings, **kw)
 
 
 __all__ = ["evaluate", "evaluate_many", "check_capacity"]

@@ -6,17 +6,18 @@ What Timeloop computes, and what this module reproduces:
   hyper-rectangle (AAHR) spanned by the projection of the operation-space box of all loops inside it:
   per rank ``extent = sum(coef * (extent_dim - 1)) + 1`` (sliding windows such as ``P + R`` included).
 * **Deltas.** Each time a child tile is (re)visited, the parent supplies ``new tile - previous tile``. The
-  AAHR difference keeps a *gradient* (rank and direction of the last move); a move that overlaps the old
-  tile along exactly one rank yields only the new slab if the gradient did not change direction or rank
-  (or was zero), otherwise the whole tile is re-fetched ("reset on stride change"). A move that does not
-  overlap, or moves along several ranks, re-fetches the whole tile; a non-move delivers nothing and zeroes
-  the gradient.
+  stride state is the last translation vector (OperationSpace::SaveAndSubtractIfSameStride): with none
+  recorded or the same one, a move that overlaps the old tile along exactly one rank yields only the new slab
+  (otherwise the whole tile) and records the translation; a different translation re-fetches the whole tile
+  and clears the record ("reset on stride change"). A visit that does not move the tile delivers nothing and
+  leaves it stationary; the next move then re-fetches the whole tile (what timeloop-model counts, e.g.
+  exercise 06: convolution-window overlap is not reused across an output-channel loop).
 * **Temporal extrapolation.** Timeloop does not walk every iteration: a temporal loop of bound n runs
   iteration 0 and iteration 1, the latter standing for n-1 iterations ("epochs"). The visits of a child
   tile therefore form a binary-counting sequence over the non-trivial temporal loops above it, leaf
   weights being products of (1 or n-1), and the state carried from one visit to the next is that of
   iteration 1, not of the true last iteration. ``stream_total`` sums this sequence exactly by dynamic
-  programming over the gradient state; ``iter_stream`` enumerates it leaf by leaf.
+  programming over the stride state; ``iter_stream`` enumerates it leaf by leaf.
 * **Spatial fanout.** Children of a spatial group whose deltas are equal are served by one multicast
   access (data spaces not indexed by a spatial loop are multicast, partial sums are spatially reduced);
   the accesses are recorded per multicast factor. Children whose delta equals a physical neighbour's delta
@@ -45,29 +46,52 @@ MAX_LEAVES = 1 << 14
 
 
 # ---------------------------------------------------------------------------------------------------------
-# Gradient state machine (AAHR delta with reset-on-stride-change)
+# Stride state machine (AAHR delta with reset-on-stride-change)
 # ---------------------------------------------------------------------------------------------------------
 
-def transition(v: tuple[int, ...], E: tuple[int, ...], state: int) -> tuple[int, int, int, int]:
-    """Delta of a tile of rank extents ``E`` moved by ``v`` (rank units), given the stored gradient state.
+def transition(v: tuple[int, ...], E: tuple[int, ...], state: int, tid: int = 1) -> tuple[int, int, int, int]:
+    """Delta of a tile of rank extents ``E`` moved by ``v`` (rank units), given the stored stride state.
 
     Returns (kind, size, new_state, rank): kind 0 = empty, 1 = whole tile, 2 = slab along ``rank``.
-    States: 0 = no gradient; 1 + 2*r (+1 if negative) = last move along rank r.
-    """
+    States are translations (OperationSpace::SaveAndSubtractIfSameStride): 0 = none recorded, otherwise the id
+    ``tid`` of the translation vector ``v`` (equal vectors, equal ids). A zero move delivers nothing and keeps
+    the state; with no recorded translation, or the same one, the AAHR difference is taken (a slab when the
+    tiles overlap along one rank, else the whole tile) and the translation recorded; a different translation
+    re-fetches the whole tile and clears the record ("reset on stride change").
+
+    A tile that stayed put (``STATIONARY``: the loop just inside the carry does not move it, e.g. an output
+    channel loop for Inputs) is re-fetched whole at its next move: this reproduces timeloop-model's counts
+    (exercise 06 shared_glb Inputs fills 573,440; eyeriss_like and simple_output_stationary 157,296), where
+    the overlap of convolution windows is not reused after such a step."""
     nz = [r for r, x in enumerate(v) if x != 0]
     full = 1
     for e in E:
         full *= e
     if not nz:
-        return 0, 0, 0, -1
-    if len(nz) == 1:
+        return 0, 0, STATIONARY, -1
+    if state not in (0, tid):
+        return 1, full, 0, -1
+    if len(nz) == 1 and abs(v[nz[0]]) < E[nz[0]]:
         r = nz[0]
-        if abs(v[r]) < E[r]:
-            g = 1 + 2 * r + (0 if v[r] > 0 else 1)
-            if state == 0 or state == g:
-                return 2, abs(v[r]) * (full // E[r]), g, r
-            return 1, full, 0, -1
-    return 1, full, 0, -1
+        return 2, abs(v[r]) * (full // E[r]), tid, r
+    return 1, full, tid, -1
+
+
+#: Stride state after a step that did not move the tile (see ``transition``).
+STATIONARY = -1
+
+
+def translation_ids(moves: list[tuple[int, ...]]) -> list[int]:
+    """Id per move vector (1 + index of its first occurrence; 0 for a zero move)."""
+    first: dict[tuple[int, ...], int] = {}
+    out = []
+    for m in moves:
+        m = tuple(int(x) for x in m)
+        if not any(m):
+            out.append(0)
+            continue
+        out.append(first.setdefault(m, len(first) + 1))
+    return out
 
 
 def move_vectors(nest: Nest, ds: int, loops: list[int]) -> list[tuple[int, ...]]:
@@ -87,20 +111,21 @@ def move_vectors(nest: Nest, ds: int, loops: list[int]) -> list[tuple[int, ...]]
 def stream_total(nest: Nest, ds: int, loops: list[int], E: tuple[int, ...]) -> int:
     """Sum over Timeloop's (extrapolated) visit sequence of the delta sizes of a tile with rank extents ``E``,
     visited once per leaf of the non-trivial temporal ``loops`` above it (inner first). Exact DP over the
-    gradient state: F_k(s) = F_{k-1}(s), carry into loop k, F_{k-1}; the second half weighs (n_k - 1)."""
+    stride state: F_k(s) = F_{k-1}(s), carry into loop k, F_{k-1}; the second half weighs (n_k - 1)."""
     full = 1
     for e in E:
         full *= e
-    nstates = 1 + 2 * len(E)
     moves = move_vectors(nest, ds, loops)
-    acc = [0] * nstates          # F_{k}(s).acc
-    out = list(range(nstates))   # F_{k}(s).out
+    tids = translation_ids(moves)
+    states = [0, STATIONARY] + sorted(set(t for t in tids if t))
+    acc = {s: 0 for s in states}          # F_{k}(s).acc
+    out = {s: s for s in states}          # F_{k}(s).out
     for k, lk in enumerate(loops):
         n = nest.loops[lk].bound
-        new_acc, new_out = [0] * nstates, [0] * nstates
-        for s in range(nstates):
+        new_acc, new_out = {}, {}
+        for s in states:
             a1, s1 = acc[s], out[s]
-            _, d, s2, _ = transition(moves[k], E, s1)
+            _, d, s2, _ = transition(moves[k], E, s1, tids[k])
             a2, s3 = acc[s2], out[s2]
             new_acc[s] = a1 + (n - 1) * (d + a2)
             new_out[s] = s3
@@ -285,6 +310,7 @@ def _spatial_stream(nest: Nest, s: int, above: list[int], child_E: list[tuple[in
         class_all.append(Counter(Counter(ranks_off[d]).values()))
     lt_cache: list[dict] = [dict() for _ in range(nds)]
     state = [0] * nds
+    tids: list[dict[tuple, int]] = [dict() for _ in range(nds)]
     prev_lo: list[Optional[tuple]] = [None] * nds       # previous tile position (rank space)
     prev_delta: list[Optional[tuple]] = [None] * nds    # previous delta AAHR (lo, hi) of child 0
     for k, w, pos in iter_stream(nest, above):
@@ -302,7 +328,8 @@ def _spatial_stream(nest: Nest, s: int, above: list[int], child_E: list[tuple[in
                 state[d] = 0
             else:
                 v = tuple(a - b for a, b in zip(lo, prev_lo[d]))
-                kind, size, state[d], r = transition(v, E, state[d])
+                tid = tids[d].setdefault(v, len(tids[d]) + 1) if any(v) else 0
+                kind, size, state[d], r = transition(v, E, state[d], tid)
                 if kind == 0:
                     delta = None
                 elif kind == 1:

@@ -4,7 +4,7 @@ The same model as :func:`cimscope.model.evaluate` (``analysis.py`` -> ``tiling.p
 written over arrays of candidates:
 
 * tiles, partition sizes, replication and fanouts from cumulative products of the factors;
-* each child's delta stream by the same gradient-state dynamic programme as ``analysis.stream_total``
+* each child's delta stream by the same stride-state dynamic programme as ``analysis.stream_total``
   (closed form ``full tile x product of the bounds from the innermost relevant loop outwards`` for data
   spaces whose ranks are single dimensions, which is what the DP reduces to for them);
 * multicast/reduction classes = distinct projected offsets of the spatial children;
@@ -23,13 +23,16 @@ from __future__ import annotations
 from dataclasses import dataclass
 from functools import lru_cache
 from itertools import product
-from typing import Optional, Sequence
+from typing import Any, Optional, Sequence
 
 import numpy as np
 
 from cimscope import ir
 from cimscope.errors import MappingError
-from cimscope.model.cost import COMPUTE_ACTIONS, FILL_ACTIONS, READ_ACTIONS, UPDATE_ACTIONS, action_energy
+from cimscope.model.cost import (COMPUTE_ACTIONS, FILL_ACTIONS, READ_ACTIONS, UPDATE_ACTIONS, action_energy,
+                                 cluster_size)
+from cimscope.model.nest import coefficient, hardware_fanouts, min_utilization
+from cimscope.timeloop.parsing import perm_list
 
 
 @dataclass
@@ -71,15 +74,14 @@ class Static:
     wbw: np.ndarray
     sbw: np.ndarray
     ec: float                            # pJ per compute
-    comp_leak: float
     comp_inst: int
+    clusters: np.ndarray                 # [L] instances / cluster_size
     full_size: np.ndarray                # [S] whole tensor sizes
     arch_keep: np.ndarray                # [L, S] forced keep
     arch_bypass: np.ndarray              # [L, S] forced bypass
 
 
 def make_static(problem: ir.Problem, arch: ir.Arch) -> Static:
-    from cimscope.model.nest import _coef, hardware_fanouts, min_utilization
     dims = list(problem.dims)
     didx = {d: i for i, d in enumerate(dims)}
     P, multi = [], []
@@ -90,7 +92,7 @@ def make_static(problem: ir.Problem, arch: ir.Arch) -> Static:
             if len(rank) > 1:
                 mt = True
             for d, c in rank:
-                M[r, didx[d]] += _coef(problem, c, f"problem {problem.name}")
+                M[r, didx[d]] += coefficient(problem, c, f"problem {problem.name}")
         P.append(M)
         multi.append(mt)
     levels = list(reversed(arch.levels))
@@ -126,12 +128,12 @@ def make_static(problem: ir.Problem, arch: ir.Arch) -> Static:
         rbw=np.array([inf if lv.read_bandwidth is None else lv.read_bandwidth for lv in levels]),
         wbw=np.array([inf if lv.write_bandwidth is None else lv.write_bandwidth for lv in levels]),
         sbw=np.array([inf if lv.shared_bandwidth is None else lv.shared_bandwidth for lv in levels]),
-        ec=e(arch.compute, COMPUTE_ACTIONS), comp_leak=float((arch.compute.action_energy_pJ or {}).get("leak", 0.0)),
-        comp_inst=arch.compute.instances, full_size=full, arch_keep=ak, arch_bypass=ab)
+        ec=e(arch.compute, COMPUTE_ACTIONS), comp_inst=arch.compute.instances,
+        clusters=np.array([lv.instances // cluster_size(lv) for lv in levels], dtype=np.int64),
+        full_size=full, arch_keep=ak, arch_bypass=ab)
 
 
 def batch_from_mappings(problem: ir.Problem, arch: ir.Arch, mappings: Sequence[ir.Mapping]) -> Batch:
-    from cimscope.timeloop.yaml_io import perm_list
     dims = list(problem.dims)
     didx = {d: i for i, d in enumerate(dims)}
     ds_names = [t.name for t in problem.dataspaces]
@@ -180,22 +182,6 @@ def batch_from_mappings(problem: ir.Problem, arch: ir.Arch, mappings: Sequence[i
 # Delta streams
 # ---------------------------------------------------------------------------------------------------------
 
-def _transition(v: np.ndarray, E: np.ndarray, state: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """Vectorised ``analysis.transition``: v, E [N, R]; state [N] -> (delta size [N], new state [N])."""
-    nz = v != 0
-    cnt = nz.sum(axis=1)
-    full = np.prod(E, axis=1)
-    r = np.argmax(nz, axis=1)
-    rows = np.arange(v.shape[0])
-    vr = v[rows, r]
-    Er = E[rows, r]
-    g = 1 + 2 * r + (vr < 0)
-    ok = (cnt == 1) & (np.abs(vr) < Er) & ((state == 0) | (state == g))
-    size = np.where(cnt == 0, 0, np.where(ok, np.abs(vr) * (full // np.maximum(Er, 1)), full))
-    new = np.where(cnt == 0, 0, np.where(ok, g, 0))
-    return size, new
-
-
 def _stream(P: np.ndarray, multi: bool, E_dim: np.ndarray, bounds: np.ndarray, ldims: np.ndarray,
             strides: np.ndarray) -> np.ndarray:
     """Per-candidate sum of child-tile deltas over Timeloop's visit sequence.
@@ -212,44 +198,48 @@ def _stream(P: np.ndarray, multi: bool, E_dim: np.ndarray, bounds: np.ndarray, l
     if not multi:
         seen = np.cumsum(relevant & active, axis=1) > 0
         return full * np.prod(np.where(seen, bounds, 1), axis=1).astype(np.float64)
-    # Only ranks with two or more terms can see a partial (overlapping) move: a single-term rank moves
-    # by at least its extent. States: 0, or 1 + 2 * (index among multi-term ranks) + (move negative).
-    R = P.shape[0]
-    multi_rank = (P != 0).sum(axis=1) > 1                      # [R]
-    midx = np.cumsum(multi_rank) - 1
-    S = 1 + 2 * int(multi_rank.sum())
+    # Stride states (analysis.transition): 0 = no translation recorded, 1 + j = the translation of loop j's
+    # carry (the first loop with that vector), K + 1 = stationary.
+    STAT = K + 1
+    S = K + 2
     D = E_dim.shape[1]
     acc = np.zeros((N, S), dtype=np.float64)
     out = np.tile(np.arange(S), (N, 1))
     resets = np.zeros((N, D), dtype=np.int64)
     rows = np.arange(N)
     live = active.any(axis=0)
+    moves: list[np.ndarray] = []
     for k in range(K):
-        if not live[k]:
-            continue
         M = -resets
         M = M.copy()
         M[rows, ldims[:, k]] += strides[:, k]
-        v = M @ P.T                                               # [N, R]
+        moves.append(M @ P.T)                                     # [N, R]
+        act = bounds[:, k] > 1
+        resets[rows[act], ldims[act, k]] += strides[act, k]
+    for k in range(K):
+        if not live[k]:
+            continue
+        v = moves[k]
         nz = v != 0
         cnt = nz.sum(axis=1)
+        tid = np.full(N, k + 1)
+        for j in range(k - 1, -1, -1):
+            tid = np.where((moves[j] == v).all(axis=1), j + 1, tid)
         r = np.argmax(nz, axis=1)
         vr = v[rows, r]
         Er = E[rows, r]
-        g = 1 + 2 * midx[r] + (vr < 0)
-        base_ok = (cnt == 1) & (np.abs(vr) < Er) & multi_rank[r]
+        slab_ok = (cnt == 1) & (np.abs(vr) < Er)
         partial = (np.abs(vr) * (full / np.maximum(Er, 1)))
         s1 = out                                                  # [N, S]
-        ok = base_ok[:, None] & ((s1 == 0) | (s1 == g[:, None]))
-        d = np.where((cnt == 0)[:, None], 0.0, np.where(ok, partial[:, None], full[:, None]))
-        s2 = np.where((cnt == 0)[:, None], 0, np.where(ok, g[:, None], 0))
+        same = (s1 == 0) | (s1 == tid[:, None])
+        zero = (cnt == 0)[:, None]
+        d = np.where(zero, 0.0, np.where(same & slab_ok[:, None], partial[:, None], full[:, None]))
+        s2 = np.where(zero, STAT, np.where(same, tid[:, None], 0))
         a2 = np.take_along_axis(acc, s2, axis=1)
         s3 = np.take_along_axis(out, s2, axis=1)
         n = bounds[:, k][:, None]
         acc = acc + (n - 1) * (d + a2)
         out = np.where(n > 1, s3, s1)
-        act = bounds[:, k] > 1
-        resets[rows[act], ldims[act, k]] += strides[act, k]
     return full + acc[:, 0]
 
 
@@ -299,144 +289,152 @@ def _classes(P: np.ndarray, sfs: np.ndarray, st: np.ndarray) -> np.ndarray:
 # Evaluation
 # ---------------------------------------------------------------------------------------------------------
 
-def evaluate_batch(st: Static, b: Batch) -> dict[str, np.ndarray]:
-    N = b.n
-    L = len(st.levels)
-    D = len(st.dims)
-    S = len(st.ds_names)
+def _geometry(st: Static, b: Batch) -> dict[str, Any]:
+    """Extents, replication, cycles, tile sizes and the fanout/capacity validity of every candidate."""
+    N, L, D, S = b.n, len(st.levels), len(st.dims), len(st.ds_names)
     tf, sf = b.tf.astype(np.int64), b.sf.astype(np.int64)
     f = tf * sf
     E = np.cumprod(f, axis=1)                                   # [N, L, D] extents at each boundary
     E_below = np.concatenate([np.ones((N, 1, D), dtype=np.int64), E[:, :-1]], axis=1)
-    E_spat = E_below * sf                                      # box at the spatial loops of each level
     valid = np.all(np.prod(f, axis=1) == st.sizes[None, :], axis=1)
     fan = np.prod(sf, axis=2)                                  # [N, L]
     repl = np.ones((N, L), dtype=np.int64)
     for s in range(L - 2, -1, -1):
         repl[:, s] = repl[:, s + 1] * fan[:, s + 1]
     comp_inst = repl[:, 0] * fan[:, 0]
-    cycles_c = np.prod(tf.reshape(N, -1), axis=1).astype(np.float64)
     if b.sx is not None:
         valid &= np.all((b.sx <= st.fx[None, :]) & (b.sy <= st.fy[None, :]), axis=1)
     valid &= np.all(fan <= (st.fx * st.fy)[None, :], axis=1)
     valid &= np.all(repl <= st.inst[None, :], axis=1) & (comp_inst <= st.comp_inst)
-
-    # Temporal loops per level in nest order: dims, bounds, strides [N, L, D].
-    ldim = b.tperm
-    lb = np.take_along_axis(tf, ldim, axis=2)
-    lst = np.take_along_axis(E_below * sf, ldim, axis=2)
     keep = b.keep.copy()
     keep &= ~st.arch_bypass[None]
     keep |= st.arch_keep[None]
-
     size = np.zeros((N, L, S))
     for d in range(S):
-        Pm = st.P[d]
-        size[:, :, d] = np.prod((E - 1) @ Pm.T + 1, axis=2)
+        size[:, :, d] = np.prod((E - 1) @ st.P[d].T + 1, axis=2)
     used = (size * keep).sum(axis=2)
     valid &= np.all(used <= st.eff[None, :], axis=1) & np.all(used >= st.min_used[None, :], axis=1)
     valid &= keep.any(axis=1).all(axis=1)
+    # Temporal loops per level in nest order: dims, bounds, strides [N, L, D].
+    return {"N": N, "L": L, "tf": tf, "sf": sf, "E": E, "E_below": E_below, "E_spat": E_below * sf, "fan": fan,
+            "repl": repl, "comp_inst": comp_inst, "cycles_c": np.prod(tf.reshape(N, -1), axis=1).astype(np.float64),
+            "valid": valid, "keep": keep, "size": size, "used": used, "ldim": b.tperm,
+            "lb": np.take_along_axis(tf, b.tperm, axis=2), "lst": np.take_along_axis(E_below * sf, b.tperm, axis=2)}
 
-    reads = np.zeros((N, L, S))
-    fills = np.zeros((N, L, S))
-    updates = np.zeros((N, L, S))
-    for d in range(S):
-        Pm = st.P[d]
-        spat_size = np.prod((E_spat - 1) @ Pm.T + 1, axis=2)   # [N, L]
-        T = np.zeros((N, L))
-        W = np.zeros((N, L))
-        for s in range(L):
-            if s == 0:
-                delta = cycles_c
-            else:
-                bnd = lb[:, s:].reshape(N, -1)
-                dm = ldim[:, s:].reshape(N, -1)
-                stt = lst[:, s:].reshape(N, -1)
-                delta = _stream(Pm, st.multi[d], E[:, s - 1], bnd, dm, stt)
-            cls = _classes(Pm, sf[:, s], E_below[:, s])
-            T[:, s] = cls * delta
-            W[:, s] = fan[:, s] * delta
-        content = T.copy()
-        sz = size[:, :, d].copy()
-        # partition sizes
-        part = np.zeros((N, L))
-        p = sz[:, L - 1].copy()
-        part[:, L - 1] = p
-        for s in range(L - 2, -1, -1):
-            denom = np.where(fan[:, s + 1] > 1, spat_size[:, s + 1], sz[:, s])
-            p = np.floor(p * sz[:, s] / np.maximum(denom, 1))
-            part[:, s] = p
-        share = np.zeros((N, L))
-        share[:, :L - 1] = W[:, 1:] / fan[:, 1:]
-        kp = keep[:, :, d]
-        alive = np.ones((N, L), dtype=bool)
-        for s in range(L):
-            m = ~kp[:, s] & alive[:, s]
-            if s == L - 1:
-                alive[m, s] = False
-                break
-            fac = np.where(W[:, s + 1] > 0, content[:, s] * fan[:, s + 1] / np.where(W[:, s + 1] > 0, W[:, s + 1], 1), 0)
-            T[:, s + 1] = np.where(m, T[:, s + 1] * fac, T[:, s + 1])
-            W[:, s + 1] = np.where(m, W[:, s + 1] * fac, W[:, s + 1])
-            content[:, s + 1] = np.where(m, T[:, s + 1], content[:, s + 1])
+
+def _deltas(st: Static, g: dict[str, Any], d: int) -> tuple[np.ndarray, np.ndarray]:
+    """Per level [N, L]: accesses from below by multicast class (T) and per child (W) of data space d."""
+    N, L, Pm = g["N"], g["L"], st.P[d]
+    T = np.zeros((N, L))
+    W = np.zeros((N, L))
+    for s in range(L):
+        if s == 0:
+            delta = g["cycles_c"]
+        else:
+            delta = _stream(Pm, st.multi[d], g["E"][:, s - 1], g["lb"][:, s:].reshape(N, -1),
+                            g["ldim"][:, s:].reshape(N, -1), g["lst"][:, s:].reshape(N, -1))
+        T[:, s] = _classes(Pm, g["sf"][:, s], g["E_below"][:, s]) * delta
+        W[:, s] = g["fan"][:, s] * delta
+    return T, W
+
+
+def _dataspace_counts(st: Static, g: dict[str, Any], d: int) -> tuple[np.ndarray, ...]:
+    """(reads, fills, updates, alive) [N, L] of data space d after bypass masking (tiling.collapse, vectorised,
+    without link transfers)."""
+    N, L, fan = g["N"], g["L"], g["fan"]
+    T, W = _deltas(st, g, d)
+    content = T.copy()
+    sz = g["size"][:, :, d]
+    spat_size = np.prod((g["E_spat"] - 1) @ st.P[d].T + 1, axis=2)   # [N, L]
+    part = np.zeros((N, L))
+    p = sz[:, L - 1].copy()
+    part[:, L - 1] = p
+    for s in range(L - 2, -1, -1):
+        denom = np.where(fan[:, s + 1] > 1, spat_size[:, s + 1], sz[:, s])
+        p = np.floor(p * sz[:, s] / np.maximum(denom, 1))
+        part[:, s] = p
+    share = np.zeros((N, L))
+    share[:, :L - 1] = W[:, 1:] / fan[:, 1:]
+    kp = g["keep"][:, :, d]
+    alive = np.ones((N, L), dtype=bool)
+    for s in range(L):
+        m = ~kp[:, s] & alive[:, s]
+        if s == L - 1:
             alive[m, s] = False
-        top_done = np.zeros(N, dtype=bool)
-        for s in range(L - 1, -1, -1):
-            mk = ~kp[:, s] & ~top_done
-            alive[mk, s] = False
-            first = kp[:, s] & ~top_done
-            share[first, s] = 0.0
-            top_done |= first
+            break
+        fac = np.where(W[:, s + 1] > 0, content[:, s] * fan[:, s + 1] / np.where(W[:, s + 1] > 0, W[:, s + 1], 1), 0)
+        T[:, s + 1] = np.where(m, T[:, s + 1] * fac, T[:, s + 1])
+        W[:, s + 1] = np.where(m, W[:, s + 1] * fac, W[:, s + 1])
+        content[:, s + 1] = np.where(m, T[:, s + 1], content[:, s + 1])
+        alive[m, s] = False
+    top_done = np.zeros(N, dtype=bool)
+    for s in range(L - 1, -1, -1):
+        alive[~kp[:, s] & ~top_done, s] = False
+        first = kp[:, s] & ~top_done
+        share[first, s] = 0.0
+        top_done |= first
+    if st.rw[d]:
         outer_alive = np.where(alive.any(axis=1), L - 1 - np.argmax(alive[:, ::-1], axis=1), -1)
-        for s in range(L):
-            a = alive[:, s]
-            if st.rw[d]:
-                upd = np.round(content[:, s])
-                rd = np.maximum(np.round(content[:, s] - part[:, s]), 0)
-                fl = np.where(outer_alive == s, np.round(share[:, s]), np.maximum(np.round(share[:, s] - part[:, s]), 0))
-            else:
-                upd = np.zeros(N)
-                rd = np.round(content[:, s])
-                fl = share[:, s]
-            reads[:, s, d] = np.where(a, rd, 0)
-            fills[:, s, d] = np.where(a, fl, 0)
-            updates[:, s, d] = np.where(a, upd, 0)
-        keep[:, :, d] = alive
+        upd = np.round(content)
+        rd = np.maximum(np.round(content - part), 0)
+        fl = np.where(outer_alive[:, None] == np.arange(L)[None, :], np.round(share),
+                      np.maximum(np.round(share - part), 0))
+    else:
+        upd, rd, fl = np.zeros((N, L)), np.round(content), share
+    return np.where(alive, rd, 0), np.where(alive, fl, 0), np.where(alive, upd, 0), alive
 
-    # Energy.
+
+def _costs(st: Static, g: dict[str, Any], reads, fills, updates, alive) -> dict[str, np.ndarray]:
+    """Energy (vector accesses, cluster utilization, leakage of the utilized instances, computes) and cycles
+    (bandwidth throttling), as in cost.build_result."""
+    N, repl, cycles_c, valid = g["N"], g["repl"], g["cycles_c"], g["valid"]
     blk = st.block[None, :, None]
 
     def vec(x):
         q = x / blk
         return np.where(np.abs(q - np.round(q)) < 1e-9, np.round(q), np.ceil(q))
 
-    per_inst = vec(reads) * st.er[None, :, None] + vec(fills) * st.ef[None, :, None] + vec(updates) * st.eu[None, :, None]
     rep = repl[:, :, None].astype(np.float64)
+    clusters = st.clusters[None, :, None].astype(np.float64)
+    cu = np.where(clusters > 0, rep / np.minimum(rep, np.maximum(clusters, 1)), 1.0)
+    per_inst = (vec(reads) * st.er[None, :, None] + vec(fills) * st.ef[None, :, None]
+                + vec(updates) * st.eu[None, :, None]) / cu
     dyn = (per_inst * rep).sum(axis=2)                          # [N, L]
     rd_tot = reads.sum(axis=2)
     wr_tot = (fills + updates).sum(axis=2)
     cc = np.maximum(cycles_c, 1)[:, None]
-    slow = np.ones((N, L))
+    slow = np.ones((N, len(st.levels)))
     with np.errstate(divide="ignore", invalid="ignore"):
         for dem, cap in ((rd_tot / cc, st.rbw), (wr_tot / cc, st.wbw), ((rd_tot + wr_tot) / cc, st.sbw)):
             lim = np.where(dem > cap[None, :], cap[None, :] / np.where(dem > 0, dem, 1), 1.0)
             slow = np.minimum(slow, lim)
     lvl_cycles = np.ceil(cycles_c[:, None] / slow - 1e-9)
     cycles = np.maximum(cycles_c, lvl_cycles.max(axis=1))
-    leak = st.leak[None, :] * cycles[:, None] * st.inst[None, :]
-    computes = cycles_c * comp_inst
-    e_comp = computes * st.ec + st.comp_leak * cycles * st.comp_inst
+    leaking = np.where(alive.any(axis=2), repl, 1)
+    leak = st.leak[None, :] * cycles[:, None] * leaking
+    computes = cycles_c * g["comp_inst"]
+    e_comp = computes * st.ec
     e_lvl = dyn + leak
-    energy = e_lvl.sum(axis=1) + e_comp
-    energy = np.where(valid, energy, np.inf)
+    energy = np.where(valid, e_lvl.sum(axis=1) + e_comp, np.inf)
     cyc = np.where(valid, cycles, np.inf)
     return {
         "valid": valid, "energy_pJ": energy, "cycles": cyc, "edp": energy * cyc,
         "computes": computes.astype(np.float64), "utilization": np.where(valid, computes / (cycles * st.comp_inst), 0.0),
         "energy_pJ_per_level": np.concatenate([e_comp[:, None], e_lvl], axis=1),   # compute, then innermost first
-        "reads": reads * rep, "fills": fills * rep, "updates": updates * rep, "tile_words": size,
-        "capacity_used": used,
+        "reads": reads * rep, "fills": fills * rep, "updates": updates * rep, "tile_words": g["size"],
+        "capacity_used": g["used"],
     }
+
+
+def evaluate_batch(st: Static, b: Batch) -> dict[str, np.ndarray]:
+    """The builtin model over a batch of candidates: validity, accesses per level and data space, energy and
+    cycles (no link transfers)."""
+    g = _geometry(st, b)
+    shape = (g["N"], g["L"], len(st.ds_names))
+    reads, fills, updates, alive = (np.zeros(shape), np.zeros(shape), np.zeros(shape), np.zeros(shape, dtype=bool))
+    for d in range(len(st.ds_names)):
+        reads[:, :, d], fills[:, :, d], updates[:, :, d], alive[:, :, d] = _dataspace_counts(st, g, d)
+    return _costs(st, g, reads, fills, updates, alive)
 
 
 def evaluate_many(problem: ir.Problem, arch: ir.Arch, mappings, *, static: Optional[Static] = None

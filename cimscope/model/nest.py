@@ -21,6 +21,7 @@ import numpy as np
 
 from cimscope import ir
 from cimscope.errors import InputError, MappingError
+from cimscope.timeloop.parsing import perm_list
 
 
 @dataclass(frozen=True)
@@ -84,7 +85,7 @@ class Nest:
         return n
 
 
-def _coef(problem: ir.Problem, c, where: str) -> int:
+def coefficient(problem: ir.Problem, c, where: str) -> int:
     if isinstance(c, str):
         if c not in problem.coefficients:
             raise InputError(f"{where}: coefficient {c!r} has no value; coefficients are "
@@ -94,7 +95,6 @@ def _coef(problem: ir.Problem, c, where: str) -> int:
 
 
 def _perm(text: str, dims: list[str], where: str) -> list[str]:
-    from cimscope.timeloop.yaml_io import perm_list
     try:
         return perm_list(text or "", dims)
     except InputError as exc:
@@ -133,12 +133,9 @@ def hardware_fanouts(arch: ir.Arch) -> list[tuple[int, int]]:
     return out
 
 
-def build_nest(problem: ir.Problem, arch: ir.Arch, mapping: ir.Mapping) -> Nest:
-    """Validate ``mapping`` against ``problem`` and ``arch`` and build Timeloop's loop nest."""
-    dims = list(problem.dims)
-    sizes = [int(problem.dims[d]) for d in dims]
+def _projections(problem: ir.Problem, dims: list[str]) -> list[list[list[tuple[int, int]]]]:
+    """Per data space, per rank: (dimension index, coefficient) terms."""
     didx = {d: i for i, d in enumerate(dims)}
-    ds_names = [t.name for t in problem.dataspaces]
     projections = []
     for t in problem.dataspaces:
         ranks = []
@@ -148,14 +145,18 @@ def build_nest(problem: ir.Problem, arch: ir.Arch, mapping: ir.Mapping) -> Nest:
                 if d not in didx:
                     raise InputError(f"problem {problem.name!r}: data space {t.name} projects dimension {d!r}, "
                                      f"which is not one of {', '.join(dims)}")
-                cv = _coef(problem, c, f"problem {problem.name!r}, data space {t.name}")
+                cv = coefficient(problem, c, f"problem {problem.name!r}, data space {t.name}")
                 if cv < 0:
                     raise InputError(f"problem {problem.name!r}, data space {t.name}: negative coefficient {cv}")
                 terms.append((didx[d], cv))
             ranks.append(terms)
         projections.append(ranks)
-    read_write = [bool(t.read_write) for t in problem.dataspaces]
+    return projections
 
+
+def _level_factors(problem: ir.Problem, arch: ir.Arch, mapping: ir.Mapping, dims: list[str]) -> list[tuple]:
+    """(LevelMapping, temporal factors, spatial factors) per storage level, outermost first; the factors of
+    each dimension must multiply to its size."""
     outer_first = list(arch.levels)
     if not outer_first:
         raise MappingError(f"architecture {arch.name!r} has no storage level")
@@ -164,20 +165,14 @@ def build_nest(problem: ir.Problem, arch: ir.Arch, mapping: ir.Mapping) -> Nest:
     if unknown:
         raise MappingError(f"mapping targets unknown level(s) {', '.join(unknown)}; storage levels are "
                            f"{', '.join(lv.name for lv in outer_first)}")
-    storage = list(reversed(outer_first))
-    nlev = len(storage)
-
-    fanout_xy = hardware_fanouts(arch)
-
-    # Factor products.
     prod = {d: 1 for d in dims}
-    per_level_factors = []
+    per_level = []
     for lv in outer_first:
         lm = by_name.get(lv.name, ir.LevelMapping(target=lv.name))
         tf = {d: int(lm.temporal_factors.get(d, 1)) for d in dims}
         sf = {d: int((lm.spatial_factors or {}).get(d, 1)) for d in dims}
         for d in list(lm.temporal_factors) + list(lm.spatial_factors or {}):
-            if d not in didx:
+            if d not in dims:
                 raise MappingError(f"mapping, level {lv.name}: unknown dimension {d!r}; dimensions are "
                                    f"{', '.join(dims)}")
         for d in dims:
@@ -185,66 +180,56 @@ def build_nest(problem: ir.Problem, arch: ir.Arch, mapping: ir.Mapping) -> Nest:
                 raise MappingError(f"mapping, level {lv.name}: factor of {d} must be >= 1 "
                                    f"(temporal {tf[d]}, spatial {sf[d]})")
             prod[d] *= tf[d] * sf[d]
-        per_level_factors.append((lm, tf, sf))
+        per_level.append((lm, tf, sf))
     for d in dims:
         if prod[d] != problem.dims[d]:
             detail = ", ".join(f"{lm.target}: {tf[d]}" + (f"x{sf[d]} spatial" if sf[d] > 1 else "")
-                               for lm, tf, sf in per_level_factors if tf[d] * sf[d] > 1) or "all 1"
+                               for lm, tf, sf in per_level if tf[d] * sf[d] > 1) or "all 1"
             raise MappingError(f"mapping: the factors of dimension {d} multiply to {prod[d]}, not to its size "
                                f"{problem.dims[d]} ({detail})")
+    return per_level
 
-    # Loops, innermost first.
-    loops: list[Loop] = []
-    boundary: list[int] = []
-    block_start: list[int] = []
-    spatial_group: list[list[int]] = []
-    for s in range(nlev):
-        lv = storage[s]
-        lm, tf, sf = per_level_factors[nlev - 1 - s]
-        block_start.append(len(loops))
-        group: list[int] = []
-        if any(v > 1 for v in sf.values()):
-            fx, fy = fanout_xy[s]
-            if fx * fy <= 1:
-                raise MappingError(f"mapping, level {lv.name}: spatial factors "
-                                   f"{ {d: v for d, v in sf.items() if v > 1} } but {lv.name} has no fanout "
-                                   f"(its children have as many instances as it has)")
-            sperm = _perm(lm.spatial_permutation, dims, f"mapping, level {lv.name} spatial permutation")
-            split = lm.spatial_split if lm.spatial_split is not None else len(dims)
-            xprod = yprod = 1
-            for i, d in enumerate(sperm):
-                n = sf[d]
-                axis = "X" if i < split else "Y"
-                if n > 1:
-                    group.append(len(loops))
-                    loops.append(Loop(didx[d], n, s, axis))
-                    if axis == "X":
-                        xprod *= n
-                    else:
-                        yprod *= n
-            if xprod * yprod > fx * fy:
-                raise MappingError(f"mapping, level {lv.name}: spatial factors use {xprod * yprod} instances "
-                                   f"below it but its fanout is {fx * fy} ({fx}x{fy})")
-            if xprod > fx or yprod > fy:
-                raise MappingError(f"mapping, level {lv.name}: spatial factors are {xprod} along X and {yprod} "
-                                   f"along Y but the fanout is {fx} (X) x {fy} (Y); set 'split' in the "
-                                   f"spatial directive")
-        spatial_group.append(group)
-        tperm = _perm(lm.temporal_permutation, dims, f"mapping, level {lv.name} temporal permutation")
-        added = 0
-        for d in tperm:
-            if tf[d] > 1:
-                loops.append(Loop(didx[d], tf[d], s, None))
-                added += 1
-        if added == 0:
-            loops.append(Loop(len(dims) - 1, 1, s, None))
-        boundary.append(len(loops) - 1)
 
-    # Keep / bypass masks.
+def _spatial_loops(lv: ir.Level, lm: ir.LevelMapping, sf: dict[str, int], s: int, fanout: tuple[int, int],
+                   dims: list[str], loops: list[Loop]) -> list[int]:
+    """Append level s's spatial loops (X before Y, by permutation and split) to ``loops``; their indices."""
+    group: list[int] = []
+    if not any(v > 1 for v in sf.values()):
+        return group
+    fx, fy = fanout
+    if fx * fy <= 1:
+        raise MappingError(f"mapping, level {lv.name}: spatial factors "
+                           f"{ {d: v for d, v in sf.items() if v > 1} } but {lv.name} has no fanout "
+                           f"(its children have as many instances as it has)")
+    sperm = _perm(lm.spatial_permutation, dims, f"mapping, level {lv.name} spatial permutation")
+    split = lm.spatial_split if lm.spatial_split is not None else len(dims)
+    xprod = yprod = 1
+    for i, d in enumerate(sperm):
+        n = sf[d]
+        axis = "X" if i < split else "Y"
+        if n > 1:
+            group.append(len(loops))
+            loops.append(Loop(dims.index(d), n, s, axis))
+            if axis == "X":
+                xprod *= n
+            else:
+                yprod *= n
+    if xprod * yprod > fx * fy:
+        raise MappingError(f"mapping, level {lv.name}: spatial factors use {xprod * yprod} instances "
+                           f"below it but its fanout is {fx * fy} ({fx}x{fy})")
+    if xprod > fx or yprod > fy:
+        raise MappingError(f"mapping, level {lv.name}: spatial factors are {xprod} along X and {yprod} "
+                           f"along Y but the fanout is {fx} (X) x {fy} (Y); set 'split' in the "
+                           f"spatial directive")
+    return group
+
+
+def _keep_masks(storage: list[ir.Level], per_level: list[tuple], ds_names: list[str]) -> list[list[bool]]:
+    """Keep (True) / bypass per level (innermost first) and data space, from the architecture and the mapping."""
+    nlev = len(storage)
     keep = [[True] * len(ds_names) for _ in range(nlev)]
-    for s in range(nlev):
-        lv = storage[s]
-        lm = per_level_factors[nlev - 1 - s][0]
+    for s, lv in enumerate(storage):
+        lm = per_level[nlev - 1 - s][0]
         for src, names, val in (("architecture", lv.keep, True), ("architecture", lv.bypass, False),
                                 ("mapping", lm.keep, True), ("mapping", lm.bypass, False)):
             for n in names or []:
@@ -258,20 +243,49 @@ def build_nest(problem: ir.Problem, arch: ir.Arch, mapping: ir.Mapping) -> Nest:
             if lv.keep and n in lv.keep:
                 raise MappingError(f"mapping, level {lv.name}: bypasses {n}, but the architecture keeps {n} there")
         for i, n in enumerate(ds_names):
-            if lv.bypass and n in lv.bypass:
-                keep[s][i] = False
-            if lm.bypass and n in lm.bypass:
+            if (lv.bypass and n in lv.bypass) or (lm.bypass and n in lm.bypass):
                 keep[s][i] = False
             if lm.keep and n in lm.keep:
                 keep[s][i] = True
     for i, n in enumerate(ds_names):
         if not any(keep[s][i] for s in range(nlev)):
             raise MappingError(f"mapping: data space {n} is bypassed at every level "
-                               f"({', '.join(lv.name for lv in outer_first)}); keep it somewhere")
+                               f"({', '.join(lv.name for lv in reversed(storage))}); keep it somewhere")
+    return keep
 
-    nl = len(loops)
-    strides = np.ones((nl, len(dims)), dtype=np.int64)
-    extents = np.ones((nl, len(dims)), dtype=np.int64)
+
+def build_nest(problem: ir.Problem, arch: ir.Arch, mapping: ir.Mapping) -> Nest:
+    """Validate ``mapping`` against ``problem`` and ``arch`` and build Timeloop's loop nest."""
+    dims = list(problem.dims)
+    sizes = [int(problem.dims[d]) for d in dims]
+    ds_names = [t.name for t in problem.dataspaces]
+    projections = _projections(problem, dims)
+    read_write = [bool(t.read_write) for t in problem.dataspaces]
+    per_level = _level_factors(problem, arch, mapping, dims)
+    storage = list(reversed(arch.levels))
+    nlev = len(storage)
+    fanout_xy = hardware_fanouts(arch)
+    # Loops, innermost first: per level its spatial loops, then its temporal loops in permutation order.
+    loops: list[Loop] = []
+    boundary: list[int] = []
+    block_start: list[int] = []
+    spatial_group: list[list[int]] = []
+    for s, lv in enumerate(storage):
+        lm, tf, sf = per_level[nlev - 1 - s]
+        block_start.append(len(loops))
+        spatial_group.append(_spatial_loops(lv, lm, sf, s, fanout_xy[s], dims, loops))
+        tperm = _perm(lm.temporal_permutation, dims, f"mapping, level {lv.name} temporal permutation")
+        added = 0
+        for d in tperm:
+            if tf[d] > 1:
+                loops.append(Loop(dims.index(d), tf[d], s, None))
+                added += 1
+        if added == 0:
+            loops.append(Loop(len(dims) - 1, 1, s, None))
+        boundary.append(len(loops) - 1)
+    keep = _keep_masks(storage, per_level, ds_names)
+    strides = np.ones((len(loops), len(dims)), dtype=np.int64)
+    extents = np.ones((len(loops), len(dims)), dtype=np.int64)
     cur = np.ones(len(dims), dtype=np.int64)
     for i, lp in enumerate(loops):
         strides[i] = cur

@@ -63,16 +63,7 @@ def collapse(nest: Nest, stats: NestStats) -> list[list[TileCounts]]:
         lt = [stats.levels[s].link_transfers[d] for s in range(nlev)]
         repl = [stats.levels[s].replication for s in range(nlev)]
         content = [float(sum(e.values())) for e in entries]
-        # Partition sizes (top-down).
-        part = [0] * nlev
-        p = size[nlev - 1]
-        part[nlev - 1] = p
-        for s in range(nlev - 2, -1, -1):
-            parent_spatial = stats.levels[s + 1].spatial_size
-            denom = parent_spatial[d] if parent_spatial is not None else size[s]
-            if denom:
-                p = (p * size[s]) // denom
-            part[s] = p
+        part = _partition_sizes(stats, d, size)
         # Parent access share (before masking).
         share = [0.0] * nlev
         for s in range(nlev - 1):
@@ -120,20 +111,35 @@ def collapse(nest: Nest, stats: NestStats) -> list[list[TileCounts]]:
             if not alive[s]:
                 out[s][d] = TileCounts(False, 0, 0, 0.0, 0.0, 0.0, 0.0, repl[s], 0.0, 0.0, 0.0, 0.0, 0.0, rw)
                 continue
-            if rw:
-                updates = float(round(content[s]))
-                reads = float(round(content[s] + peer_acc[s] - part[s]))
-                tr = reads
-                if s == outermost_alive:
-                    fills = float(round(share[s] + peer_fill[s]))
-                else:
-                    fills = float(round(share[s] + peer_fill[s] - part[s]))
-                reads, tr, fills = max(reads, 0.0), max(tr, 0.0), max(fills, 0.0)
-            else:
-                reads = float(round(content[s] + peer_acc[s]))
-                updates = 0.0
-                fills = share[s] + peer_fill[s]
-                tr = 0.0
+            reads, fills, updates, tr = _access_counts(rw, content[s], share[s], part[s], peer_acc[s],
+                                                       peer_fill[s], s == outermost_alive)
             out[s][d] = TileCounts(True, size[s], part[s], reads, fills, updates, tr, repl[s], content[s],
                                    share[s], lt[s], peer_acc[s], peer_fill[s], rw)
     return out
+
+
+def _partition_sizes(stats: NestStats, d: int, size: list[int]) -> list[int]:
+    """Partition size of data space d per level (top-down: a level's share of its parent's tile)."""
+    nlev = len(size)
+    part = [0] * nlev
+    p = size[nlev - 1]
+    part[nlev - 1] = p
+    for s in range(nlev - 2, -1, -1):
+        parent_spatial = stats.levels[s + 1].spatial_size
+        denom = parent_spatial[d] if parent_spatial is not None else size[s]
+        if denom:
+            p = (p * size[s]) // denom
+        part[s] = p
+    return part
+
+
+def _access_counts(rw: bool, content: float, share: float, part: int, peer_acc: float, peer_fill: float,
+                   outermost: bool) -> tuple[float, float, float, float]:
+    """(reads, fills, updates, temporal reductions) per instance of a kept level; read-modify-write for partial
+    sums (the first update reads nothing; the outermost kept level is not filled with the partition)."""
+    if not rw:
+        return float(round(content + peer_acc)), share + peer_fill, 0.0, 0.0
+    updates = float(round(content))
+    reads = float(round(content + peer_acc - part))
+    fills = float(round(share + peer_fill)) if outermost else float(round(share + peer_fill - part))
+    return max(reads, 0.0), max(fills, 0.0), updates, max(reads, 0.0)

@@ -18,7 +18,11 @@ from dataclasses import dataclass, field
 from typing import Any, Optional
 
 from cimscope import ir
-from cimscope.errors import InputError
+from cimscope.errors import InputError, MappingError
+from cimscope.timeloop.arch import collect_components
+from cimscope.timeloop.mapping import target_level
+from cimscope.timeloop.parsing import (as_int, as_number, bypass_directive, listify, parse_factors, perm_list,
+                                       split_dims)
 
 
 @dataclass
@@ -35,7 +39,6 @@ class LevelConstraint:
     max_utilization: float = 1.0
 
     def to_yaml(self) -> list[dict]:
-        from cimscope.timeloop.yaml_io import bypass_directive
         out: list[dict] = []
 
         def fac(f: dict) -> str:
@@ -71,6 +74,7 @@ class Constraints:
     """All constraints of one mapspace, per storage level name."""
 
     levels: dict[str, LevelConstraint] = field(default_factory=dict)
+    warnings: list[str] = field(default_factory=list)     # constraint parts Timeloop ignores, said once
 
     def for_level(self, name: str) -> LevelConstraint:
         if name not in self.levels:
@@ -98,6 +102,7 @@ class Constraints:
         for src in (self, other):
             if src is None:
                 continue
+            out.warnings.extend(w for w in src.warnings if w not in out.warnings)
             for name, c in src.levels.items():
                 m = out.for_level(name)
                 m.temporal_factors.update(c.temporal_factors)
@@ -134,17 +139,15 @@ def component_targets(arch_spec: Any, ds_names: list[str], dims: list[str], wher
     every other dimension 1, ``permutation``, ``split``) and ``dataspace`` (``keep``, ``bypass``, ``keep_only``
     = keep those and bypass the rest, ``bypass_only`` = the converse; ``*`` = every data space), like
     timeloopfe's constraint macros (v4/processors/constraint_macro.py)."""
-    from cimscope.timeloop.yaml_io import _collect_components, _listify
-
     if not isinstance(arch_spec, dict) or "nodes" not in arch_spec:
         return []
     out: list[dict] = []
 
     def names(value: Any) -> list[str]:
-        got = _listify(value) or []
+        got = listify(value) or []
         return list(ds_names) if "*" in got else got
 
-    for c in _collect_components(arch_spec, where):
+    for c in collect_components(arch_spec, where):
         cons = c.constraints or {}
         if not isinstance(cons, dict):
             raise InputError(f"{where}: {c.name}: 'constraints' must be a mapping, found {cons!r}")
@@ -155,9 +158,9 @@ def component_targets(arch_spec: Any, ds_names: list[str], dims: list[str], wher
             if not isinstance(t, dict):
                 raise InputError(f"{where}: {c.name}.constraints.{typ} must be a mapping, found {t!r}")
             d: dict[str, Any] = {"target": c.name, "type": typ}
-            factors = list(_listify(t.get("factors")) or [])
+            factors = list(listify(t.get("factors")) or [])
             if t.get("factors_only") is not None:
-                only = list(_listify(t["factors_only"]) or [])
+                only = list(listify(t["factors_only"]) or [])
                 named = {re.split(r"[<>=]", f)[0] for f in only}
                 factors += only + [f"{x}=1" for x in dims if x not in named]
             if factors:
@@ -187,8 +190,6 @@ def constraints_from_yaml(raw: dict, arch: ir.Arch, problem: ir.Problem, *, wher
     """Collect every constraint block of a merged input document: ``architecture_constraints``, the
     ``constraints:`` of timeloopfe ``!Component`` nodes (architecture constraints too), and the mapspace
     constraints."""
-    from cimscope.timeloop.yaml_io import _int, _listify, _num, _target_level, parse_factors, split_dims
-
     dims = list(problem.dims)
     ds_names = [t.name for t in problem.dataspaces]
     blocks: list[tuple[str, Any]] = []
@@ -204,12 +205,13 @@ def constraints_from_yaml(raw: dict, arch: ir.Arch, problem: ir.Problem, *, wher
     out = Constraints()
     for key, block in blocks:
         for t in _targets(block, f"{where}: {key}"):
-            name = _target_level(t, arch, f"{where}: {key}").name
+            name = target_level(t, arch, f"{where}: {key}").name
             typ = str(t.get("type", "temporal")).lower()
             w = f"{where}: {key}: {name} ({typ})"
             lc = out.for_level(name)
             if typ in ("temporal", "spatial"):
-                f = parse_factors(t.get("factors"), dims, w, allow_ops=True)
+                f = _timeloop_factors(parse_factors(t.get("factors"), dims, w, allow_ops=True), problem, w,
+                                      out.warnings)
                 perm = split_dims(t.get("permutation"), dims, f"{w} permutation") if t.get("permutation") else []
                 if typ == "temporal":
                     lc.temporal_factors.update(f)
@@ -220,12 +222,12 @@ def constraints_from_yaml(raw: dict, arch: ir.Arch, problem: ir.Problem, *, wher
                     if perm:
                         lc.spatial_permutation = perm
                     if t.get("split") is not None:
-                        lc.spatial_split = _int(t["split"], f"{w} split")
+                        lc.spatial_split = as_int(t["split"], f"{w} split")
                         if lc.spatial_split < 0:
                             raise InputError(f"{w}: split must be >= 0, got {lc.spatial_split}")
             elif typ in ("bypass", "bypassing", "datatype", "dataspace"):
                 for k in ("keep", "bypass"):
-                    for n in _listify(t.get(k)) or []:
+                    for n in listify(t.get(k)) or []:
                         if n not in ds_names:
                             raise InputError(f"{w}: unknown data space {n!r}; data spaces are {', '.join(ds_names)}")
                         getattr(lc, k).append(n)
@@ -235,7 +237,7 @@ def constraints_from_yaml(raw: dict, arch: ir.Arch, problem: ir.Problem, *, wher
             elif typ in ("utilization", "parallelism"):
                 for bound in ("min", "max"):
                     if t.get(bound) is not None:
-                        v = float(_num(t[bound], f"{w} {bound}"))
+                        v = float(as_number(t[bound], f"{w} {bound}"))
                         if not 0.0 <= v <= 1.0:
                             raise InputError(f"{w}: {bound} utilization must be between 0 and 1, got {v}")
                         setattr(lc, f"{bound}_utilization", v)
@@ -247,20 +249,47 @@ def constraints_from_yaml(raw: dict, arch: ir.Arch, problem: ir.Problem, *, wher
     return out
 
 
-def check_mapping(constraints: Constraints, mapping: ir.Mapping, problem: ir.Problem, *, where: str = "mapping"
-                  ) -> None:
-    """Raise MappingError when ``mapping`` violates ``constraints`` (the architecture constraints, which
-    timeloop-model enforces on a given mapping: mapping/constraints.cpp, ``Constraints::SatisfiedBy``).
+def _timeloop_factors(f: dict[str, tuple[str, int]], problem: ir.Problem, where: str, warnings: list[str]
+                      ) -> dict[str, tuple[str, int]]:
+    """Exact factors as Timeloop's ``Constraints::ParseFactors`` reads them: ``D=0`` is the whole dimension, and
+    ``D=n`` with n larger than the dimension is ignored (with Timeloop's warning, kept in ``warnings``)."""
+    out: dict[str, tuple[str, int]] = {}
+    for d, (op, v) in f.items():
+        size = int(problem.dims[d])
+        if op == "=" and v == 0:
+            v = size
+        elif op == "=" and v > size:
+            warnings.append(f"{where}: constraint {d}={v} exceeds problem dimension {d}={size}, ignoring "
+                            f"(as Timeloop does)")
+            continue
+        out[d] = (op, v)
+    return out
 
-    Checked per level, temporal and spatial: exact factors (``D=n``; ``D=0``, "whatever is left", is not
-    checked), bounds (``D<=n``, ``D>=n``), partial permutations (the constrained dimensions must be the
-    innermost loops in that order; loops of bound 1 are not loops of Timeloop's nest and are skipped), and the
-    spatial split (where the level fans out). Keep/bypass constraints are checked by the model itself."""
-    from cimscope.errors import MappingError
-    from cimscope.timeloop.yaml_io import perm_list
 
+def check_mapping(constraints: Constraints, mapping: ir.Mapping, problem: ir.Problem, *, where: str = "mapping",
+                  innermost: Optional[str] = None, label: str = "architecture constraint") -> list[str]:
+    """Raise MappingError when ``mapping`` lies outside the mapspace that ``constraints`` define; return the
+    warnings for the constraints that are not checked. One checker for ``cimscope model`` (the architecture
+    constraints, which timeloop-model enforces on a given mapping: mapping/constraints.cpp, ``SatisfiedBy``) and
+    for every mapping ``cimscope mapper`` writes (all constraints).
+
+    Per level, temporal and spatial:
+
+    * factors ``D=n`` exact, ``D<=n`` at most, ``D>=n`` at least (the parser already turned ``D=0`` into the
+      whole dimension and dropped factors larger than the dimension, as Timeloop's ParseFactors does);
+    * permutations: loops of bound 1 are not loops of Timeloop's nest (``Generate`` leaves them out), and the
+      mapspace prunes them from the constraint too (``Uber::InitPruned``): the constrained dimensions whose
+      factor is above 1 must be the innermost real loops, in that order. At the innermost storage level
+      (``innermost``) Timeloop's mapspace uses a canonical order and the loop order changes no count, so a
+      violated order there is reported as a warning, not refused;
+    * the spatial split: every real spatial loop sits on the axis (X before the split, Y after it) that the
+      constrained permutation and split give its dimension (``Uber`` fixes that assignment); a mapping whose
+      split equals the constrained one literally is accepted as well.
+
+    Keep/bypass constraints are checked by the model itself (they become the levels' keep/bypass)."""
     dims = list(problem.dims)
     by_name = {lm.target: lm for lm in mapping.levels}
+    warnings: list[str] = []
     for name, lc in constraints.levels.items():
         lm = by_name.get(name, ir.LevelMapping(target=name))
         for kind, facs, perm, mfac, mperm in (
@@ -269,24 +298,62 @@ def check_mapping(constraints: Constraints, mapping: ir.Mapping, problem: ir.Pro
                 ("spatial", lc.spatial_factors, lc.spatial_permutation, lm.spatial_factors or {},
                  lm.spatial_permutation)):
             w = f"{where}: level {name} ({kind})"
-            for d, (op, v) in facs.items():
-                got = int(mfac.get(d, 1))
-                if op == "=" and v != 0 and got != v:
-                    raise MappingError(f"{w}: factor {d}={got} violates the architecture constraint {d}={v}")
-                if op == "<=" and got > v:
-                    raise MappingError(f"{w}: factor {d}={got} violates the architecture constraint {d}<={v}")
-                if op == ">=" and got < v:
-                    raise MappingError(f"{w}: factor {d}={got} violates the architecture constraint {d}>={v}")
-            if perm:
-                # Loops of bound 1 are not in Timeloop's nest: compare the real loops only.
-                real = [d for d in perm_list(mperm, dims) if int(mfac.get(d, 1)) > 1]
-                want = [d for d in perm if int(mfac.get(d, 1)) > 1]
-                if real[:len(want)] != want:
-                    raise MappingError(f"{w}: permutation {''.join(perm_list(mperm, dims))} (innermost first) "
-                                       f"violates the architecture constraint: {''.join(perm)} must be the "
-                                       f"innermost loops, in that order")
-        if lc.spatial_split is not None and any(int(v) > 1 for v in (lm.spatial_factors or {}).values()):
-            split = lm.spatial_split if lm.spatial_split is not None else len(dims)
-            if split != lc.spatial_split:
-                raise MappingError(f"{where}: level {name} (spatial): split {split} violates the architecture "
-                                   f"constraint split={lc.spatial_split}")
+            _check_factors(facs, mfac, w, label)
+            bad = _permutation_violation(perm, mperm, mfac, dims, label)
+            if bad and kind == "temporal" and name == innermost:
+                warnings.append(f"{w}: {bad} (not checked at the innermost storage level: Timeloop's mapspace "
+                                f"uses a canonical order there and the order changes no count)")
+            elif bad:
+                raise MappingError(f"{w}: {bad}")
+        if lc.spatial_split is not None:
+            bad = _split_violation(lc, lm, dims, label)
+            if bad:
+                raise MappingError(f"{where}: level {name} (spatial): {bad}")
+    return warnings
+
+
+def _check_factors(facs: dict[str, tuple[str, int]], mfac: dict[str, int], w: str, label: str) -> None:
+    for d, (op, v) in facs.items():
+        got = int(mfac.get(d, 1))
+        if (op == "=" and v != 0 and got != v) or (op == "<=" and got > v) or (op == ">=" and got < v):
+            raise MappingError(f"{w}: factor {d}={got} violates the {label} {d}{op}{v}")
+
+
+def _permutation_violation(perm: list[str], mperm: str, mfac: dict[str, int], dims: list[str], label: str) -> str:
+    """Why the loop order ``mperm`` breaks the constrained innermost order ``perm`` ('' when it does not)."""
+    if not perm:
+        return ""
+    order = perm_list(mperm, dims)
+    real = [d for d in order if int(mfac.get(d, 1)) > 1]
+    want = [d for d in perm if int(mfac.get(d, 1)) > 1]
+    if real[:len(want)] == want:
+        return ""
+    return (f"permutation {''.join(order)} (innermost first) violates the {label}: "
+            f"{''.join(perm)} must be the innermost loops, in that order (loops of bound 1 skipped)")
+
+
+def _spatial_axes(perm: list[str], split: int, facs: dict[str, int]) -> dict[str, str]:
+    """Real spatial loop -> 'X' or 'Y' for a spatial permutation and split (Timeloop's mapping parser: the first
+    ``split`` dimensions of the permutation go to X, the rest to Y)."""
+    return {d: ("X" if i < split else "Y") for i, d in enumerate(perm) if int(facs.get(d, 1)) > 1}
+
+
+def _split_violation(lc: "LevelConstraint", lm: ir.LevelMapping, dims: list[str], label: str) -> str:
+    sf = lm.spatial_factors or {}
+    if not any(int(v) > 1 for v in sf.values()):
+        return ""
+    order = perm_list(lm.spatial_permutation, dims)
+    split = lm.spatial_split if lm.spatial_split is not None else len(dims)
+    got = _spatial_axes(order, split, sf)
+    if sum(1 for a in got.values() if a == "X") == lc.spatial_split:
+        return ""                              # SatisfiedBy's own test: the number of real X loops
+    cperm = list(lc.spatial_permutation)
+    want = {d: ("X" if i < lc.spatial_split else "Y") for i, d in enumerate(cperm)}
+    if lc.spatial_split <= len(cperm):
+        want.update({d: "Y" for d in dims if d not in cperm})
+    wrong = [d for d, a in got.items() if d in want and want[d] != a]
+    if not wrong:
+        return ""
+    return (f"spatial loop{'s' if len(wrong) > 1 else ''} {', '.join(wrong)} on axis "
+            f"{'/'.join(got[d] for d in wrong)} violate{'' if len(wrong) > 1 else 's'} the {label} split="
+            f"{lc.spatial_split} over permutation {''.join(cperm) or '(none)'}")

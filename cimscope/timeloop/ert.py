@@ -14,10 +14,10 @@ from typing import Any, Optional, Union
 
 from cimscope import ir
 from cimscope.errors import InputError
+from cimscope.timeloop.parsing import load_yaml, parse_name, safe_name
 
 
 def _base(name: str) -> str:
-    from cimscope.timeloop.yaml_io import parse_name
     m = re.search(r"([^.\[\]]+(?:\[[^\]]*\])?)\s*$", str(name))
     return parse_name(m.group(1) if m else str(name))[0]
 
@@ -78,8 +78,7 @@ def apply_art(arch: ir.Arch, table: dict[str, float]) -> ir.Arch:
 
 
 def _read(path: Union[str, Path]) -> Any:
-    from cimscope.timeloop.yaml_io import _load_one
-    return _load_one(path)
+    return load_yaml(path)
 
 
 def load_ert(path: Union[str, Path], arch: Optional[ir.Arch] = None) -> dict[str, dict[str, float]]:
@@ -99,8 +98,7 @@ def load_art(path: Union[str, Path], arch: Optional[ir.Arch] = None) -> dict[str
 
 
 def _table_name(arch: ir.Arch, name: str, instances: int) -> str:
-    from cimscope.timeloop.yaml_io import _safe_name
-    return f"{_safe_name(arch.name)}.{name}[1..{instances}]"
+    return f"{safe_name(arch.name)}.{name}[1..{instances}]"
 
 
 def arch_to_ert(arch: ir.Arch) -> dict:

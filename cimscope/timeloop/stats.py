@@ -19,6 +19,7 @@ from typing import Any, Optional, Union
 
 from cimscope import ir
 from cimscope.errors import InputError
+from cimscope.timeloop.parsing import perm_list
 
 _NUM = re.compile(r"^\s*([-+]?(?:\d+\.?\d*|\.\d+)(?:[eE][-+]?\d+)?)")
 
@@ -47,108 +48,114 @@ def _read_text(text_or_path: Union[str, Path]) -> tuple[str, str]:
     return text, "<text>"
 
 
+_SECTIONS = {"Buffer and Arithmetic Levels": "levels", "Networks": "networks",
+             "Operational Intensity Stats": "intensity", "Summary Stats": "summary"}
+
+
+class _StatsReader:
+    """Line-by-line reader of a stats file: one method per section."""
+
+    def __init__(self) -> None:
+        self.levels: list[dict] = []
+        self.summary: dict[str, str] = {}
+        self.intensity: dict[str, Any] = {"total": {}, "levels": {}}
+        self.per_compute: dict[str, float] = {}
+        self.per_compute_unit = "fJ"
+        self.computes_line: Optional[float] = None
+        self.fj_width: Optional[int] = None
+        self.cur: Optional[dict] = None
+        self.sub: Optional[str] = None
+        self.ds: Optional[str] = None
+        self.int_level: Optional[str] = None
+
+    def level_line(self, raw: str, s: str) -> None:
+        m = re.match(r"^Level (\d+)$", s)
+        if m:
+            self.cur = {"index": int(m.group(1)), "name": None, "kind": None, "specs": {}, "stats": {},
+                        "dataspaces": {}}
+            self.levels.append(self.cur)
+            self.sub = self.ds = None
+            return
+        m = re.match(r"^=== (.+) ===$", s)
+        if m and self.cur is not None:
+            self.cur["name"] = m.group(1).strip()
+            return
+        if s in ("SPECS", "STATS", "MAPPING"):
+            self.sub, self.ds = s.lower(), None
+            return
+        if self.cur is None or self.sub is None or self.sub == "mapping" or ":" not in s:
+            return
+        cur = self.cur
+        label, _, value = s.partition(":")
+        label, value = label.strip(), value.strip()
+        if value == "" and self.sub == "stats":
+            self.ds = label
+            cur["dataspaces"][label] = {}
+            cur["kind"] = "buffer"
+        elif self.sub == "specs":
+            cur["specs"][label] = value
+            if label == "Compute energy":
+                cur["kind"] = "arithmetic"
+            elif label in ("Technology", "Block size"):
+                cur["kind"] = "buffer"
+        elif self.ds is not None and raw.startswith("        "):
+            cur["dataspaces"][self.ds][label] = value
+        else:
+            cur["stats"][label] = value
+            if label == "Computes (total)":
+                cur["kind"] = "arithmetic"
+
+    def intensity_line(self, s: str) -> None:
+        m = re.match(r"^=== (.+) ===$", s)
+        if m:
+            self.int_level = m.group(1).strip()
+            self.intensity["levels"][self.int_level] = {}
+        elif ":" in s:
+            label, _, value = s.partition(":")
+            target = self.intensity["levels"][self.int_level] if self.int_level else self.intensity["total"]
+            target[label.strip()] = value.strip()
+
+    def summary_line(self, line: str, s: str) -> None:
+        m = re.match(r"^Computes\s*=\s*(\S+)", s)
+        if m:
+            self.computes_line = float(m.group(1))
+            return
+        if s in ("fJ/Compute", "pJ/Compute"):
+            self.per_compute_unit = s.split("/")[0]
+            return
+        m = re.match(r"^(.+?)\s*=\s*(\S+)$", s)
+        if m:
+            self.per_compute[m.group(1).strip()] = float(m.group(2))
+            self.fj_width = line.index("=") - 4
+        elif ":" in s:
+            label, _, value = s.partition(":")
+            self.summary[label.strip()] = value.strip()
+
+
 def parse_stats_blocks(text: str, source: str = "<text>") -> dict:
     """The stats file as nested labelled blocks (strings), in file order."""
-    levels: list[dict] = []
-    summary: dict[str, str] = {}
-    intensity: dict[str, Any] = {"total": {}, "levels": {}}
-    per_compute: dict[str, float] = {}
-    per_compute_unit = "fJ"
-    computes_line: Optional[float] = None
-    fj_width = None
+    rd = _StatsReader()
     section = None
-    cur: Optional[dict] = None
-    sub = None
-    ds = None
-    int_level = None
     for raw in text.splitlines():
         line = raw.rstrip()
         s = line.strip()
         if not s or set(s) <= {"-"}:
             continue
-        if s == "Buffer and Arithmetic Levels":
-            section = "levels"
-            continue
-        if s == "Networks":
-            section = "networks"
-            continue
-        if s == "Operational Intensity Stats":
-            section = "intensity"
-            continue
-        if s == "Summary Stats":
-            section = "summary"
-            continue
-        if section == "levels":
-            m = re.match(r"^Level (\d+)$", s)
-            if m:
-                cur = {"index": int(m.group(1)), "name": None, "kind": None, "specs": {}, "stats": {},
-                       "dataspaces": {}}
-                levels.append(cur)
-                sub = ds = None
-                continue
-            m = re.match(r"^=== (.+) ===$", s)
-            if m and cur is not None:
-                cur["name"] = m.group(1).strip()
-                continue
-            if s in ("SPECS", "STATS", "MAPPING"):
-                sub = s.lower()
-                ds = None
-                continue
-            if cur is None or sub is None or sub == "mapping":
-                continue
-            if ":" not in s:
-                continue
-            label, _, value = s.partition(":")
-            label, value = label.strip(), value.strip()
-            if value == "" and sub == "stats":
-                ds = label
-                cur["dataspaces"][ds] = {}
-                cur["kind"] = "buffer"
-                continue
-            if sub == "specs":
-                cur["specs"][label] = value
-                if label == "Compute energy":
-                    cur["kind"] = "arithmetic"
-                elif label in ("Technology", "Block size"):
-                    cur["kind"] = "buffer"
-            elif ds is not None and raw.startswith("        "):
-                cur["dataspaces"][ds][label] = value
-            else:
-                cur["stats"][label] = value
-                if label == "Computes (total)":
-                    cur["kind"] = "arithmetic"
+        if s in _SECTIONS:
+            section = _SECTIONS[s]
+        elif section == "levels":
+            rd.level_line(raw, s)
         elif section == "intensity":
-            m = re.match(r"^=== (.+) ===$", s)
-            if m:
-                int_level = m.group(1).strip()
-                intensity["levels"][int_level] = {}
-                continue
-            if ":" in s:
-                label, _, value = s.partition(":")
-                target = intensity["levels"][int_level] if int_level else intensity["total"]
-                target[label.strip()] = value.strip()
+            rd.intensity_line(s)
         elif section == "summary":
-            m = re.match(r"^Computes\s*=\s*(\S+)", s)
-            if m:
-                computes_line = float(m.group(1))
-                continue
-            if s in ("fJ/Compute", "pJ/Compute"):
-                per_compute_unit = s.split("/")[0]
-                continue
-            m = re.match(r"^(.+?)\s*=\s*(\S+)$", s)
-            if m:
-                per_compute[m.group(1).strip()] = float(m.group(2))
-                fj_width = line.index("=") - 4
-                continue
-            if ":" in s:
-                label, _, value = s.partition(":")
-                summary[label.strip()] = value.strip()
-    if not levels:
+            rd.summary_line(line, s)
+    if not rd.levels:
         raise InputError(f"{source}: no 'Buffer and Arithmetic Levels' section; is this a timeloop-model stats file?")
-    if per_compute_unit == "pJ":
+    per_compute = rd.per_compute
+    if rd.per_compute_unit == "pJ":
         per_compute = {k: v * 1000.0 for k, v in per_compute.items()}
-    return {"levels": levels, "summary": summary, "intensity": intensity, "fJ_per_compute": per_compute,
-            "computes": computes_line, "source": source, "fJ_width": fj_width}
+    return {"levels": rd.levels, "summary": rd.summary, "intensity": rd.intensity, "fJ_per_compute": per_compute,
+            "computes": rd.computes_line, "source": source, "fJ_width": rd.fj_width}
 
 
 def parse_stats(text_or_path: Union[str, Path], *, map_text: Optional[Union[str, Path]] = None) -> ir.Result:
@@ -291,7 +298,6 @@ def format_stats(result: ir.Result) -> str:
 
 def format_map(arch: ir.Arch, problem: ir.Problem, mapping: ir.Mapping, result: Optional[ir.Result] = None) -> str:
     """Timeloop-style ``map.txt``: per storage level (outermost first) the kept tiles and the loops."""
-    from cimscope.timeloop.yaml_io import perm_list
 
     dims = list(problem.dims)
     tiles = {}
