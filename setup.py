@@ -4,9 +4,17 @@ One import namespace, ``cimscope``. The top-level folders ``plugins``, ``arch``,
 ``mappers`` are its sub-packages (``cimscope.plugins`` ...), so nothing generic is installed at top level.
 ``hwcomponents_cimscope`` is the thin module hwcomponents discovers by its ``hwcomponents_`` prefix.
 """
+import os
+
 from setuptools import find_packages, setup
 
 SUBPACKAGES = ("plugins", "arch", "workloads", "mappers")
+#: Data file types shipped with the package (tests/test_packaging.py checks every non-.py file is covered).
+DATA_GLOBS = ["*.yaml", "*.yml", "*.csv", "*.json", "*.txt"]
+#: The data folders (no __init__.py) inside the four sub-packages, declared as packages of their own so that
+#: setuptools ships their files without "Package would be ignored" warnings.
+DATA_PACKAGES = [f"cimscope.{p}.{d}" for p in SUBPACKAGES for d in ("data", "presets")
+                 if os.path.isdir(os.path.join(p, d))]
 
 setup(
     name="cimscope",
@@ -16,9 +24,9 @@ setup(
     long_description_content_type="text/markdown",
     python_requires=">=3.10",
     packages=(find_packages(include=["cimscope", "cimscope.*"]) + ["hwcomponents_cimscope"]
-              + [f"cimscope.{p}" for p in SUBPACKAGES]),
+              + [f"cimscope.{p}" for p in SUBPACKAGES] + DATA_PACKAGES),
     package_dir={"cimscope": "cimscope", **{f"cimscope.{p}": p for p in SUBPACKAGES}},
-    package_data={f"cimscope.{p}": ["*.yaml", "presets/*.yaml", "data/*.yaml"] for p in SUBPACKAGES},
+    package_data={**{f"cimscope.{p}": DATA_GLOBS for p in SUBPACKAGES}, **{d: DATA_GLOBS for d in DATA_PACKAGES}},
     # (find_packages only sees folders under cimscope/; the four top-level folders are mapped above)
     include_package_data=True,
     # No data_files into Accelergy's plug-in folder: the Accelergy plug-in is registered once, by the

@@ -12,7 +12,7 @@ minimal reproducer below, marked ``xfail(strict=True)`` with its owner, so a fix
 import pytest
 from hypothesis import HealthCheck, assume, given, settings
 
-from fuzz_cases import COMMANDS, FINDINGS, GOOD, STRATEGIES, known_finding, run_case
+from fuzz_cases import COMMANDS, FINDINGS, FIXED, GOOD, HUGE_INTS, STRATEGIES, Case, known_finding, run_case
 
 EXAMPLES = {"estimate": 60, "model": 40, "mapper": 25, "bitfluid": 40, "export": 25, "evaluate": 25,
             "compare": 25, "profile": 25}
@@ -42,6 +42,24 @@ def test_fuzz_command(cmd, tmp_path_factory):
 def test_known_finding_reproducer(finding, tmp_path):
     outcome = run_case(finding.reproducer, tmp_path)
     _check(finding.reproducer, outcome)
+
+
+@pytest.mark.parametrize("finding", FIXED, ids=lambda f: f.key)
+def test_fixed_finding_reproducer(finding, tmp_path):
+    """A finding fixed since it was filed: its reproducer now gives the outcome recorded with it."""
+    outcome = run_case(finding.reproducer, tmp_path)
+    assert outcome.kind == finding.expect, f"{finding.reproducer.what}: {outcome.summary()}"
+    assert known_finding(finding.reproducer) is None, "a fixed finding is still excluded from the property runs"
+
+
+@pytest.mark.parametrize("flag", ["--batch", "--image-size", "--seq-len", "--threads"])
+def test_profile_sizes_refused_before_model_build(flag, tmp_path):
+    """profile-sizes-late, every flag and out-of-range value: one error line, exit 2, no model build."""
+    for value in HUGE_INTS + ["7" if flag == "--image-size" else "-1"]:
+        case = Case("profile", ("resnet18", "--no-model", flag, value), True, f"profile {flag} {value}")
+        outcome = run_case(case, tmp_path)
+        assert outcome.kind == "clean2", f"{case.what}: {outcome.summary()}"
+        assert flag in outcome.err and "valid: an integer in [" in outcome.err, outcome.err
 
 
 def test_findings_are_matched_by_their_reproducers():

@@ -116,10 +116,16 @@ def test_unknown_model_lists_known_ones(capsys):
 @pytest.mark.parametrize("args, message", [
     (["--dtype", "fp8"], "unknown dtype 'fp8'"),
     (["--device", "tpu"], "unknown device 'tpu'"),
-    (["--runs", "0"], "--runs must be at least 1"),
-    (["--batch", "0"], "--batch must be at least 1, got 0"),
-    (["--seq-len", "0"], "--seq-len must be at least 1, got 0"),
-    (["--seq", "0"], "--seq-len must be at least 1, got 0"),         # export's spelling works too
+    (["--runs", "0"], "--runs: 0 is invalid (input should be greater than or equal to 1); valid: an integer >= 1"),
+    (["--batch", "0"], "--batch: 0 is invalid"),
+    (["--batch", "1025"], "--batch: 1025 is invalid (input should be less than or equal to 1024); "
+                          "valid: an integer in [1, 1024]"),
+    (["--image-size", "7"], "--image-size: 7 is invalid"),
+    (["--image-size", "1025"], "valid: an integer in [8, 1024] (pixels)"),
+    (["--seq-len", "0"], "--seq-len: 0 is invalid"),
+    (["--seq", "131073"], "--seq-len: 131073 is invalid"),            # export's spelling works too
+    (["--threads", "0"], "--threads: 0 is invalid"),
+    (["--threads", "100000"], "valid: an integer in [1, "),
     (["--out", "/dev/null/sub"], "--out '/dev/null/sub': cannot create this folder"),
 ])
 def test_bad_options_are_named(args, message, capsys, monkeypatch):

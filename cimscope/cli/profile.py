@@ -18,13 +18,15 @@ def register(app: typer.Typer) -> None:
                                      help="MODEL[,MODEL...]: known names (cimscope export --help) or "
                                           "path/to/file.py:factory"),
         device: str = typer.Option("cpu", "--device", help="cpu or cuda"),
-        batch: int = typer.Option(1, "--batch", help="batch size"),
+        batch: int = typer.Option(1, "--batch", help="batch size (1-1024)"),
         dtype: str = typer.Option("fp32", "--dtype", help="fp32, fp16 or bf16"),
-        runs: int = typer.Option(5, "--runs", help="profiled runs (and as many timed unprofiled runs)"),
+        runs: int = typer.Option(5, "--runs", help="profiled runs (and as many timed unprofiled runs; >= 1)"),
         warmup: int = typer.Option(2, "--warmup", help="unprofiled warm-up runs (at least 1 with --compile)"),
-        threads: Optional[int] = typer.Option(None, "--threads", help="torch intra-op threads (CPU)"),
-        image_size: int = typer.Option(224, "--image-size", help="image side for vision models (pixels)"),
-        seq_len: int = typer.Option(128, "--seq-len", "--seq", help="sequence length for language models (tokens)"),
+        threads: Optional[int] = typer.Option(None, "--threads", help="torch intra-op threads (CPU; 1 to the "
+                                                                      "CPUs this process may use)"),
+        image_size: int = typer.Option(224, "--image-size", help="image side for vision models, pixels (8-1024)"),
+        seq_len: int = typer.Option(128, "--seq-len", "--seq", help="sequence length for language models, "
+                                                                    "tokens (1-131072; a model's own limit applies)"),
         compile_: bool = typer.Option(False, "--compile", help="measure torch.compile(model) instead of eager "
                                                                "(the paper's 'after fusion')"),
         out: Optional[Path] = typer.Option(None, "--out", help="write breakdown.csv, ops.csv, profile.json and "

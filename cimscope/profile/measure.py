@@ -26,12 +26,16 @@ import statistics
 import sys
 import time
 from dataclasses import asdict, dataclass, field
-from typing import Any, Callable, Iterable, Optional
+from typing import Annotated, Any, Callable, Iterable, Optional
 
+from pydantic import Field
+
+from cimscope.bitfluid.sweep import IMAGE_SIZE_RANGE, MAX_BATCH
 from cimscope.errors import InputError, UnknownNameError
 from cimscope.ir import GEMM, NONGEMM_CLASSES, OP_CLASSES
 from cimscope.profile.classes import (MODULE_ANNOTATION, RUN_ANNOTATION, Classifier, OpRecord, ProfEvent,
                                       group_events)
+from cimscope.validation import NonNegInt, PositiveInt, describe_range, validate
 
 DEVICES = ("cpu", "cuda")
 DTYPES = ("fp32", "fp16", "bf16")
@@ -133,17 +137,44 @@ def _torch_dtype(dtype: str):
     return table[dtype]
 
 
+#: ``--seq-len`` range (tokens): up to 131072 (128 Ki), the longest published context window of the common open
+#: LLMs (Llama 3.1, 128K tokens); it refuses runaway values only: each model's own position limit is applied
+#: when the model is built (cimscope.workloads).
+SEQ_LEN_RANGE = (1, 131072)
+#: ``--batch`` and ``--image-size`` ranges: those of every command that builds a model (cimscope.bitfluid).
+BATCH_RANGE = (1, MAX_BATCH)
+
+
+def max_threads() -> int:
+    """The most ``--threads`` that make sense here: the CPUs this process may run on."""
+    try:
+        return max(1, len(os.sched_getaffinity(0)))
+    except (AttributeError, OSError):             # not Linux
+        return max(1, os.cpu_count() or 1)
+
+
+def _ranged(flag: str, value: Any, low: int, high: Optional[int] = None, why: str = "") -> None:
+    tp = Annotated[NonNegInt if low == 0 else PositiveInt, Field(ge=low, le=high)]
+    validate(tp, value, flag, describe_range(low, high, integer=True) + why)
+
+
 def check_options(*, device: str = "cpu", dtype: str = "fp32", runs: int = 1, warmup: int = 0,
-                  threads: Optional[int] = None, batch: int = 1, image_size: int = 1, seq_len: int = 1) -> None:
-    """Raise :class:`InputError`/:class:`UnknownNameError` naming the first bad option (as its CLI flag)."""
+                  threads: Optional[int] = None, batch: int = 1, image_size: Optional[int] = None,
+                  seq_len: Optional[int] = None) -> None:
+    """Raise :class:`InputError`/:class:`UnknownNameError` naming the first bad option (as its CLI flag) and
+    its valid values, before anything imports torch (except ``--device cuda``, which asks torch for a GPU).
+    ``image_size``/``seq_len`` None: not used (a module measured as given)."""
     if dtype not in DTYPES:
         raise UnknownNameError("dtype", dtype, DTYPES)
-    for flag, value, least in (("--batch", batch, 1), ("--runs", runs, 1), ("--warmup", warmup, 0),
-                               ("--image-size", image_size, 1), ("--seq-len", seq_len, 1)):
-        if value < least:
-            raise InputError(f"{flag} must be at least {least}, got {value}")
-    if threads is not None and threads < 1:
-        raise InputError(f"--threads must be at least 1, got {threads}")
+    _ranged("--batch", batch, *BATCH_RANGE)
+    _ranged("--runs", runs, 1)
+    _ranged("--warmup", warmup, 0)
+    if image_size is not None:
+        _ranged("--image-size", image_size, *IMAGE_SIZE_RANGE, " (pixels)")
+    if seq_len is not None:
+        _ranged("--seq-len", seq_len, *SEQ_LEN_RANGE, " (tokens)")
+    if threads is not None:
+        _ranged("--threads", threads, 1, max_threads(), " (the CPUs this process may use)")
     check_device(device)
 
 
