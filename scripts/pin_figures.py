@@ -59,6 +59,17 @@ def figures(workload, cfg: dict) -> dict:
             "ops": {o.name: [o.energy_pJ, o.cycles, o.unit, o.bound, o.note] for o in nr.ops}}
 
 
+def same(a, b, rel: float = 1e-9) -> bool:
+    """Equal figures (floats to ``rel``: summation order may change the last digits), equal everything else."""
+    if isinstance(a, dict):
+        return isinstance(b, dict) and set(a) == set(b) and all(same(a[k], b[k], rel) for k in a)
+    if isinstance(a, list):
+        return isinstance(b, list) and len(a) == len(b) and all(same(x, y, rel) for x, y in zip(a, b))
+    if isinstance(a, float) and isinstance(b, (int, float)):
+        return abs(a - b) <= rel * max(abs(a), abs(b)) + 1e-9
+    return a == b
+
+
 def load_workload():
     from cimscope import ir
     return ir.Workload.from_dict(json.loads(WORKLOAD.read_text()))
@@ -78,7 +89,7 @@ def main(argv=None) -> int:
     ref = json.loads(PINNED.read_text())
     bad = 0
     for k, v in got.items():
-        if json.dumps(v, sort_keys=True) != json.dumps(ref.get(k), sort_keys=True):
+        if not same(v, ref.get(k)):
             bad += 1
             print(f"DIFFERS: {k}")
     print(f"{len(got) - bad} of {len(got)} configurations identical")

@@ -24,21 +24,6 @@ def _mapper_cache(tmp_path_factory, monkeypatch):
     monkeypatch.setenv("CIMSCOPE_CACHE", str(tmp_path_factory.getbasetemp() / "mapper-cache"))
 
 
-def _close(a, b):
-    if isinstance(a, dict):
-        assert set(a) == set(b)
-        for k in a:
-            _close(a[k], b[k])
-    elif isinstance(a, list):
-        assert len(a) == len(b)
-        for x, y in zip(a, b):
-            _close(x, y)
-    elif isinstance(a, float):
-        assert a == pytest.approx(b, rel=1e-9, abs=1e-9)
-    else:
-        assert a == b
-
-
 @pytest.mark.parametrize("cfg", pin.configs(), ids=pin.label)
 def test_figures_unchanged(workload, cfg):
-    _close(pin.figures(workload, cfg), PINNED[pin.label(cfg)])
+    assert pin.same(pin.figures(workload, cfg), PINNED[pin.label(cfg)])
