@@ -33,6 +33,9 @@ Rules (documented in docs/placement.md):
 from __future__ import annotations
 
 import copy
+import functools
+import hashlib
+import json
 import math
 import os
 from dataclasses import asdict, dataclass, field
@@ -160,6 +163,13 @@ class PlacedArch:
     gemm: ir.Arch
     cim: Optional[CimPlacement] = None
     options: dict = field(default_factory=dict)
+
+    @functools.cached_property
+    def fingerprint(self) -> str:
+        """Hash of the GEMM hierarchy (its full ERT included) and the CiM arrays."""
+        blob = json.dumps({"gemm": asdict(self.gemm), "cim": None if self.cim is None else self.cim.to_dict()},
+                          sort_keys=True, default=str)
+        return hashlib.sha1(blob.encode()).hexdigest()[:16]
 
     @property
     def cim_level(self) -> Optional[ir.Level]:

@@ -14,7 +14,7 @@ from typing import Any, Optional, Protocol
 from cimscope import ir
 from cimscope.arch.plugin_costs import fill_missing_energies, missing_energy_levels  # noqa: F401 (their API)
 from cimscope.errors import UnknownNameError
-from cimscope.mappers import _as_constraints, map_problem
+from cimscope.mappers import map_problem
 from cimscope.mappers.timeloop_mapper import run_mapper
 from cimscope.model import evaluate
 from cimscope.timeloop.binaries import require_binary, run_model
@@ -90,8 +90,10 @@ class TimeloopEngine:
     def map(self, problem: ir.Problem, arch: ir.Arch, *, objective: str = "edp", budget_s: Optional[float] = None,
             max_evaluations: Optional[int] = None, seed: int = 0, constraints: Any = None
             ) -> tuple[ir.Mapping, ir.Result]:
+        """timeloop-mapper; ``constraints``: a :class:`cimscope.timeloop.constraints.Constraints` or None (the
+        builtin engine also takes the dict and list forms of :func:`cimscope.mappers.map_problem`)."""
         m, r = run_mapper(problem, arch, objective=objective, budget_s=budget_s, max_evaluations=max_evaluations,
-                          seed=seed, constraints=_as_constraints(constraints, arch, problem), out_dir=self.out_dir)
+                          seed=seed, constraints=constraints, out_dir=self.out_dir)
         return m, with_level_stats(r)
 
 

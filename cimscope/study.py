@@ -22,7 +22,7 @@ from dataclasses import asdict, dataclass
 from typing import Optional
 
 from cimscope import ir
-from cimscope.arch.builders import available_archs, build_arch
+from cimscope.arch.builders import available_archs
 from cimscope.arch.placements import (PLACEMENTS, ROUNDINGS, PlacedArch, catalog_key, place, primitives,
                                       valid_placements)
 from cimscope.engine import ENGINES, get_engine
@@ -34,10 +34,9 @@ DEFAULT_PRIMITIVE = "analog6T"
 RESULT_VERSION = 2          # 2: awkward dimensions padded (cimscope.padding)
 
 
-@functools.lru_cache(maxsize=None)
 def arch_placements(arch: str) -> tuple[str, ...]:
     """Placements ``arch`` has a level for (``none`` first)."""
-    return tuple(valid_placements(build_arch(arch)))
+    return tuple(valid_placements(placed_cached(arch, "none", None, 8, "www", catalog_key()).base))
 
 
 @dataclass(frozen=True)
@@ -104,7 +103,9 @@ def op_bits(op: ir.Op) -> int:
 @functools.lru_cache(maxsize=256)
 def placed_cached(arch: str, placement: str, primitive: Optional[str], bits: int, rounding: str,
                   catalog: str) -> PlacedArch:
-    """The one cache of placed architectures (``catalog``: which primitive data files were read)."""
+    """The one cache of placed architectures, each built once per process (``catalog``: which CiM array data
+    folders were read). Everything derived from an architecture (valid placements, fingerprint, SIMT levels)
+    is computed from these objects."""
     return place(arch, placement, primitive, bits=bits, rounding=rounding)
 
 
@@ -113,19 +114,9 @@ def placed(study: Study, bits: int = 8) -> PlacedArch:
     return placed_cached(study.arch, study.placement, study.primitive, int(bits), study.rounding, catalog_key())
 
 
-@functools.lru_cache(maxsize=256)
-def fingerprint_cached(arch: str, placement: str, primitive: Optional[str], bits: int, rounding: str,
-                       catalog: str) -> str:
-    pa = placed_cached(arch, placement, primitive, bits, rounding, catalog)
-    blob = json.dumps({"gemm": asdict(pa.gemm), "cim": None if pa.cim is None else pa.cim.to_dict()},
-                      sort_keys=True, default=str)
-    return hashlib.sha1(blob.encode()).hexdigest()[:16]
-
-
 def fingerprint(study: Study, bits: int) -> str:
     """Hash of the placed architecture (its full ERT and CiM arrays included)."""
-    return fingerprint_cached(study.arch, study.placement, study.primitive, int(bits), study.rounding,
-                              catalog_key())
+    return placed(study, bits).fingerprint
 
 
 def result_key(op: ir.Op, study: Study) -> str:

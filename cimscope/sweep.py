@@ -19,6 +19,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Optional
 
+from tqdm import tqdm
+
 from cimscope import ir
 from cimscope.atomic import write_json
 from cimscope.errors import CimscopeError, InputError
@@ -207,7 +209,6 @@ def run_grid(workloads: dict[str, ir.Workload], configs: list, *, workers: Optio
     hits = len(results)
     bar = None
     if progress and todo:
-        from tqdm import tqdm
         bar = tqdm(total=len(todo), desc="GEMM shapes x configurations", unit="task")
 
     def finish(key: str, value: Optional[dict], err: Optional[str]) -> None:

@@ -13,6 +13,7 @@ byte (dual-mode CiM memory) with the arrays' capacity (:func:`stream_levels`).
 from __future__ import annotations
 
 from dataclasses import dataclass
+from functools import lru_cache
 from typing import Optional
 
 from cimscope import ir
@@ -22,7 +23,12 @@ from cimscope.plugins.base import estimate
 def lane_op_pJ(arch: ir.Arch) -> tuple[float, str]:
     """Energy of one NonGEMM element operation on a SIMT lane: the mean of an fp32 add and an fp32 multiply
     (simt_lane plug-in at the architecture's node), and where it comes from."""
-    tech = float(arch.technology.replace("nm", ""))
+    return lane_op_pJ_at(float(arch.technology.replace("nm", "")))
+
+
+@lru_cache(maxsize=None)
+def lane_op_pJ_at(tech: float) -> tuple[float, str]:
+    """:func:`lane_op_pJ` at node ``tech`` (nm); a pure function of the node, computed once per process."""
     add = estimate("simt_lane", {"op": "add", "datatype": "fp", "bits": 32, "technology": tech})
     mul = estimate("simt_lane", {"op": "mul", "datatype": "fp", "bits": 32, "technology": tech})
     e = 0.5 * (add.actions["op"].energy_pJ + mul.actions["op"].energy_pJ)

@@ -15,7 +15,6 @@ result cache stores (:func:`evaluate_gemm`).
 """
 from __future__ import annotations
 
-import functools
 from typing import Any, Callable, Optional
 
 from cimscope import ir
@@ -66,11 +65,6 @@ def best_baseline(problem: ir.Problem, arch: ir.Arch, study: Study, post: Post =
     return cands[i], results[i], len(cands) - 1
 
 
-@functools.lru_cache(maxsize=64)
-def keep_arch(study: Study, bits: int, level: str, weights: str) -> ir.Arch:
-    return residency.keep_weights_arch(placed(study, bits).gemm, level, weights)
-
-
 def baseline_gemm(op: ir.Op, study: Study, bits: int) -> tuple[ir.Result, Optional[dict], int, str, dict]:
     """(result, padding, padded candidates, bound, extra) on the tensor cores."""
     arch = placed(study, bits).gemm
@@ -82,7 +76,7 @@ def baseline_gemm(op: ir.Op, study: Study, bits: int) -> tuple[ir.Result, Option
         # there (Timeloop keep constraint); the preload (levels above it, its fills) is removed afterwards
         wname = residency.weights_name(problem)
         level = residency.baseline_level(arch).name
-        arch = keep_arch(study, bits, level, wname)
+        arch = residency.keep_weights_arch(arch, level, wname)
         removal = residency.baseline_removal(arch, level)
         post = lambda r: residency.remove_weight_traffic(r, arch, wname, removal)  # noqa: E731
     chosen, result, tried = best_baseline(problem, arch, study, post)

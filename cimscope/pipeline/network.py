@@ -8,6 +8,8 @@ latencies, each occurrence counted (``Op.count``).
 from __future__ import annotations
 
 
+from tqdm import tqdm
+
 from cimscope import ir
 from cimscope.errors import CimscopeError
 from cimscope.gpu.roofline import roofline_s
@@ -113,7 +115,6 @@ def evaluate(workload: ir.Workload, study: Study, *, cache=None, progress: bool 
     cache = MemoryCache() if cache is None else cache
     bar = None
     if progress:
-        from tqdm import tqdm
         bar = tqdm(total=len(workload.ops), desc=f"{workload.model} {study.label()}", unit="op", leave=False)
     rows = []
     for op in workload.ops:

@@ -2,8 +2,6 @@
 (:mod:`cimscope.gpu.simt`); never dropped. Views/reshapes that move 0 bytes cost 0 and say so."""
 from __future__ import annotations
 
-import functools
-
 from cimscope import ir
 from cimscope.gpu.simt import StreamLevel, lane_op_pJ, simt_cost, simt_lanes, stream_levels
 from cimscope.study import Study, placed
@@ -12,7 +10,6 @@ from cimscope.study import Study, placed
 SIMT_BITS = 8
 
 
-@functools.lru_cache(maxsize=64)
 def simt_setup(study: Study) -> tuple[list[StreamLevel], int, float, str, float]:
     """(levels streamed through, lanes, lane op energy pJ, its source, cycle seconds) of ``study``."""
     pa = placed(study, SIMT_BITS)

@@ -10,15 +10,18 @@ neighbours; the WWW CiM mappings have none (every array holds different weights,
 
 The exact model (the engine's ``evaluate``) scores every candidate instead when the engine is not the
 builtin one (the real timeloop-model is the reference there) or when a pass must see each full result with
-its typed per-level statistics before the comparison (resident weights remove traffic from each one).
+its typed per-level statistics before the comparison (resident weights remove traffic from each one), and
+when ``$CIMSCOPE_CIM_SCORING=exact`` (the reference run of ``benchmarks/bench_compare.py``; same figures).
 """
 from __future__ import annotations
 
+import os
 from typing import Callable, Optional
 
 import numpy as np
 
 from cimscope import ir
+from cimscope.errors import UnknownNameError
 from cimscope.model.fast import evaluate_many, make_static
 from cimscope.pipeline.candidates import CimCandidate
 from cimscope.pipeline.cim_latency import cim_cycles, postprocess
@@ -77,10 +80,23 @@ def exact(c: CimCandidate, arch: ir.Arch, engine, post: Optional[Callable[[ir.Re
     return postprocess(raw, arch, c.info)
 
 
+#: Environment variable choosing how the builtin engine scores CiM candidates, and its values.
+SCORING_ENV = "CIMSCOPE_CIM_SCORING"
+SCORINGS = ("vectorised", "exact")
+
+
+def scoring() -> str:
+    """The scoring mode (:data:`SCORING_ENV`; default vectorised)."""
+    mode = os.environ.get(SCORING_ENV, "vectorised")
+    if mode not in SCORINGS:
+        raise UnknownNameError(f"${SCORING_ENV} value", mode, SCORINGS)
+    return mode
+
+
 def choose(cands: list[CimCandidate], arch: ir.Arch, engine,
            post: Optional[Callable[[ir.Result], ir.Result]] = None) -> tuple[CimCandidate, ir.Result]:
     """The lowest-EDP candidate and its full result (see the module doc for which model scores)."""
-    if engine.name == "builtin" and post is None:
+    if engine.name == "builtin" and post is None and scoring() == "vectorised":
         scores, rows = fast_scores(cands, arch)
         i = best_index(scores)
         if i is not None:
