@@ -18,12 +18,13 @@ from __future__ import annotations
 import argparse
 import csv
 import os
-import resource
 import subprocess
 import sys
 import tempfile
 import time
 from pathlib import Path
+
+import psutil
 
 from cimscope.pipeline.score import SCORING_ENV
 from cimscope.workloads import export_model
@@ -31,9 +32,24 @@ from cimscope.workloads import export_model
 CLI = str(Path(sys.executable).with_name("cimscope"))
 
 
-def children_cpu() -> float:
-    r = resource.getrusage(resource.RUSAGE_CHILDREN)
-    return r.ru_utime + r.ru_stime
+def tree_cpu(proc: subprocess.Popen) -> float:
+    """CPU seconds (user + system) of ``proc`` and every process below it (its worker processes), sampled
+    every 0.1 s until it exits (the last sample of each process counts)."""
+    last: dict[int, float] = {}
+    root = psutil.Process(proc.pid)
+    while proc.poll() is None:
+        try:
+            procs = [root] + root.children(recursive=True)
+        except psutil.NoSuchProcess:
+            break
+        for p in procs:
+            try:
+                t = p.cpu_times()
+                last[p.pid] = t.user + t.system
+            except psutil.NoSuchProcess:
+                pass
+        time.sleep(0.1)
+    return sum(last.values())
 
 
 def run(args: argparse.Namespace, cache: str, out: str, scoring: str) -> tuple[float, float]:
@@ -42,9 +58,12 @@ def run(args: argparse.Namespace, cache: str, out: str, scoring: str) -> tuple[f
     env[SCORING_ENV] = scoring
     cmd = [CLI, "compare", "--model", args.model, "--arch", args.arch, "--workers", str(args.workers),
            "--cache-dir", cache, "--out", out]
-    c0, t0 = children_cpu(), time.perf_counter()
-    subprocess.run(cmd, env=env, check=True, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    return time.perf_counter() - t0, children_cpu() - c0
+    t0 = time.perf_counter()
+    proc = subprocess.Popen(cmd, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    cpu = tree_cpu(proc)
+    if proc.wait() != 0:
+        raise SystemExit(f"{' '.join(cmd)} failed with exit status {proc.returncode}")
+    return time.perf_counter() - t0, cpu
 
 
 def fresh_cache(tmp: str, name: str) -> str:

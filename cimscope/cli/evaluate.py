@@ -142,8 +142,10 @@ def evaluate(
     study = Study(arch=arch, placement=placement, primitive=primitive, engine=engine,
                   interleave=not no_interleave, duplicate=not no_duplicate, weight_reload=not no_weight_reload,
                   rounding=rounding, resident_weights=resident_weights)
+    if len(split(workload)) > 1:
+        raise InputError(f"evaluate takes one --workload folder, got {len(split(workload))}: use compare for several")
     check_dirs(out, cache_dir)
-    wls = load_workloads([model], split(workload)[:1], batch=batch, image_size=image_size, seq=seq,
+    wls = load_workloads([model], split(workload), batch=batch, image_size=image_size, seq=seq,
                          cache_dir=cache_dir)
     nr = evaluate_workload(next(iter(wls.values())), study, cache=ResultCache(cache_dir / "results"),
                            progress=True)
