@@ -133,28 +133,27 @@ def keep_weights_arch(arch: ir.Arch, level: str, weights: str) -> ir.Arch:
     return a
 
 
-def _removed_level(lv: ir.Level, stats: ir.LevelStats, weights: str, actions: tuple[str, ...], out: dict
-                   ) -> tuple[ir.LevelStats, float, float, float]:
-    """One buffer level without ``actions`` of ``weights``: (its new stats, energy removed, remaining reads
-    and writes per instance-sum as the bandwidth check counts them)."""
+def removed_level(lv: ir.Level, stats: ir.LevelStats, weights: str, actions: tuple[str, ...]
+                  ) -> tuple[ir.LevelStats, float, dict[str, float], float, float]:
+    """One buffer level without ``actions`` of dataspace ``weights``: (its new stats, energy removed, words
+    removed per action that had any, remaining reads and writes as the bandwidth check counts them)."""
     e = lv.action_energy_pJ or {}
     ert = {"reads": action_energy(e, READ_ACTIONS) or 0.0, "fills": action_energy(e, FILL_ACTIONS) or 0.0,
            "updates": action_energy(e, UPDATE_ACTIONS) or 0.0}
-    removed = rd = wr = 0.0
+    removed, words, rd, wr = 0.0, {}, 0.0, 0.0
     new_ds = {}
     for ds, d in stats.dataspaces.items():
         cnt = {k: float(getattr(d, k)) for k in ACTIONS}
         if ds == weights:
             for act in actions:
-                if cnt[act] <= 0:
-                    continue
-                removed += d.instances * vector_accesses(cnt[act], lv.block_size) * ert[act]
-                out["words"][f"{lv.name}.{act}"] = cnt[act] * d.instances
-                cnt[act] = 0.0
+                if cnt[act] > 0:
+                    removed += d.instances * vector_accesses(cnt[act], lv.block_size) * ert[act]
+                    words[act] = cnt[act] * d.instances
+                    cnt[act] = 0.0
         new_ds[ds] = replace(d, **cnt)
         rd += cnt["reads"]
         wr += cnt["fills"] + cnt["updates"]
-    return replace(stats, dataspaces=new_ds), removed, rd, wr
+    return replace(stats, dataspaces=new_ds), removed, words, rd, wr
 
 
 def remove_weight_traffic(result: ir.Result, arch: ir.Arch, weights: str,
@@ -170,20 +169,19 @@ def remove_weight_traffic(result: ir.Result, arch: ir.Arch, weights: str,
     per_level = dict(result.energy_pJ_per_level)
     level_stats = dict(result.level_stats)
     removed_pJ: dict[str, float] = {}
-    out = {"words": {}}
+    removed_words: dict[str, float] = {}
     level_cycles = []
     for lv in arch.levels:
         st = level_stats.get(lv.name)
         if st is None or st.kind != "buffer":
             continue
-        acts = remove.get(lv.name, ())
-        new, de, rd, wr = _removed_level(lv, st, weights, acts, out)
-        level_stats[lv.name] = new
-        if de or any(f"{lv.name}.{a}" in out["words"] for a in acts):
-            removed_pJ[lv.name] = removed_pJ.get(lv.name, 0.0) + de
+        level_stats[lv.name], de, words, rd, wr = removed_level(lv, st, weights, remove.get(lv.name, ()))
+        if words:
+            removed_pJ[lv.name] = de
             per_level[lv.name] = per_level.get(lv.name, 0.0) - de
-            for act in acts:
-                if lv.name in accesses and weights in accesses[lv.name] and f"{lv.name}.{act}" in out["words"]:
+            for act, n in words.items():
+                removed_words[f"{lv.name}.{act}"] = n
+                if weights in accesses.get(lv.name, {}):
                     setattr(accesses[lv.name][weights], act, 0.0)
         slow = bandwidth_slowdown(lv, rd, wr, compute_cycles)
         level_cycles.append(math.ceil(compute_cycles / slow - 1e-9) if slow > 0 else compute_cycles)
@@ -198,7 +196,7 @@ def remove_weight_traffic(result: ir.Result, arch: ir.Arch, weights: str,
             leak_delta += leak
     energy = float(result.energy_pJ) - sum(removed_pJ.values()) + leak_delta
     extra = dict(result.extra)
-    extra["resident"] = {"dataspace": weights, "removed_pJ": removed_pJ, "removed_words": out["words"],
+    extra["resident"] = {"dataspace": weights, "removed_pJ": removed_pJ, "removed_words": removed_words,
                          "leak_delta_pJ": leak_delta, "engine_cycles_streaming": float(result.cycles),
                          "engine_cycles_resident": cycles}
     util = result.computes / (cycles * arch.compute.instances) if cycles > 0 else 0.0
