@@ -125,10 +125,13 @@ def test_a_memory_level_in_a100_like_is_one_preset_edit(tmp_path, monkeypatch):
     presets.mkdir()
     doc = yaml.safe_load((builders.PRESET_DIR / "a100_like.yaml").read_text())
     system = doc["architecture"]["subtree"][0]
-    system["local"].insert(1, {"name": "LLC", "class": "SRAM",
+    l2 = next(lv for lv in system["local"] if lv["name"] == "L2")
+    system["local"].insert(1, {"name": "LLC", "class": l2["class"],        # an SRAM like L2, 64 MB
                                "attributes": {"depth": 524288, "width": 1024, "n_banks": 64, "datawidth": 8,
                                               "read_bandwidth": 2048, "write_bandwidth": 2048}})
-    doc["cimscope"]["plugins"]["LLC"] = {"component": "sram_buffer"}
+    plugins = doc["cimscope"].get("plugins")
+    if plugins is not None and "L2" in plugins:                            # the preset names L2's plug-in
+        plugins["LLC"] = dict(plugins["L2"])
     doc.pop("ERT", None)
     (presets / "a100_like.yaml").write_text(yaml.safe_dump(doc, sort_keys=False))
     monkeypatch.setattr(builders, "PRESET_DIR", presets)
