@@ -387,12 +387,12 @@ class CimArray:
     latency_cycles: int           # ceil(latency_s / cycle)
     mac_energy_pJ: float          # per MAC
     write_energy_pJ: float        # per weight word written
+    array_bytes: int              # storage of one array (its memory-mode capacity; the plug-in says)
     read_energy_pJ: float = 0.0   # per word read in memory mode (NonGEMM); 0 for compute reads
     leak_W: float = 0.0           # per array
     word_bits: int = 8
     source: str = ""
     write_latency_s: float = 0.0  # per weight word written into one array (words of one array are serial)
-    array_bytes: int = 4096       # storage of one array (its memory-mode capacity)
 
     @property
     def parallel_macs(self) -> int:
