@@ -46,7 +46,7 @@ from cimscope import ir
 from cimscope.errors import CimscopeError, InputError
 from cimscope.model.cost import (FILL_ACTIONS, READ_ACTIONS, UPDATE_ACTIONS, action_energy, bandwidth_slowdown,
                                  vector_accesses)
-from cimscope.pipeline.cim_map import tile_words
+from cimscope.pipeline.factors import tile_words
 from cimscope.study import Study, op_bits, placed
 
 ACTIONS = ("reads", "fills", "updates")
