@@ -29,8 +29,8 @@ def conv(C, K, R, S, P, Q, stride=1, N=1):
         coefficients={"Wstride": stride, "Hstride": stride}, macs=N * C * K * R * S * P * Q)
 
 
-OPS = [conv(3, 64, 7, 7, 28, 28, stride=2), conv(64, 64, 3, 3, 14, 14), conv(256, 512, 1, 1, 7, 7, stride=2),
-       gemm_op(197, 768, 768), gemm_op(13, 64, 64), gemm_op(64, 1024, 1024)]
+OPS = [conv(3, 64, 7, 7, 14, 14, stride=2), conv(64, 64, 3, 3, 14, 14), conv(256, 512, 1, 1, 7, 7, stride=2),
+       gemm_op(197, 256, 128), gemm_op(13, 64, 64), gemm_op(64, 1024, 1024)]
 STUDIES = [Study(arch="a100_like", placement=pl, primitive=pr)
            for pl, pr in (("rf", "analog6T"), ("smem", "digital6T"), ("l2", "analog8T"), ("smem", "digital8T"))]
 STUDIES += [Study(arch="a100_sm", placement="rf", primitive="analog6T"),
