@@ -3,10 +3,15 @@ by compute-in-memory arrays of equal area (WWW, arXiv 2312.15896, Sec. "Where").
 
 Rules (documented in docs/placement.md):
 
-* One CiM primitive array holds 4096 bytes (cim_macros.yaml) and costs ``area_x`` times the area of a plain
-  SRAM array of the same 4096 bytes. A level's storage is counted as ``capacity / 4096`` such SRAM
-  subarrays (large SRAMs are tiled from subarrays; WWW counts it the same way), so the equal-area array
-  count for the storage under one instance of the *group* level is ``ratio = capacity / 4096 / area_x``.
+* One CiM array holds ``array_bytes`` (4096 bytes for the WWW primitives, cim_macros.yaml) and costs
+  ``area_x`` times the area of a plain SRAM array of the same bytes. A level's storage is counted as
+  ``capacity / array_bytes`` such SRAM subarrays (large SRAMs are tiled from subarrays; WWW counts it the
+  same way), so the equal-area array count for the storage under one instance of the *group* level is
+  ``ratio = capacity / array_bytes / area_x``.
+* The CiM arrays a placement can use (:func:`primitives`, one catalog): the WWW macros of the ``cim_macro``
+  plug-in's table, every parametric CiM plug-in (a registered component named ``<name>_cim_array``,
+  offered as ``parametric_<name>`` with its default attributes), and one data file per further array in ``arch/data/cim_arrays/`` (or a folder named by
+  ``$CIMSCOPE_CIM_ARRAYS``): ``{component: analog_cim_array, attributes: {rows: 128, ...}}``.
 * ``rounding="www"`` (default): ``ceil(ratio)`` up to 8 arrays, above that ``ratio`` rounded up to a whole
   multiple of 8 (the CiM arrays are laid out in rows of 8). This reproduces every entry of
   ``equal_area_arrays`` in /work/shared/reference/cim_macros.yaml for the WWW SM (rf 3/2/3/4, smem
@@ -22,60 +27,84 @@ Rules (documented in docs/placement.md):
   word. Hierarchy: parent -> ``CiM_<level>_arrays`` (container, fanout Cp x Rp) -> ``CiM_<level>_out`` ->
   ``CiM_<level>_in`` -> ``CiM_<level>`` (weights) -> ``CiM_<level>_MAC``.
 * For NonGEMM operators the arrays still are the level's memory (dual-mode CiM): capacity
-  ``arrays x 4096`` bytes, the replaced level's bandwidth and the replaced level's energy per byte
+  ``arrays x array_bytes``, the replaced level's bandwidth and the replaced level's energy per byte
   (:func:`cimscope.cim.stream_levels`; the primitive's ``read_energy_pJ`` is not used there).
 """
 from __future__ import annotations
 
 import copy
 import functools
+import hashlib
+import json
 import math
+import os
 from dataclasses import asdict, dataclass, field
+from pathlib import Path
 from typing import Optional
 
+import yaml
+
 from cimscope import ir
+from cimscope.arch.builders import build_arch
+from cimscope.arch.plugin_costs import cim_array
 from cimscope.errors import InputError, UnknownNameError
+from cimscope.plugins import cim_macro, load_all
+from cimscope.plugins.base import REGISTRY
 
 #: Where CiM can go ("none" = the baseline GPU).
 PLACEMENTS: tuple[str, ...] = ("none", "rf", "smem", "l2")
-#: The four WWW primitives (cim_macros.yaml).
-PRIMITIVES: tuple[str, ...] = ("analog6T", "analog8T", "digital6T", "digital8T")
+#: The four WWW primitives: the cim_macro plug-in's table (plugins/data/cim_macros.yaml).
+PRIMITIVES: tuple[str, ...] = tuple(cim_macro.PRIMITIVES)
 ROUNDINGS: tuple[str, ...] = ("www", "floor", "ceil")
 
-#: Bytes per CiM primitive array (cim_macros.yaml: "Each primitive is a 4096-byte array").
-ARRAY_BYTES = 4096
+#: Bytes per WWW primitive array (cim_macros.yaml: "Each primitive is a 4096-byte array"; the plug-in's).
+ARRAY_BYTES = cim_macro.ARRAY_BYTES
 #: Arrays are laid out in rows of this many when more than one row is needed (rounding="www").
 ARRAY_ROW = 8
+#: One data file per CiM array beyond the plug-ins' own (name = file stem).
+ARRAY_DIR = Path(__file__).with_name("data") / "cim_arrays"
+#: Environment variable naming further folders of CiM array data files (os.pathsep separated).
+ARRAY_DIR_ENV = "CIMSCOPE_CIM_ARRAYS"
+#: Suffix of the component name that marks a plug-in as a parametric CiM array; it is offered as
+#: ``parametric_<name>`` (``analog_cim_array`` -> ``parametric_analog``) with its default attributes.
+CIM_PLUGIN_SUFFIX = "_cim_array"
+PARAMETRIC_PREFIX = "parametric_"
 
 
-@dataclass(frozen=True)
-class CimPrimitive:
-    """One CiM primitive array as the ``cim_macro`` plug-in describes it at a technology and clock."""
+def catalog_key() -> str:
+    """What the catalog depends on beyond the code: the extra data folders named in the environment."""
+    return os.environ.get(ARRAY_DIR_ENV, "")
 
-    name: str
-    Rp: int                       # rows computing in parallel (reduction)
-    Cp: int                       # columns computing in parallel (output channels)
-    Rh: int                       # weights held per cell group along the rows (sequential)
-    Ch: int                       # weights held per cell group along the columns (sequential)
-    area_x: float                 # area relative to a plain SRAM array of the same 4096 bytes
-    latency_s: float              # one MAC wave (Rp x Cp MACs)
-    latency_cycles: int           # ceil(latency_s / cycle)
-    mac_energy_pJ: float          # per MAC
-    write_energy_pJ: float        # per weight word written
-    read_energy_pJ: float = 0.0   # per word read in memory mode (NonGEMM); 0 for compute reads
-    leak_W: float = 0.0           # per array
-    word_bits: int = 8
-    source: str = ""
-    write_latency_s: float = 0.0  # per weight word written into one array (words of one array are serial)
 
-    @property
-    def parallel_macs(self) -> int:
-        return self.Rp * self.Cp
+def _data_files() -> list[Path]:
+    dirs = [ARRAY_DIR] + [Path(p) for p in catalog_key().split(os.pathsep) if p]
+    return [f for d in dirs if d.is_dir() for f in sorted(d.glob("*.yaml"))]
 
-    @property
-    def weights_per_array(self) -> int:
-        """Weight words one array can compute with (WWW template: Rp x Cp cells x Rh x Ch)."""
-        return self.Rp * self.Cp * self.Rh * self.Ch
+
+def catalog() -> dict[str, dict]:
+    """Every CiM array a placement can use: name -> {component, attributes[, Rh, Ch]} (see the module doc)."""
+    out: dict[str, dict] = {name: {"component": "cim_macro", "attributes": {"primitive": name}}
+                            for name in PRIMITIVES}
+    load_all()
+    for cls in sorted(set(REGISTRY.values()), key=lambda c: c.component_name):
+        if cls.component_name.endswith(CIM_PLUGIN_SUFFIX):
+            out[PARAMETRIC_PREFIX + cls.component_name[:-len(CIM_PLUGIN_SUFFIX)]] = {
+                "component": cls.component_name, "attributes": {}}
+    for f in _data_files():
+        spec = yaml.safe_load(f.read_text(encoding="utf-8")) or {}
+        if not isinstance(spec, dict) or "component" not in spec:
+            raise InputError(f"CiM array file {f}: needs a 'component' (a CiM plug-in) and optional 'attributes'")
+        out[f.stem] = spec
+    return out
+
+
+def primitives() -> tuple[str, ...]:
+    """Names of every CiM array a placement can use (the WWW primitives first)."""
+    return tuple(catalog())
+
+
+#: The former name of :class:`ir.CimArray`.
+CimPrimitive = ir.CimArray
 
 
 @dataclass
@@ -83,7 +112,7 @@ class CimPlacement:
     """How many arrays replace which level, and what they hold."""
 
     placement: str
-    primitive: CimPrimitive
+    primitive: ir.CimArray
     level: str                    # replaced storage level
     group_level: str              # arrays are counted per instance of this level
     groups: int                   # instances of the group level
@@ -98,7 +127,7 @@ class CimPlacement:
 
     @property
     def capacity_bytes(self) -> int:
-        return self.arrays * ARRAY_BYTES
+        return self.arrays * self.primitive.array_bytes
 
     @property
     def weight_capacity_words(self) -> int:
@@ -135,6 +164,13 @@ class PlacedArch:
     cim: Optional[CimPlacement] = None
     options: dict = field(default_factory=dict)
 
+    @functools.cached_property
+    def fingerprint(self) -> str:
+        """Hash of the GEMM hierarchy (its full ERT included) and the CiM arrays."""
+        blob = json.dumps({"gemm": asdict(self.gemm), "cim": None if self.cim is None else self.cim.to_dict()},
+                          sort_keys=True, default=str)
+        return hashlib.sha1(blob.encode()).hexdigest()[:16]
+
     @property
     def cim_level(self) -> Optional[ir.Level]:
         return None if self.cim is None else self.gemm.levels[-1]
@@ -147,13 +183,15 @@ class PlacedArch:
         }
 
 
-def equal_area_arrays(replaced_bytes: int, area_x: float, rounding: str = "www") -> tuple[int, float]:
-    """(array count, exact ratio) for CiM arrays of ``area_x`` replacing ``replaced_bytes`` of SRAM."""
+def equal_area_arrays(replaced_bytes: int, area_x: float, rounding: str = "www",
+                      array_bytes: int = ARRAY_BYTES) -> tuple[int, float]:
+    """(array count, exact ratio) for CiM arrays of ``array_bytes`` and ``area_x`` replacing
+    ``replaced_bytes`` of SRAM."""
     if rounding not in ROUNDINGS:
         raise UnknownNameError("array rounding", rounding, ROUNDINGS)
     if area_x <= 0:
         raise InputError(f"CiM area factor must be positive, got {area_x}")
-    ratio = replaced_bytes / ARRAY_BYTES / area_x
+    ratio = replaced_bytes / array_bytes / area_x
     eps = 1e-9
     if rounding == "floor":
         n = max(1, math.floor(ratio + eps))
@@ -175,7 +213,7 @@ def _level_index(arch: ir.Arch, name: str) -> int:
     raise InputError(f"arch {arch.name!r} has no level {name!r}")
 
 
-def cim_placement(base: ir.Arch, placement: str, primitive: CimPrimitive, rounding: str = "www") -> CimPlacement:
+def cim_placement(base: ir.Arch, placement: str, primitive: ir.CimArray, rounding: str = "www") -> CimPlacement:
     """Count the equal-area arrays that replace ``placement``'s level of ``base``."""
     spec = (base.attributes.get("placements") or {}).get(placement)
     if spec is None:
@@ -187,7 +225,7 @@ def cim_placement(base: ir.Arch, placement: str, primitive: CimPrimitive, roundi
         raise InputError(f"placement {placement}: level {level.name} has no capacity to replace")
     per_group_instances = level.instances // group.instances
     replaced = per_group_instances * level.depth * level.width // 8
-    n, ratio = equal_area_arrays(replaced, primitive.area_x, rounding)
+    n, ratio = equal_area_arrays(replaced, primitive.area_x, rounding, primitive.array_bytes)
     return CimPlacement(placement=placement, primitive=primitive, level=level.name, group_level=group.name,
                         groups=group.instances, replaced_bytes_per_group=replaced, area_ratio=ratio,
                         arrays_per_group=n, rounding=rounding)
@@ -244,12 +282,12 @@ def cim_gemm_arch(base: ir.Arch, cp: CimPlacement) -> ir.Arch:
         read_bandwidth=None, write_bandwidth=None,
         action_energy_pJ={"read": 0.0, "write": prim.write_energy_pJ, "update": prim.write_energy_pJ,
                           "leak": leak_per_cell_cycle},
-        attributes=dict(cim_attrs, ert_source=f"cim_macro plug-in ({prim.name})"),
+        attributes=dict(cim_attrs, ert_source=prim.source),
     )
     compute = ir.ComputeLevel(
         name=f"CiM_{cp.level}_MAC", cls="cim_mac", instances=cells, mesh_x=cp.arrays * prim.Cp, mesh_y=prim.Rp,
         word_bits=word_bits, action_energy_pJ={"compute": prim.mac_energy_pJ, "leak": 0.0},
-        attributes=dict(cim_attrs, ert_source=f"cim_macro plug-in ({prim.name})"),
+        attributes=dict(cim_attrs, ert_source=prim.source),
     )
     return ir.Arch(name=f"{base.name}+cim_{cp.placement}_{prim.name}",
                    levels=outer + [arrays, out_buf, in_buf, cim_level],
@@ -259,14 +297,8 @@ def cim_gemm_arch(base: ir.Arch, cp: CimPlacement) -> ir.Arch:
 
 def place(arch_name: str, placement: str, primitive: Optional[str] = None, *, bits: int = 8,
           rounding: str = "www") -> PlacedArch:
-    """Build ``arch_name`` with CiM ``primitive`` arrays at ``placement`` ("none": the baseline)."""
-    return copy.deepcopy(_place_cached(arch_name, placement, primitive, int(bits), rounding))
-
-
-@functools.lru_cache(maxsize=128)
-def _place_cached(arch_name: str, placement: str, primitive: Optional[str], bits: int,
-                  rounding: str) -> PlacedArch:
-    from cimscope.arch.builders import build_arch
+    """Build ``arch_name`` with CiM ``primitive`` arrays at ``placement`` ("none": the baseline). A fresh
+    object each call (:func:`cimscope.study.placed` caches them per study)."""
     base = build_arch(arch_name, bits=bits)
     if placement not in PLACEMENTS:
         raise UnknownNameError("placement", placement, valid_placements(base))
@@ -276,11 +308,11 @@ def _place_cached(arch_name: str, placement: str, primitive: Optional[str], bits
     if placement == "none":
         return PlacedArch(name=arch_name, placement="none", primitive=None, base=base, gemm=base,
                           options={"rounding": rounding})
-    if primitive not in PRIMITIVES:
-        raise UnknownNameError("primitive", str(primitive), PRIMITIVES)
-    from cimscope.arch.plugin_costs import cim_primitive
-    prim = cim_primitive(primitive, technology_nm=float(base.technology.replace("nm", "")),
-                         cycle_seconds=base.cycle_seconds, bits=bits)
+    arrays = catalog()
+    if primitive not in arrays:
+        raise UnknownNameError("primitive", str(primitive), tuple(arrays))
+    prim = cim_array(primitive, arrays[primitive], technology_nm=float(base.technology.replace("nm", "")),
+                     cycle_seconds=base.cycle_seconds, bits=bits)
     cp = cim_placement(base, placement, prim, rounding)
     return PlacedArch(name=arch_name, placement=placement, primitive=primitive, base=base,
                       gemm=cim_gemm_arch(base, cp), cim=cp, options={"rounding": rounding})

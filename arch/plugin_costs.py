@@ -11,12 +11,9 @@ import math
 from typing import Any
 
 from cimscope import ir
-from cimscope.errors import InputError
-
-
-def _estimate(component: str, attrs: dict[str, Any]):
-    from cimscope.plugins.base import estimate
-    return estimate(component, attrs)
+from cimscope.errors import CimscopeError, InputError
+from cimscope.plugins.base import estimate
+from cimscope.plugins.base import get_estimator
 
 
 def level_attributes(component: str, level: ir.Level, tech_nm: float) -> dict[str, Any]:
@@ -35,7 +32,6 @@ def level_attributes(component: str, level: ir.Level, tech_nm: float) -> dict[st
 
 
 def compute_attributes(component: str, compute: ir.ComputeLevel, tech_nm: float) -> dict[str, Any]:
-    from cimscope.plugins.base import get_estimator
     declared = get_estimator(component).attributes
     attrs: dict[str, Any] = {"technology": tech_nm}
     for name in ("bits", "datawidth", "input_bits", "weight_bits", "precision_bits"):
@@ -53,7 +49,7 @@ def fill_ert(arch: ir.Arch, plugin_map: dict[str, dict]) -> None:
             raise InputError(f"arch {arch.name!r}: no plug-in named for level {lv.name} in the preset")
         comp = spec["component"]
         attrs = {**level_attributes(comp, lv, tech_nm), **(spec.get("attributes") or {})}
-        est = _estimate(comp, attrs)
+        est = estimate(comp, attrs)
         lv.action_energy_pJ = {a: est.actions[a].energy_pJ for a in ("read", "write", "update", "leak")
                                if a in est.actions}
         lv.area_um2 = est.area_um2
@@ -65,7 +61,7 @@ def fill_ert(arch: ir.Arch, plugin_map: dict[str, dict]) -> None:
         raise InputError(f"arch {arch.name!r}: no plug-in named for compute {arch.compute.name}")
     comp = spec["component"]
     attrs = {**compute_attributes(comp, arch.compute, tech_nm), **(spec.get("attributes") or {})}
-    est = _estimate(comp, attrs)
+    est = estimate(comp, attrs)
     action = next((a for a in ("mac", "compute", "fma") if a in est.actions), None)
     if action is None:
         raise InputError(f"plug-in {comp} has no mac/compute action; actions: {', '.join(est.actions)}")
@@ -76,26 +72,83 @@ def fill_ert(arch: ir.Arch, plugin_map: dict[str, dict]) -> None:
     arch.compute.attributes["plugin"] = {"component": comp, "attributes": attrs}
 
 
-def cim_primitive(name: str, *, technology_nm: float, cycle_seconds: float, bits: int = 8):
-    """The ``cim_macro`` plug-in's figures for primitive ``name`` at a node, as a CimPrimitive whose wave
-    latency is counted in cycles of the architecture's clock (rounded up)."""
-    from cimscope.arch.placements import CimPrimitive
-    attrs = {"primitive": name, "technology": technology_nm, "input_bits": bits, "weight_bits": bits}
-    est = _estimate("cim_macro", attrs)
-    sram = _estimate("sram_buffer", {"capacity_bytes": 4096, "width_bits": 8, "banks": 1,
-                                     "technology": technology_nm})
+def cim_array(name: str, spec: dict[str, Any], *, technology_nm: float, cycle_seconds: float,
+              bits: int = 8) -> ir.CimArray:
+    """The CiM array ``name`` as hardware (:class:`ir.CimArray`) from the CiM plug-in ``spec["component"]``
+    (any of them: the ``cim_macro`` WWW primitives, the parametric ``analog_cim_array`` /
+    ``digital_cim_array``, or a new plug-in with the same actions) at a node, clock and bit width.
+
+    Geometry: a macro states Rp, Cp, Rh, Ch and its capacity in its notes; a parametric array computes
+    ``macs_per_wave`` weights per wave with one weight per cell group (Rp = rows, Cp = macs_per_wave / rows,
+    Rh = Ch = 1) and stores rows x columns bits. Parallel MACs per wave may differ from the table's Rp x Cp at
+    other bit widths (bit-sliced weights): Rp is kept and the rest folded into Cp so that Rp x Cp = parallel
+    MACs. The wave latency is counted in cycles of the architecture's clock (rounded up); the area relative
+    to a plain SRAM array of the same bytes (sram_buffer plug-in) sets the equal-area array count."""
+    component = spec["component"]
+    declared = get_estimator(component).attributes
+    attrs = {k: v for k, v in (("technology", technology_nm), ("input_bits", bits), ("weight_bits", bits))
+             if k in declared}
+    attrs.update(spec.get("attributes") or {})
+    est = estimate(component, attrs)
     n = est.notes
+    missing = [a for a in ("mac", "mac_wave", "write") if a not in est.actions]
+    if missing:
+        raise InputError(f"CiM array {name!r}: plug-in {component} has no {', '.join(missing)} action; a CiM "
+                         f"plug-in needs mac, mac_wave and write")
+    if "Rp" in n:
+        rp, macs, rh, ch = int(n["Rp"]), int(n["parallel_macs"]), int(n["Rh"]), int(n["Ch"])
+        array_bytes = int(n["capacity_bytes"])
+    else:
+        rp, macs = int(est.attributes["rows"]), int(n["macs_per_wave"])
+        rh, ch = int(spec.get("Rh", 1)), int(spec.get("Ch", 1))
+        array_bytes = int(est.attributes["rows"]) * int(est.attributes["columns"]) // 8
+    sram = estimate("sram_buffer", {"capacity_bytes": array_bytes, "width_bits": 8, "banks": 1,
+                                     "technology": technology_nm})
     wave = est.actions["mac_wave"].latency_s
-    cycles = max(1, math.ceil(wave / cycle_seconds - 1e-9))
-    area_x = est.area_um2 / sram.area_um2
-    # parallel MACs per wave may differ from Rp x Cp at other bit widths (bit-sliced weights): keep Rp and
-    # fold the rest into Cp so that Rp x Cp = parallel MACs
-    rp = int(n["Rp"])
-    cp = max(1, int(n["parallel_macs"]) // rp)
-    return CimPrimitive(
-        name=name, Rp=rp, Cp=cp, Rh=int(n["Rh"]), Ch=int(n["Ch"]), area_x=round(area_x, 6),
-        latency_s=wave, latency_cycles=cycles, mac_energy_pJ=est.actions["mac"].energy_pJ,
-        write_energy_pJ=est.actions["write"].energy_pJ, read_energy_pJ=est.actions["read"].energy_pJ,
+    src = n.get("primitive_source", f"{component} {spec.get('attributes') or {}}")
+    return ir.CimArray(
+        name=name, Rp=rp, Cp=max(1, macs // rp), Rh=rh, Ch=ch, area_x=round(est.area_um2 / sram.area_um2, 6),
+        latency_s=wave, latency_cycles=max(1, math.ceil(wave / cycle_seconds - 1e-9)),
+        mac_energy_pJ=est.actions["mac"].energy_pJ, write_energy_pJ=est.actions["write"].energy_pJ,
+        read_energy_pJ=est.actions["read"].energy_pJ if "read" in est.actions else 0.0,
         leak_W=est.leakage_W, word_bits=bits, write_latency_s=est.actions["write"].latency_s,
-        source=f"cim_macro plug-in ({n.get('primitive_source', name)}); {est.actions['mac'].source}",
-    )
+        source=f"{component} plug-in ({src}); {est.actions['mac'].source}", array_bytes=array_bytes)
+
+
+# ---------------------------------------------------------------------------------------------------------
+# Energies for levels without an ERT row (a Timeloop input read without one)
+# ---------------------------------------------------------------------------------------------------------
+
+def fill_missing_energies(arch: ir.Arch) -> dict[str, str]:
+    """Estimate ``action_energy_pJ`` (and area) of levels that have none, with cimscope's own plug-in models
+    (:func:`cimscope.plugins.base.estimate`) when a level's class is one of them. Returns level -> source
+    for the levels filled; levels whose class no plug-in knows are left empty (the caller reports them)."""
+    filled: dict[str, str] = {}
+    for lv in list(arch.levels) + [arch.compute]:
+        if lv.action_energy_pJ or getattr(lv, "is_dummy", False):
+            continue
+        try:
+            cls = get_estimator(lv.cls)
+        except CimscopeError:
+            continue
+        attrs = {k: v for k, v in (lv.attributes or {}).items() if k in cls.attributes}
+        try:
+            est = cls(**attrs).estimate()
+        except CimscopeError:
+            continue
+        acts = {a: float(c.energy_pJ) for a, c in est.actions.items()}
+        if "leak" not in acts and est.leakage_W:
+            acts["leak"] = est.leakage_W * arch.cycle_seconds * 1e12
+        lv.action_energy_pJ = acts
+        if not lv.area_um2:
+            lv.area_um2 = float(est.area_um2)
+        filled[lv.name] = f"cimscope.plugins {cls.component_name} ({est.percent_accuracy}% accuracy)"
+    return filled
+
+
+def missing_energy_levels(arch: ir.Arch) -> list[str]:
+    """Levels (storage, non-dummy, and compute) that have no energy per action at all."""
+    out = [lv.name for lv in arch.levels if not lv.action_energy_pJ and not lv.is_dummy]
+    if not arch.compute.action_energy_pJ:
+        out.append(arch.compute.name)
+    return out

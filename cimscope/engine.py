@@ -12,9 +12,41 @@ from __future__ import annotations
 from typing import Any, Optional, Protocol
 
 from cimscope import ir
+from cimscope.arch.plugin_costs import fill_missing_energies, missing_energy_levels  # noqa: F401 (their API)
 from cimscope.errors import UnknownNameError
+from cimscope.mappers import map_problem
+from cimscope.mappers.timeloop_mapper import run_mapper
+from cimscope.model import evaluate
+from cimscope.timeloop.binaries import require_binary, run_model
+from cimscope.timeloop.stats import stat_value
 
+#: The engines, one source of truth (the Study validates against it).
 ENGINES = ("builtin", "timeloop")
+
+
+def level_stats_from_blocks(blocks: list[dict]) -> dict[str, ir.LevelStats]:
+    """Typed per-level statistics from the blocks of a timeloop-model stats file (text written by Timeloop,
+    parsed by :mod:`cimscope.timeloop.stats`)."""
+    def num(x) -> float:
+        v = stat_value(x) if x is not None else None
+        return float(v or 0.0)
+
+    out = {}
+    for b in blocks or []:
+        ds = {name: ir.DataspaceStats(num(d.get("Utilized instances (max)")), num(d.get("Scalar reads (per-instance)")),
+                                      num(d.get("Scalar fills (per-instance)")),
+                                      num(d.get("Scalar updates (per-instance)")), num(d.get("Utilized capacity")))
+              for name, d in (b.get("dataspaces") or {}).items()}
+        out[b["name"]] = ir.LevelStats(b["name"], b.get("kind", "buffer"), num((b.get("stats") or {}).get("Cycles")),
+                                       num((b.get("stats") or {}).get("Energy (total)")), ds)
+    return out
+
+
+def with_level_stats(result: ir.Result) -> ir.Result:
+    """``result`` with :attr:`ir.Result.level_stats` filled from its stats blocks when it has none."""
+    if not result.level_stats and result.extra.get("levels"):
+        result.level_stats = level_stats_from_blocks(result.extra["levels"])
+    return result
 
 
 class Engine(Protocol):
@@ -35,13 +67,11 @@ class BuiltinEngine:
         self.cache = cache
 
     def evaluate(self, problem: ir.Problem, arch: ir.Arch, mapping: ir.Mapping) -> ir.Result:
-        from cimscope.model import evaluate
         return evaluate(problem, arch, mapping)
 
     def map(self, problem: ir.Problem, arch: ir.Arch, *, objective: str = "edp", budget_s: Optional[float] = None,
             max_evaluations: Optional[int] = None, seed: int = 0, constraints: Any = None
             ) -> tuple[ir.Mapping, ir.Result]:
-        from cimscope.mappers import map_problem
         return map_problem(problem, arch, objective=objective, budget_s=budget_s, max_evaluations=max_evaluations,
                            seed=seed, constraints=constraints, cache=self.cache, progress=self.progress)
 
@@ -50,22 +80,21 @@ class TimeloopEngine:
     name = "timeloop"
 
     def __init__(self, *, out_dir: Optional[str] = None, check: bool = True) -> None:
-        from cimscope.timeloop.binaries import require_binary
         self.out_dir = out_dir
         if check:
             require_binary("timeloop-model")
 
     def evaluate(self, problem: ir.Problem, arch: ir.Arch, mapping: ir.Mapping) -> ir.Result:
-        from cimscope.timeloop.binaries import run_model
-        return run_model(problem, arch, mapping, out_dir=self.out_dir)
+        return with_level_stats(run_model(problem, arch, mapping, out_dir=self.out_dir))
 
     def map(self, problem: ir.Problem, arch: ir.Arch, *, objective: str = "edp", budget_s: Optional[float] = None,
             max_evaluations: Optional[int] = None, seed: int = 0, constraints: Any = None
             ) -> tuple[ir.Mapping, ir.Result]:
-        from cimscope.mappers import _as_constraints
-        from cimscope.mappers.timeloop_mapper import run_mapper
-        return run_mapper(problem, arch, objective=objective, budget_s=budget_s, max_evaluations=max_evaluations,
-                          seed=seed, constraints=_as_constraints(constraints, arch, problem), out_dir=self.out_dir)
+        """timeloop-mapper; ``constraints``: a :class:`cimscope.timeloop.constraints.Constraints` or None (the
+        builtin engine also takes the dict and list forms of :func:`cimscope.mappers.map_problem`)."""
+        m, r = run_mapper(problem, arch, objective=objective, budget_s=budget_s, max_evaluations=max_evaluations,
+                          seed=seed, constraints=constraints, out_dir=self.out_dir)
+        return m, with_level_stats(r)
 
 
 def get_engine(name: str = "builtin", **kw: Any) -> Engine:
@@ -77,42 +106,3 @@ def get_engine(name: str = "builtin", **kw: Any) -> Engine:
     raise UnknownNameError("engine", name, ENGINES)
 
 
-# ---------------------------------------------------------------------------------------------------------
-# Energies for levels without an ERT row
-# ---------------------------------------------------------------------------------------------------------
-
-def fill_missing_energies(arch: ir.Arch) -> dict[str, str]:
-    """Estimate ``action_energy_pJ`` (and area) of levels that have none, with cimscope's own plug-in models
-    (:func:`cimscope.plugins.base.estimate`) when a level's class is one of them. Returns level -> source
-    for the levels filled; levels whose class no plug-in knows are left empty (the caller reports them)."""
-    from cimscope.errors import CimscopeError
-    filled: dict[str, str] = {}
-    for lv in list(arch.levels) + [arch.compute]:
-        if lv.action_energy_pJ or getattr(lv, "is_dummy", False):
-            continue
-        try:
-            from cimscope.plugins.base import get_estimator
-            cls = get_estimator(lv.cls)
-        except (CimscopeError, ImportError):
-            continue
-        attrs = {k: v for k, v in (lv.attributes or {}).items() if k in cls.attributes}
-        try:
-            est = cls(**attrs).estimate()
-        except CimscopeError:
-            continue
-        acts = {a: float(c.energy_pJ) for a, c in est.actions.items()}
-        if "leak" not in acts and est.leakage_W:
-            acts["leak"] = est.leakage_W * arch.cycle_seconds * 1e12
-        lv.action_energy_pJ = acts
-        if not lv.area_um2:
-            lv.area_um2 = float(est.area_um2)
-        filled[lv.name] = f"cimscope.plugins {cls.component_name} ({est.percent_accuracy}% accuracy)"
-    return filled
-
-
-def missing_energy_levels(arch: ir.Arch) -> list[str]:
-    """Levels (storage, non-dummy, and compute) that have no energy per action at all."""
-    out = [lv.name for lv in arch.levels if not lv.action_energy_pJ and not lv.is_dummy]
-    if not arch.compute.action_energy_pJ:
-        out.append(arch.compute.name)
-    return out

@@ -307,6 +307,30 @@ class DataspaceAccesses:
 
 
 @dataclass
+class DataspaceStats:
+    """One dataspace at one storage level, as Timeloop reports it: per-instance scalar counts (words) and the
+    number of instances that hold a tile (``Utilized instances (max)``)."""
+
+    instances: float = 0.0
+    reads: float = 0.0                         # scalar reads per instance
+    fills: float = 0.0
+    updates: float = 0.0
+    tile_words: float = 0.0                    # utilized capacity per instance
+
+
+@dataclass
+class LevelStats:
+    """One level of an engine result (the typed form of a timeloop-model stats block): its kind
+    ("buffer" or "arithmetic"), the cycles it needs, its energy, and per dataspace the counts above."""
+
+    name: str
+    kind: str = "buffer"
+    cycles: float = 0.0
+    energy_pJ: float = 0.0
+    dataspaces: dict[str, DataspaceStats] = field(default_factory=dict)
+
+
+@dataclass
 class Result:
     """Evaluation of one operator on one architecture under one mapping."""
 
@@ -320,10 +344,18 @@ class Result:
     op_name: str = ""
     cycle_seconds: float = 1e-9
     extra: dict[str, Any] = field(default_factory=dict)  # CiM/AP post-processing terms, per-action energy ...
+    #: per level (arithmetic first, then storage innermost first, as timeloop-model numbers them); filled by
+    #: the builtin model and from timeloop-model's stats alike, so post-processing passes read numbers
+    level_stats: dict[str, LevelStats] = field(default_factory=dict)
 
     @property
     def latency_s(self) -> float:
         return self.cycles * self.cycle_seconds
+
+    @property
+    def compute_cycles(self) -> float:
+        """Cycles of the arithmetic level alone (before any bandwidth slowdown)."""
+        return next((float(s.cycles) for s in self.level_stats.values() if s.kind == "arithmetic"), 0.0)
 
     @property
     def edp_Js(self) -> float:
@@ -334,6 +366,42 @@ class Result:
         d["latency_s"] = self.latency_s
         d["edp_Js"] = self.edp_Js
         return d
+
+
+# ---------------------------------------------------------------------------------------------------------
+# CiM hardware
+# ---------------------------------------------------------------------------------------------------------
+
+@dataclass(frozen=True)
+class CimArray:
+    """One CiM array (a macro or a parametric array) as hardware, at one technology, clock and bit width:
+    built from any CiM plug-in by :func:`cimscope.arch.plugin_costs.cim_array`."""
+
+    name: str
+    Rp: int                       # rows computing in parallel (reduction)
+    Cp: int                       # columns computing in parallel (output channels)
+    Rh: int                       # weights held per cell group along the rows (sequential)
+    Ch: int                       # weights held per cell group along the columns (sequential)
+    area_x: float                 # area relative to a plain SRAM array of the same ``array_bytes``
+    latency_s: float              # one MAC wave (Rp x Cp MACs)
+    latency_cycles: int           # ceil(latency_s / cycle)
+    mac_energy_pJ: float          # per MAC
+    write_energy_pJ: float        # per weight word written
+    array_bytes: int              # storage of one array (its memory-mode capacity; the plug-in says)
+    read_energy_pJ: float = 0.0   # per word read in memory mode (NonGEMM); 0 for compute reads
+    leak_W: float = 0.0           # per array
+    word_bits: int = 8
+    source: str = ""
+    write_latency_s: float = 0.0  # per weight word written into one array (words of one array are serial)
+
+    @property
+    def parallel_macs(self) -> int:
+        return self.Rp * self.Cp
+
+    @property
+    def weights_per_array(self) -> int:
+        """Weight words one array can compute with (WWW template: Rp x Cp cells x Rh x Ch)."""
+        return self.Rp * self.Cp * self.Rh * self.Ch
 
 
 # ---------------------------------------------------------------------------------------------------------

@@ -1,6 +1,6 @@
 """Tile quantization: run a GEMM whose dimensions factor badly on padded tiles, as real GPUs do.
 
-Timeloop (and the builtin mapper, and the WWW CiM mapping of :mod:`cimscope.cim`) only accept perfect
+Timeloop (and the builtin mapper, and the WWW CiM mapping of :mod:`cimscope.pipeline.cim_map`) only accept perfect
 factorisations: a dimension of prime size (ViT's 197 tokens) cannot be split over the 108 SMs, the 4
 sub-partitions, the tensor-core MACs or the columns of a CiM array, so its whole extent runs sequentially
 (ViT-B/16's attention QK^T, B=12 M=N=197 K=64, maps to 12-way parallelism: 27.5 us on a100_like, 55x its
@@ -27,6 +27,7 @@ from functools import lru_cache
 from typing import Optional
 
 from cimscope import ir
+from cimscope.model.nest import hardware_fanouts
 
 #: Round awkward dimensions up to the next multiple of one of these (and of the architecture's fanouts).
 MULTIPLES = (2, 4, 8, 16, 32)
@@ -50,9 +51,8 @@ def largest_divisor_at_most(n: int, bound: int) -> int:
 def fanouts(arch: ir.Arch) -> tuple[int, ...]:
     """The spatial fanouts of ``arch`` (per level, the X and the Y fanout separately, as the mapper splits
     them: :func:`cimscope.model.nest.hardware_fanouts`), plus, on a CiM hierarchy, the array's rows Rp,
-    columns Cp and the sequential Rh x Ch slots of a cell (:func:`cimscope.cim.cim_mapping` fills those with
+    columns Cp and the sequential Rh x Ch slots of a cell (:func:`cimscope.pipeline.cim_map.cim_mapping` fills those with
     divisors too)."""
-    from cimscope.model.nest import hardware_fanouts
     out: set[int] = {f for xy in hardware_fanouts(arch) for f in xy if f > 1}
     for lv in arch.levels:
         a = lv.attributes

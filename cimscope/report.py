@@ -9,6 +9,7 @@ from __future__ import annotations
 import csv
 import io
 import math
+from pathlib import Path
 from typing import Any, Optional
 
 from cimscope import ir
@@ -141,7 +142,6 @@ def network_text(nr: ir.NetworkResult, *, top: Optional[int] = None) -> str:
 
 
 def write_network(nr: ir.NetworkResult, out_dir) -> list[str]:
-    from pathlib import Path
     out = Path(out_dir)
     stem = f"{nr.model}_{nr.arch}_{nr.placement}" + (f"_{nr.primitive}" if nr.primitive else "")
     p1 = write_json(out / f"{stem}.json", nr.to_dict())
@@ -304,7 +304,6 @@ def plot_model(grid, model: str, out_dir) -> list[str]:
     import matplotlib
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
-    from pathlib import Path
 
     out = Path(out_dir)
     nets = [(cfg.label(), grid.networks[(model, cfg.label())]) for cfg in grid.configs
@@ -362,7 +361,6 @@ def plot_model(grid, model: str, out_dir) -> list[str]:
 
 
 def write_compare(grid, out_dir, *, plots: bool = True) -> list[str]:
-    from pathlib import Path
     out = Path(out_dir)
     rows = compare_rows(grid)
     gains = gains_rows(grid)

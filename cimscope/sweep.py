@@ -1,8 +1,9 @@
 """Run a grid of (model, architecture, placement, primitive) evaluations on a local process pool or on a Dask
 cluster, with per-operator results cached on disk so that a re-run resumes instead of recomputing.
 
-The unit of work is one GEMM operator shape under one configuration (:func:`cimscope.evaluate.gemm_key`:
-shape, architecture with its ERT, placement, primitive, mapping options, engine). Equal shapes within and
+The unit of work is one GEMM operator shape under one :class:`cimscope.study.Study`
+(:func:`cimscope.study.result_key`: shape, the study's fields, the placed architecture with its ERT): the one
+result cache of cimscope is keyed on it. Equal shapes within and
 across models are computed once. Workers only compute; the calling process writes every result to the cache
 as soon as it arrives (atomic writes: an interrupted run keeps everything finished so far) and assembles the
 network results (NonGEMM operators are costed there: they take microseconds).
@@ -18,9 +19,16 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Optional
 
+from tqdm import tqdm
+
 from cimscope import ir
 from cimscope.atomic import write_json
 from cimscope.errors import CimscopeError, InputError
+from cimscope.pipeline.gemm import evaluate_gemm
+from cimscope.pipeline.network import assemble, op_evaluation
+from cimscope.pipeline.nongemm import evaluate_nongemm
+from cimscope.pipeline.residency import check_capacity
+from cimscope.study import Study, result_key
 
 DEFAULT_CACHE_DIR = ".cimscope_cache/results"
 
@@ -58,9 +66,8 @@ class ResultCache:
         return {"hits": self.hits, "misses": self.misses, "writes": self.writes, "dir": str(self.root)}
 
 
-def _compute(op_dict: dict, cfg) -> tuple[Optional[dict], Optional[str]]:
+def compute(op_dict: dict, cfg: Study) -> tuple[Optional[dict], Optional[str]]:
     """Worker body: one GEMM result, or the error message (bad configurations do not stop the grid)."""
-    from cimscope.evaluate import evaluate_gemm
     op = ir.Op.from_dict(op_dict)
     try:
         return evaluate_gemm(op, cfg), None
@@ -79,57 +86,129 @@ class GridResult:
     stats: dict[str, Any] = field(default_factory=dict)
 
 
-def run_grid(workloads: dict[str, ir.Workload], configs: list, *, workers: Optional[int] = None,
-             scheduler: Optional[str] = None, client: Any = None, cache_dir: Optional[str] = DEFAULT_CACHE_DIR,
-             progress: bool = True) -> GridResult:
-    """Evaluate every workload under every :class:`cimscope.evaluate.EvalConfig`.
-
-    ``scheduler``: a Dask scheduler address (``tcp://host:8786``, or the ``inproc://`` address of an
-    in-process ``distributed.LocalCluster``); ``client``: an existing ``distributed.Client``. Otherwise a
-    local process pool of ``workers`` processes (default: the CPU count; 1 runs in this process).
-    """
-    from cimscope.evaluate import assemble, evaluate_nongemm, gemm_key, op_evaluation
-
-    t0 = time.perf_counter()
-    cache = ResultCache(cache_dir) if cache_dir else None
-    configs = [c.normalized() for c in configs]
-    seen = set()
-    uniq = []
+def unique(configs: list[Study]) -> list[Study]:
+    """``configs`` without repeats, in order."""
+    seen: set = set()
+    out = []
     for c in configs:
         if c not in seen:
             seen.add(c)
-            uniq.append(c)
-    configs = uniq
+            out.append(c)
+    return out
 
-    # unique GEMM tasks
-    tasks: dict[str, tuple[ir.Op, Any]] = {}
-    errors: dict[tuple[str, str], str] = {}
+
+def gemm_tasks(workloads: dict[str, ir.Workload], configs: list[Study], errors: dict
+               ) -> dict[str, tuple[ir.Op, Study]]:
+    """The unique (GEMM shape, Study) tasks by result key; resident-weight configurations whose weights do
+    not fit are recorded in ``errors`` instead."""
+    tasks: dict[str, tuple[ir.Op, Study]] = {}
     for model, wl in workloads.items():
         for cfg in configs:
             if cfg.resident_weights:           # the network's weights must fit where they reside
-                from cimscope.resident import check_capacity
                 try:
                     check_capacity(wl, cfg)
                 except InputError as exc:
                     errors[(model, cfg.label())] = str(exc)
                     continue
             for op in wl.gemm_ops():
-                key = gemm_key(op, cfg)
-                tasks.setdefault(key, (op, cfg))
+                tasks.setdefault(result_key(op, cfg), (op, cfg))
+    return tasks
+
+
+def run_dask(todo: list[str], tasks: dict, finish, scheduler: Optional[str], client: Any) -> None:
+    """Compute ``todo`` on a Dask cluster (``client``, or a new client of ``scheduler``)."""
+    own = None
+    if client is None:
+        try:
+            from dask.distributed import Client
+        except ImportError as exc:  # pragma: no cover - dask is a dependency
+            raise InputError(f"--scheduler needs dask.distributed: {exc}") from None
+        try:
+            own = client = Client(scheduler, timeout="20s")
+        except (OSError, TimeoutError, ValueError) as exc:
+            raise InputError(f"cannot reach the Dask scheduler at {scheduler!r}: {exc}") from None
+    try:
+        from dask.distributed import as_completed as dask_completed
+        futs = {}
+        for key in todo:
+            op, cfg = tasks[key]
+            futs[client.submit(compute, op.to_dict(), cfg, key=f"cimscope-{key}", pure=False)] = key
+        for f in dask_completed(list(futs)):
+            value, err = f.result()
+            finish(futs[f], value, err)
+    finally:
+        if own is not None:
+            own.close()
+
+
+def run_local(todo: list[str], tasks: dict, finish, workers: Optional[int]) -> str:
+    """Compute ``todo`` in this process or on a local process pool; returns the backend's name."""
+    n = workers if workers is not None else (os.cpu_count() or 1)
+    if n <= 1 or len(todo) == 1:
+        for key in todo:
+            op, cfg = tasks[key]
+            finish(key, *compute(op.to_dict(), cfg))
+        return "in-process"
+    # forkserver (spawn where unavailable): forking this possibly multi-threaded process (tqdm, dask, BLAS
+    # threads) could deadlock the children
+    methods = multiprocessing.get_all_start_methods()
+    ctx = multiprocessing.get_context("forkserver" if "forkserver" in methods else "spawn")
+    with ProcessPoolExecutor(max_workers=n, mp_context=ctx) as pool:
+        futs = {pool.submit(compute, tasks[k][0].to_dict(), tasks[k][1]): k for k in todo}
+        for f in as_completed(futs):
+            finish(futs[f], *f.result())
+    return f"process pool ({n})"
+
+
+def networks_of(workloads: dict[str, ir.Workload], configs: list[Study], results: dict, failures: dict,
+                errors: dict) -> dict[tuple[str, str], ir.NetworkResult]:
+    """Assemble every (model, configuration) from the GEMM records (NonGEMM operators costed here)."""
+    networks: dict[tuple[str, str], ir.NetworkResult] = {}
+    for model, wl in workloads.items():
+        for cfg in configs:
+            if (model, cfg.label()) in errors:
+                continue
+            rows, err = [], None
+            for op in wl.ops:
+                if op.is_gemm:
+                    key = result_key(op, cfg)
+                    if key in failures:
+                        err = failures[key]
+                        break
+                    rows.append(op_evaluation(op, results[key], cfg.arch))
+                else:
+                    rows.append(op_evaluation(op, evaluate_nongemm(op, cfg), cfg.arch))
+            if err is not None:
+                errors[(model, cfg.label())] = err
+            else:
+                networks[(model, cfg.label())] = assemble(wl, cfg, rows)
+    return networks
+
+
+def run_grid(workloads: dict[str, ir.Workload], configs: list, *, workers: Optional[int] = None,
+             scheduler: Optional[str] = None, client: Any = None, cache_dir: Optional[str] = DEFAULT_CACHE_DIR,
+             progress: bool = True) -> GridResult:
+    """Evaluate every workload under every :class:`cimscope.study.Study`.
+
+    ``scheduler``: a Dask scheduler address (``tcp://host:8786``, or the ``inproc://`` address of an
+    in-process ``distributed.LocalCluster``); ``client``: an existing ``distributed.Client``. Otherwise a
+    local process pool of ``workers`` processes (default: the CPU count; 1 runs in this process).
+    """
+    t0 = time.perf_counter()
+    cache = ResultCache(cache_dir) if cache_dir else None
+    configs = unique(configs)
+    errors: dict[tuple[str, str], str] = {}
+    tasks = gemm_tasks(workloads, configs, errors)
     results: dict[str, dict] = {}
     failures: dict[str, str] = {}
-    todo = []
-    for key, (op, cfg) in tasks.items():
+    for key in tasks:
         r = cache.get(key) if cache is not None else None
         if r is not None:
             results[key] = r
-        else:
-            todo.append(key)
+    todo = [k for k in tasks if k not in results]
     hits = len(results)
-
     bar = None
     if progress and todo:
-        from tqdm import tqdm
         bar = tqdm(total=len(todo), desc="GEMM shapes x configurations", unit="task")
 
     def finish(key: str, value: Optional[dict], err: Optional[str]) -> None:
@@ -143,72 +222,14 @@ def run_grid(workloads: dict[str, ir.Workload], configs: list, *, workers: Optio
             bar.update(1)
 
     backend = "none"
-    if todo:
-        if client is not None or scheduler:
-            backend = "dask"
-            own = None
-            if client is None:
-                try:
-                    from dask.distributed import Client
-                except ImportError as exc:  # pragma: no cover - dask is a dependency
-                    raise InputError(f"--scheduler needs dask.distributed: {exc}") from None
-                try:
-                    own = client = Client(scheduler, timeout="20s")
-                except (OSError, TimeoutError, ValueError) as exc:
-                    raise InputError(f"cannot reach the Dask scheduler at {scheduler!r}: {exc}") from None
-            try:
-                from dask.distributed import as_completed as dask_completed
-                futs = {}
-                for key in todo:
-                    op, cfg = tasks[key]
-                    f = client.submit(_compute, op.to_dict(), cfg, key=f"cimscope-{key}", pure=False)
-                    futs[f] = key
-                for f in dask_completed(list(futs)):
-                    value, err = f.result()
-                    finish(futs[f], value, err)
-            finally:
-                if own is not None:
-                    own.close()
-        else:
-            n = workers if workers is not None else (os.cpu_count() or 1)
-            if n <= 1 or len(todo) == 1:
-                backend = "in-process"
-                for key in todo:
-                    op, cfg = tasks[key]
-                    finish(key, *_compute(op.to_dict(), cfg))
-            else:
-                backend = f"process pool ({n})"
-                # forkserver (spawn where unavailable): forking this possibly multi-threaded process (tqdm,
-                # dask, BLAS threads) could deadlock the children
-                methods = multiprocessing.get_all_start_methods()
-                ctx = multiprocessing.get_context("forkserver" if "forkserver" in methods else "spawn")
-                with ProcessPoolExecutor(max_workers=n, mp_context=ctx) as pool:
-                    futs = {pool.submit(_compute, tasks[k][0].to_dict(), tasks[k][1]): k for k in todo}
-                    for f in as_completed(futs):
-                        finish(futs[f], *f.result())
+    if todo and (client is not None or scheduler):
+        backend = "dask"
+        run_dask(todo, tasks, finish, scheduler, client)
+    elif todo:
+        backend = run_local(todo, tasks, finish, workers)
     if bar is not None:
         bar.close()
-
-    networks: dict[tuple[str, str], ir.NetworkResult] = {}
-    for model, wl in workloads.items():
-        for cfg in configs:
-            if (model, cfg.label()) in errors:
-                continue
-            rows = []
-            err = None
-            for op in wl.ops:
-                if op.is_gemm:
-                    key = gemm_key(op, cfg)
-                    if key in failures:
-                        err = failures[key]
-                        break
-                    rows.append(op_evaluation(op, results[key], cfg.arch))
-                else:
-                    rows.append(op_evaluation(op, evaluate_nongemm(op, cfg), cfg.arch))
-            if err is not None:
-                errors[(model, cfg.label())] = err
-            else:
-                networks[(model, cfg.label())] = assemble(wl, cfg, rows)
+    networks = networks_of(workloads, configs, results, failures, errors)
     stats = {"gemm_tasks": len(tasks), "cache_hits": hits, "computed": len(todo) - len(failures),
              "failed": len(failures), "backend": backend, "seconds": time.perf_counter() - t0,
              "cache_dir": str(cache.root) if cache is not None else None}

@@ -123,13 +123,13 @@ def test_unwritable_out_or_cache_dir_is_a_one_line_error_before_any_work(tmp_pat
 
 
 def test_result_write_failure_is_an_input_error(tmp_path):
-    from cimscope.cli.evaluate import _write
+    from cimscope.cli.evaluate import write
     from cimscope.errors import InputError
 
     def full_disk(result, out, **kw):
         raise OSError(28, "No space left on device")
     with pytest.raises(InputError, match="cannot write the results \\(No space left on device\\)"):
-        _write(full_disk, None, tmp_path)
+        write(full_disk, None, tmp_path)
 
 
 def _www_gemms():

@@ -6,8 +6,10 @@ import pytest
 
 from cimscope import ir
 from cimscope.arch.placements import place
-from cimscope.cim import (CimOptions, StreamLevel, cim_mapping, classify_dims, postprocess, roofline_s, simt_cost,
-                          unique_bytes)
+from cimscope.gpu.roofline import roofline_s, unique_bytes
+from cimscope.gpu.simt import StreamLevel, simt_cost
+from cimscope.pipeline.cim_latency import postprocess
+from cimscope.pipeline.cim_map import CimOptions, cim_mapping, classify_dims
 from cimscope.errors import MappingError
 from cimscope.evaluate import gemm_op
 

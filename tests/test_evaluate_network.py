@@ -6,7 +6,7 @@ import pytest
 
 from cimscope import ir
 from cimscope.arch.builders import build_arch
-from cimscope.cim import roofline_s
+from cimscope.gpu.roofline import roofline_s
 from cimscope.errors import MappingError
 from cimscope.evaluate import EvalConfig, evaluate_network, evaluate_nongemm, gemm_op
 

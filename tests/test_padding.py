@@ -4,7 +4,7 @@ import pytest
 
 from cimscope import ir
 from cimscope.arch.builders import build_arch
-from cimscope.cim import roofline_s
+from cimscope.gpu.roofline import roofline_s
 from cimscope.evaluate import EvalConfig, evaluate_gemm, evaluate_op, gemm_op, placed_arch
 from cimscope.padding import (MAX_MAC_OVERHEAD, awkward_dims, candidate_paddings, fanouts, pad, padded_sizes,
                               padding_info, padding_note)
@@ -98,7 +98,7 @@ def test_nice_gemm_is_not_padded():
 
 
 def test_prime_attention_gemm_padded_on_cim(monkeypatch):
-    import cimscope.padding
+    import cimscope.pipeline.candidates
     op = attention_qk()
     cfg = EvalConfig(arch="a100_like", placement="rf", primitive="analog6T")
     padded = evaluate_gemm(op, cfg)
@@ -109,7 +109,7 @@ def test_prime_attention_gemm_padded_on_cim(monkeypatch):
     mac_pJ = pa.gemm.compute.action_energy_pJ["compute"]
     assert padded["energy_pJ_per_level"]["CiM_RF_MAC"] == pytest.approx(info["padded_macs"] * mac_pJ)
     # without padding N = 197 fills 1 of the 4 columns of an array: far slower
-    monkeypatch.setattr(cimscope.padding, "candidate_paddings", lambda problem, arch: [])
+    monkeypatch.setattr(cimscope.pipeline.candidates, "candidate_paddings", lambda problem, arch: [])
     plain = evaluate_gemm(op, cfg)
     assert "padding" not in plain["extra"]
     assert plain["energy_pJ_per_level"]["CiM_RF_MAC"] == pytest.approx(op.macs * mac_pJ)

@@ -155,13 +155,13 @@ def test_default_is_the_per_inference_result(tiny):
     import hashlib
     import json
     from dataclasses import asdict
-    from cimscope.evaluate import RESULT_VERSION, _fingerprint
+    from cimscope.study import RESULT_VERSION, fingerprint
     op = tiny.gemm_ops()[0]
     cfg = EvalConfig(arch="a100_sm", placement="smem", primitive="digital6T")
     old = asdict(cfg)
     old.pop("resident_weights")
     payload = {"v": RESULT_VERSION, "shape": op.shape_key(), "cfg": old,
-               "arch": _fingerprint("a100_sm", "smem", "digital6T", 8, "www")}
+               "arch": fingerprint(cfg, 8)}
     assert gemm_key(op, cfg) == hashlib.sha1(json.dumps(payload, sort_keys=True, default=str).encode()).hexdigest()
     assert gemm_key(op, EvalConfig(arch="a100_sm", placement="smem", primitive="digital6T",
                                    resident_weights=True)) != gemm_key(op, cfg)
@@ -170,7 +170,7 @@ def test_default_is_the_per_inference_result(tiny):
 
 
 def test_resident_cim_through_timeloop_stats_equals_builtin(standin_binaries, tiny):
-    """The removal reads the per-level blocks of timeloop-model's stats file just as the builtin's."""
+    """The removal reads the typed per-level stats read from timeloop-model's stats file just as the builtin's."""
     kw = dict(cache=None, resident_weights=True)
     tl = evaluate_network(tiny, "a100_sm", "smem", "digital6T", engine="timeloop", **kw)
     bi = evaluate_network(tiny, "a100_sm", "smem", "digital6T", engine="builtin", **kw)

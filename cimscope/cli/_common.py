@@ -3,6 +3,8 @@ from __future__ import annotations
 
 import json
 import sys
+import tempfile
+from pathlib import Path
 from typing import Any
 
 import yaml
@@ -36,8 +38,6 @@ def parse_attrs(pairs: list[str] | None) -> dict[str, Any]:
 def writable_dir(path: Any, option: str = "--out") -> Any:
     """Create folder ``path`` and check that files can be written in it, before any long work starts.
     InputError (one line: the option, the folder, the OS reason) otherwise. Returns ``path``."""
-    import tempfile
-    from pathlib import Path
     try:
         Path(path).mkdir(parents=True, exist_ok=True)
         with tempfile.TemporaryFile(dir=path):

@@ -1,1 +1,1 @@
-"""GPU baseline execution model: tensor cores, SIMT NonGEMM cost, launch/dispatch, fusion, roofline."""
+"""GPU baseline execution model: SIMT NonGEMM cost (simt), roofline, kernel launch/dispatch (execution), fusion."""

@@ -1,4 +1,4 @@
-"""Steady-state inference with resident weights (``evaluate_network(..., resident_weights=True)``).
+"""Residency pass: steady-state inference with resident weights (``Study.resident_weights``).
 
 In repeated inference the network's static weights (GEMM operators whose ``attrs["dynamic_weight"]`` is
 false; attention QK^T / AV multiply two activations and still stream) are preloaded once into the on-chip
@@ -7,7 +7,7 @@ level that holds them and stay there, so the one-time load is amortised to zero 
 * CiM placements: the weights live in the CiM arrays. Their capacity is the placement's total CiM weight
   capacity (:attr:`cimscope.arch.placements.CimPlacement.weight_capacity_bytes`). Per inference there are
   no HBM/DRAM (or intermediate level) accesses of the weights and no weight writes into the arrays: neither
-  their write energy nor the write latency ``W x t_w`` of :func:`cimscope.cim.postprocess`. The arrays'
+  their write energy nor the write latency ``W x t_w`` of :mod:`cimscope.pipeline.cim_latency`. The arrays'
   compute reads of their weights (0 pJ, part of the MAC) stay. Weight duplication into idle arrays is
   off (the arrays hold each weight of the network once; operators run one after another on the cells
   that hold their weights).
@@ -20,12 +20,12 @@ level that holds them and stay there, so the one-time load is amortised to zero 
 If the network's static weight bytes exceed the level's capacity, :func:`check_capacity` raises InputError
 naming the missing bytes.
 
-How the removal is done (:func:`remove_weight_traffic`): a post-processing of the engine's labelled
-per-level, per-dataspace counts (``Result.extra["levels"]``, the blocks of a timeloop-model stats file,
-written by the builtin engine and parsed from real Timeloop output alike). Timeloop cannot express
-"resident" directly: the outermost level must keep every dataspace, so the weights cannot bypass DRAM, and
-a fill of a level cannot be suppressed by a constraint. Per removed (level, dataspace, action), with the
-level's ERT and block size as the engine used them (Timeloop model/buffer.cpp):
+How the removal is done (:func:`remove_weight_traffic`): a post-processing of the engine's typed per-level,
+per-dataspace counts (:attr:`ir.Result.level_stats`: the builtin model fills them, and they are read from
+real Timeloop stats alike). Timeloop cannot express "resident" directly: the outermost level must keep every
+dataspace, so the weights cannot bypass DRAM, and a fill of a level cannot be suppressed by a constraint.
+Per removed (level, dataspace, action), with the level's ERT and block size as the engine used them
+(Timeloop model/buffer.cpp):
 
     energy removed = utilized instances x ceil(scalar accesses per instance / block size) x ERT energy
 
@@ -39,16 +39,42 @@ from __future__ import annotations
 
 import copy
 import math
+from dataclasses import replace
 from typing import Optional
 
 from cimscope import ir
-from cimscope.errors import InputError
+from cimscope.errors import CimscopeError, InputError
+from cimscope.model.cost import (FILL_ACTIONS, READ_ACTIONS, UPDATE_ACTIONS, action_energy, bandwidth_slowdown,
+                                 vector_accesses)
+from cimscope.pipeline.factors import tile_words
+from cimscope.study import Study, op_bits, placed
+
+ACTIONS = ("reads", "fills", "updates")
+
+
+def weight_bytes(op: ir.Op) -> float:
+    """Bytes of the operator's weight tensor (0 without one)."""
+    w = op.tensor("weight")
+    if w is None:
+        return 0.0
+    return tile_words(w, dict(op.dims), op.coefficients) * w.bits / 8
+
+
+def weights_name(problem: ir.Problem) -> str:
+    for t in problem.dataspaces:
+        if t.role == "weight":
+            return t.name
+    raise CimscopeError(f"problem {problem.name!r} has no weight dataspace")
+
+
+def is_resident(op: ir.Op, study: Study) -> bool:
+    """The operator's weights reside on chip under ``study`` (static weights, resident mode)."""
+    return study.resident_weights and not op.attrs.get("dynamic_weight") and op.tensor("weight") is not None
 
 
 def static_weight_bytes(workload: ir.Workload) -> float:
     """Bytes of the network's static GEMM weights, each occurrence counted (``Op.count``); operators of the
     same module with the same weight shape share one copy (a module called twice reuses its weights)."""
-    from cimscope.evaluate import weight_bytes
     seen: set = set()
     total = 0.0
     for op in workload.gemm_ops():
@@ -79,22 +105,21 @@ def baseline_level(arch: ir.Arch) -> ir.Level:
     return max(cands, key=lambda lv: level_bytes(lv) or 0)
 
 
-def check_capacity(workload: ir.Workload, cfg) -> dict:
-    """Where the network's static weights reside under ``cfg`` (an :class:`cimscope.evaluate.EvalConfig`);
-    InputError naming the missing bytes if they do not fit. Returns {level, weight_bytes, capacity_bytes}."""
-    from cimscope.evaluate import op_bits, placed_arch
+def check_capacity(workload: ir.Workload, study: Study) -> dict:
+    """Where the network's static weights reside under ``study``; InputError naming the missing bytes if
+    they do not fit. Returns {level, weight_bytes, capacity_bytes}."""
     need = static_weight_bytes(workload)
-    pa = placed_arch(cfg, max((op_bits(o) for o in workload.gemm_ops()), default=8))
+    pa = placed(study, max((op_bits(o) for o in workload.gemm_ops()), default=8))
     if pa.cim is None:
         lv = baseline_level(pa.gemm)
         name, have = lv.name, float(level_bytes(lv))
         what = f"on-chip level {name}"
     else:
         name, have = pa.cim_level.name, float(pa.cim.weight_capacity_bytes)
-        what = (f"CiM arrays at {cfg.placement} ({pa.cim.arrays} {pa.cim.primitive.name} arrays, level {name})")
+        what = (f"CiM arrays at {study.placement} ({pa.cim.arrays} {pa.cim.primitive.name} arrays, level {name})")
     if need > have:
         raise InputError(f"resident weights: {workload.model} has {need:,.0f} B of static weights but the "
-                         f"{what} of {cfg.arch} holds {have:,.0f} B: missing {need - have:,.0f} B")
+                         f"{what} of {study.arch} holds {have:,.0f} B: missing {need - have:,.0f} B")
     return {"level": name, "weight_bytes": need, "capacity_bytes": have}
 
 
@@ -108,56 +133,56 @@ def keep_weights_arch(arch: ir.Arch, level: str, weights: str) -> ir.Arch:
     return a
 
 
-def _stat(x) -> float:
-    from cimscope.timeloop.stats import stat_value
-    v = stat_value(x) if x is not None else None
-    return float(v or 0.0)
+def removed_level(lv: ir.Level, stats: ir.LevelStats, weights: str, actions: tuple[str, ...]
+                  ) -> tuple[ir.LevelStats, float, dict[str, float], float, float]:
+    """One buffer level without ``actions`` of dataspace ``weights``: (its new stats, energy removed, words
+    removed per action that had any, remaining reads and writes as the bandwidth check counts them)."""
+    e = lv.action_energy_pJ or {}
+    ert = {"reads": action_energy(e, READ_ACTIONS) or 0.0, "fills": action_energy(e, FILL_ACTIONS) or 0.0,
+           "updates": action_energy(e, UPDATE_ACTIONS) or 0.0}
+    removed, words, rd, wr = 0.0, {}, 0.0, 0.0
+    new_ds = {}
+    for ds, d in stats.dataspaces.items():
+        cnt = {k: float(getattr(d, k)) for k in ACTIONS}
+        if ds == weights:
+            for act in actions:
+                if cnt[act] > 0:
+                    removed += d.instances * vector_accesses(cnt[act], lv.block_size) * ert[act]
+                    words[act] = cnt[act] * d.instances
+                    cnt[act] = 0.0
+        new_ds[ds] = replace(d, **cnt)
+        rd += cnt["reads"]
+        wr += cnt["fills"] + cnt["updates"]
+    return replace(stats, dataspaces=new_ds), removed, words, rd, wr
 
 
 def remove_weight_traffic(result: ir.Result, arch: ir.Arch, weights: str,
                           remove: dict[str, tuple[str, ...]]) -> ir.Result:
     """``result`` without the accesses ``remove[level] = (actions ...)`` ("reads", "fills", "updates") of
     dataspace ``weights`` (see the module doc for the energy and cycle formulas)."""
-    from cimscope.model.cost import (FILL_ACTIONS, READ_ACTIONS, UPDATE_ACTIONS, action_energy,
-                                     bandwidth_slowdown, vector_accesses)
-    blocks = {b["name"]: b for b in (result.extra.get("levels") or [])}
-    arith = next((b for b in blocks.values() if b.get("kind") == "arithmetic"), None)
-    if arith is None:
-        raise InputError(f"{result.op_name or 'result'}: the engine result has no per-level blocks; "
+    if not any(s.kind == "arithmetic" for s in result.level_stats.values()):
+        raise InputError(f"{result.op_name or 'result'}: the engine result has no per-level statistics; "
                          f"cannot remove the resident weights' traffic")
-    compute_cycles = _stat(arith["stats"].get("Cycles"))
-    keys = {"reads": "Scalar reads (per-instance)", "fills": "Scalar fills (per-instance)",
-            "updates": "Scalar updates (per-instance)"}
+    compute_cycles = result.compute_cycles
     accesses = {lv: {ds: ir.DataspaceAccesses(**vars(a)) for ds, a in per.items()}
                 for lv, per in result.accesses.items()}
     per_level = dict(result.energy_pJ_per_level)
+    level_stats = dict(result.level_stats)
     removed_pJ: dict[str, float] = {}
     removed_words: dict[str, float] = {}
     level_cycles = []
     for lv in arch.levels:
-        b = blocks.get(lv.name)
-        if b is None or b.get("kind") != "buffer":
+        st = level_stats.get(lv.name)
+        if st is None or st.kind != "buffer":
             continue
-        e = lv.action_energy_pJ or {}
-        ert = {"reads": action_energy(e, READ_ACTIONS) or 0.0, "fills": action_energy(e, FILL_ACTIONS) or 0.0,
-               "updates": action_energy(e, UPDATE_ACTIONS) or 0.0}
-        rd = wr = 0.0
-        for ds, d in b["dataspaces"].items():
-            inst = _stat(d.get("Utilized instances (max)"))
-            cnt = {k: _stat(d.get(v)) for k, v in keys.items()}
-            if ds == weights and lv.name in remove:
-                for act in remove[lv.name]:
-                    if cnt[act] <= 0:
-                        continue
-                    de = inst * vector_accesses(cnt[act], lv.block_size) * ert[act]
-                    removed_pJ[lv.name] = removed_pJ.get(lv.name, 0.0) + de
-                    removed_words[f"{lv.name}.{act}"] = cnt[act] * inst
-                    per_level[lv.name] = per_level.get(lv.name, 0.0) - de
-                    if lv.name in accesses and ds in accesses[lv.name]:
-                        setattr(accesses[lv.name][ds], act, 0.0)
-                    cnt[act] = 0.0
-            rd += cnt["reads"]
-            wr += cnt["fills"] + cnt["updates"]
+        level_stats[lv.name], de, words, rd, wr = removed_level(lv, st, weights, remove.get(lv.name, ()))
+        if words:
+            removed_pJ[lv.name] = de
+            per_level[lv.name] = per_level.get(lv.name, 0.0) - de
+            for act, n in words.items():
+                removed_words[f"{lv.name}.{act}"] = n
+                if weights in accesses.get(lv.name, {}):
+                    setattr(accesses[lv.name][weights], act, 0.0)
         slow = bandwidth_slowdown(lv, rd, wr, compute_cycles)
         level_cycles.append(math.ceil(compute_cycles / slow - 1e-9) if slow > 0 else compute_cycles)
     cycles = float(max([compute_cycles] + level_cycles))
@@ -177,12 +202,13 @@ def remove_weight_traffic(result: ir.Result, arch: ir.Arch, weights: str,
     util = result.computes / (cycles * arch.compute.instances) if cycles > 0 else 0.0
     return ir.Result(energy_pJ=energy, cycles=cycles, computes=result.computes, utilization=util,
                      energy_pJ_per_level=per_level, accesses=accesses, engine=result.engine,
-                     op_name=result.op_name, cycle_seconds=result.cycle_seconds, extra=extra)
+                     op_name=result.op_name, cycle_seconds=result.cycle_seconds, extra=extra,
+                     level_stats=level_stats)
 
 
 def cim_removal(arch: ir.Arch) -> dict[str, tuple[str, ...]]:
     """CiM hierarchy: every access of the weights above the arrays, and the fills of the CiM cells."""
-    out = {lv.name: ("reads", "fills", "updates") for lv in arch.levels[:-1]}
+    out = {lv.name: ACTIONS for lv in arch.levels[:-1]}
     out[arch.levels[-1].name] = ("fills",)
     return out
 
@@ -194,5 +220,5 @@ def baseline_removal(arch: ir.Arch, level: str) -> dict[str, tuple[str, ...]]:
         if lv.name == level:
             out[lv.name] = ("fills",)
             break
-        out[lv.name] = ("reads", "fills", "updates")
+        out[lv.name] = ACTIONS
     return out

@@ -1,0 +1,132 @@
+"""Study: what to evaluate, validated once at the door.
+
+A :class:`Study` is one point of the design space: the architecture preset, where CiM goes (``placement``),
+which CiM array (``primitive``: a WWW macro or a parametric array, :func:`cimscope.arch.placements.primitives`),
+the engine, the CiM mapping options, the mapper budget, and the methodology (per-inference weight loads, or
+resident weights: the steady state of repeated inference). Every command builds one; every pass receives it.
+The rules live here, once:
+
+* the names are valid (arch preset, placement the arch has a level for, primitive, engine, rounding);
+* placement ``none`` has no primitive and no CiM options (they are reset, so equal studies compare equal
+  and share cache entries);
+* the engine's binaries exist (``timeloop``), else EngineError says what to install.
+
+Per-operator results are pure functions of (Study, operator shape): :func:`result_key` is the one cache key.
+"""
+from __future__ import annotations
+
+import functools
+import hashlib
+import json
+from dataclasses import asdict, dataclass
+from typing import Optional
+
+from cimscope import ir
+from cimscope.arch.builders import available_archs
+from cimscope.arch.placements import (PLACEMENTS, ROUNDINGS, PlacedArch, catalog_key, place, primitives,
+                                      valid_placements)
+from cimscope.engine import ENGINES, get_engine
+from cimscope.errors import InputError, UnknownNameError
+
+#: The primitive reported with placement "none" (no CiM: it changes nothing).
+DEFAULT_PRIMITIVE = "analog6T"
+#: Bump when the meaning of cached per-operator results changes.
+RESULT_VERSION = 2          # 2: awkward dimensions padded (cimscope.padding)
+
+
+def arch_placements(arch: str) -> tuple[str, ...]:
+    """Placements ``arch`` has a level for (``none`` first)."""
+    return tuple(valid_placements(placed_cached(arch, "none", None, 8, "www", catalog_key()).base))
+
+
+@dataclass(frozen=True)
+class Study:
+    """One configuration (everything a per-operator result depends on besides the operator); validated and
+    normalised at construction (see the module doc)."""
+
+    arch: str = "a100_like"
+    placement: str = "none"
+    primitive: Optional[str] = None
+    engine: str = "builtin"
+    interleave: bool = True
+    duplicate: bool = True
+    weight_reload: bool = True
+    rounding: str = "www"
+    mapper_budget_s: Optional[float] = None
+    mapper_max_evaluations: Optional[int] = None
+    resident_weights: bool = False     # steady state: static weights preloaded once (pipeline.residency)
+
+    def __post_init__(self) -> None:
+        if self.arch not in available_archs():
+            raise UnknownNameError("arch", self.arch, available_archs())
+        valid = arch_placements(self.arch)
+        if self.placement not in valid:
+            hint = f"arch {self.arch} has no level for placement {self.placement!r}" \
+                if self.placement in PLACEMENTS else ""
+            raise UnknownNameError("placement", self.placement, valid, hint=hint)
+        if self.placement == "none":
+            for name, value in (("primitive", None), ("interleave", True), ("duplicate", True),
+                                ("weight_reload", True), ("rounding", "www")):
+                object.__setattr__(self, name, value)
+        elif self.primitive not in primitives():
+            raise UnknownNameError("primitive", str(self.primitive), primitives())
+        if self.engine not in ENGINES:
+            raise UnknownNameError("engine", self.engine, ENGINES)
+        if self.rounding not in ROUNDINGS:
+            raise UnknownNameError("array rounding", self.rounding, ROUNDINGS)
+        if self.mapper_budget_s is not None and self.mapper_budget_s <= 0:
+            raise InputError(f"mapper budget must be > 0 s, got {self.mapper_budget_s}")
+        if self.mapper_max_evaluations is not None and self.mapper_max_evaluations < 1:
+            raise InputError(f"mapper evaluations must be >= 1, got {self.mapper_max_evaluations}")
+        if self.engine != "builtin":
+            get_engine(self.engine)    # raises EngineError (what to install) when its binaries are missing
+
+    def normalized(self) -> "Study":
+        """The study itself (normalised at construction; kept for callers of the former EvalConfig)."""
+        return self
+
+    def options(self) -> dict:
+        d = asdict(self)
+        for k in ("arch", "placement", "primitive", "engine"):
+            d.pop(k)
+        return d
+
+    def label(self) -> str:
+        return "baseline" if self.placement == "none" else f"{self.placement}/{self.primitive}"
+
+
+def op_bits(op: ir.Op) -> int:
+    """Datapath width for an operator: its widest tensor."""
+    return max(t.bits for t in op.tensors) if op.tensors else 8
+
+
+@functools.lru_cache(maxsize=256)
+def placed_cached(arch: str, placement: str, primitive: Optional[str], bits: int, rounding: str,
+                  catalog: str) -> PlacedArch:
+    """The one cache of placed architectures, each built once per process (``catalog``: which CiM array data
+    folders were read). Everything derived from an architecture (valid placements, fingerprint, SIMT levels)
+    is computed from these objects."""
+    return place(arch, placement, primitive, bits=bits, rounding=rounding)
+
+
+def placed(study: Study, bits: int = 8) -> PlacedArch:
+    """The architecture of ``study`` at datapath width ``bits`` (shared: do not modify it)."""
+    return placed_cached(study.arch, study.placement, study.primitive, int(bits), study.rounding, catalog_key())
+
+
+def fingerprint(study: Study, bits: int) -> str:
+    """Hash of the placed architecture (its full ERT and CiM arrays included)."""
+    return placed(study, bits).fingerprint
+
+
+def result_key(op: ir.Op, study: Study) -> str:
+    """The cache key of one operator's result under ``study``: operator shape, the study's fields, the
+    placed architecture's fingerprint, and the result format version."""
+    bits = op_bits(op)
+    c = asdict(study)
+    if not c["resident_weights"]:
+        c.pop("resident_weights")      # per-inference keys stay what they were before the flag existed
+    else:
+        c["static_weight"] = not op.attrs.get("dynamic_weight")
+    payload = {"v": RESULT_VERSION, "shape": op.shape_key(), "cfg": c, "arch": fingerprint(study, bits)}
+    return hashlib.sha1(json.dumps(payload, sort_keys=True, default=str).encode()).hexdigest()
