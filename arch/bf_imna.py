@@ -4,7 +4,7 @@ A chip of ``clusters``; each cluster holds ``caps`` 2D APs used as compute (CAPs
 memory (MAPs), linked by a MAP<->CAP bus; weights that do not fit in the MAPs stream from DRAM. The whole
 configuration is one YAML file (default: ``presets/bf_imna.yaml``) loaded into the typed
 :class:`BfImnaConfig`; :func:`resolve` scales the AP cell figures to the node and supply and gives the
-:class:`BfImnaArch` that the mapper (:mod:`cimscope.ap_mapping`) costs layers on.
+:class:`BfImnaArch` that the mapper (:mod:`cimscope.bitfluid`) costs layers on.
 """
 from __future__ import annotations
 

@@ -28,7 +28,7 @@ Rules (documented in docs/placement.md):
   ``CiM_<level>_in`` -> ``CiM_<level>`` (weights) -> ``CiM_<level>_MAC``.
 * For NonGEMM operators the arrays still are the level's memory (dual-mode CiM): capacity
   ``arrays x array_bytes``, the replaced level's bandwidth and the replaced level's energy per byte
-  (:func:`cimscope.cim.stream_levels`; the primitive's ``read_energy_pJ`` is not used there).
+  (:func:`cimscope.gpu.simt.stream_levels`; the primitive's ``read_energy_pJ`` is not used there).
 """
 from __future__ import annotations
 

@@ -63,7 +63,4 @@ def map_problem(problem: ir.Problem, arch: ir.Arch, *, objective: str = "edp", b
     return res.mapping, res.result
 
 
-#: Former private name, still imported by cimscope/engine.py.
-_as_constraints = as_constraints
-
 __all__ = ["map_problem", "as_constraints"]

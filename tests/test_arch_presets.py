@@ -139,7 +139,7 @@ def test_nongemm_sees_cim_arrays_with_the_replaced_levels_energy_and_bandwidth()
     # placements.py doc / docs/placement.md: for NonGEMM the arrays are the level's memory with capacity
     # arrays x 4096 B and the replaced level's bandwidth and energy per byte (not the primitive's read energy)
     from cimscope.arch.placements import place
-    from cimscope.cim import stream_levels
+    from cimscope.gpu.simt import stream_levels
     pa = place("a100_sm", "smem", "analog6T")
     base = {s.name: s for s in stream_levels(pa.base)}
     cim = {s.name: s for s in stream_levels(pa.base, pa.cim)}

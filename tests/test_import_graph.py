@@ -20,7 +20,7 @@ PACKAGES = {"cimscope": "cimscope", "cimscope.arch": "arch", "cimscope.plugins":
 KNOWN_CYCLE_MODULES = {"cimscope.timeloop.yaml_io", "cimscope.timeloop.constraints", "cimscope.timeloop.ert"}
 #: Modules whose imports of private names are checked: the evaluation layer, the CLI, arch placements.
 CHECKED_PRIVATE = ("cimscope.study", "cimscope.pipeline", "cimscope.gpu.simt", "cimscope.gpu.roofline",
-                   "cimscope.evaluate", "cimscope.cim", "cimscope.engine", "cimscope.sweep", "cimscope.report",
+                   "cimscope.evaluate", "cimscope.engine", "cimscope.sweep", "cimscope.report",
                    "cimscope.padding", "cimscope.ir", "cimscope.cli", "cimscope.arch.placements",
                    "cimscope.arch.plugin_costs", "cimscope.arch")
 #: Private names other modules imported at the time of writing (importer, module, name): not enforced here.

@@ -302,17 +302,22 @@ def build_result(nest: Nest, stats: NestStats, counts: list[list[TileCounts]]) -
         "warnings": warnings,
         "link_transfers_used": stats.link_transfers_used,
     }
-    level_stats = {comp.name: ir.LevelStats(comp.name, "arithmetic", float(compute_cycles),
-                                            energy_per_level[comp.name])}
-    for s in range(nlev):
-        lv = nest.storage[s]
-        level_stats[lv.name] = ir.LevelStats(lv.name, "buffer", float(level_cycles[s]), energy_per_level[lv.name], {
-            nest.ds_names[d]: ir.DataspaceStats(float(c.replication), float(c.reads), float(c.fills),
-                                                float(c.updates), float(c.size))
-            for d, c in enumerate(counts[s]) if c.kept})
+    level_stats = _level_stats(nest, counts, per_level, comp.name, float(compute_cycles), energy_per_level)
     return ir.Result(energy_pJ=energy, cycles=cycles, computes=computes, utilization=utilization,
                      energy_pJ_per_level=energy_per_level, accesses=accesses, engine="builtin",
                      op_name=problem.name, cycle_seconds=arch.cycle_seconds, extra=extra, level_stats=level_stats)
+
+
+def _level_stats(nest: Nest, counts: list[list[TileCounts]], per_level: list[dict], comp_name: str,
+                 compute_cycles: float, energy_per_level: dict[str, float]) -> dict[str, ir.LevelStats]:
+    """Typed per-level stats (arithmetic first, then storage innermost first) that later passes read."""
+    stats = {comp_name: ir.LevelStats(comp_name, "arithmetic", compute_cycles, energy_per_level[comp_name])}
+    for s, lv in enumerate(nest.storage):
+        stats[lv.name] = ir.LevelStats(lv.name, "buffer", float(per_level[s]["cycles"]), energy_per_level[lv.name], {
+            nest.ds_names[d]: ir.DataspaceStats(float(c.replication), float(c.reads), float(c.fills),
+                                                float(c.updates), float(c.size))
+            for d, c in enumerate(counts[s]) if c.kept})
+    return stats
 
 
 def _output_size(nest: Nest) -> float:
