@@ -25,6 +25,7 @@ from dataclasses import dataclass, field
 from typing import Any, Iterable, Optional, Sequence
 
 from cimscope.errors import ExportError, InputError
+from cimscope.workloads.taxonomy import composite_owner
 
 CAPTURE_MODES = ("auto", "export", "fx")
 
@@ -75,6 +76,8 @@ class NodeRecord:
     kwargs: dict
     outputs: list[Optional[TArg]]  # one per result; None where the result is not a tensor
     used_outputs: Optional[list[int]] = None   # results a later node reads (None: all)
+    #: the composite module owning this node (taxonomy.composite_owner): (class, module class, module path)
+    owner: Optional[tuple[str, str, str]] = None
 
     def tensor_args(self) -> list[TArg]:
         return [a for a in _flatten(self.args) if isinstance(a, TArg)] + \
@@ -140,15 +143,23 @@ def _outputs_from_value(val: Any, source: str, name: str) -> list[Optional[TArg]
     return [_targ_from_value(val, source, name)]
 
 
+def _module_stack(node) -> list[tuple[str, str]]:
+    """The node's nn_module_stack as [(module path, qualified class name), ...], outermost first."""
+    out = []
+    for path, cls in (node.meta.get("nn_module_stack") or {}).values():
+        if isinstance(cls, type):
+            cls = f"{cls.__module__}.{cls.__qualname__}"
+        out.append((re.sub(r"^L__self__[._]?", "", str(path)), str(cls)))
+    return out
+
+
 def _module_of(node) -> tuple[str, str]:
-    stack = node.meta.get("nn_module_stack") or {}
-    if not stack:
-        return "", ""
-    path, cls = list(stack.values())[-1]
-    if isinstance(cls, type):
-        cls = f"{cls.__module__}.{cls.__qualname__}"
-    path = re.sub(r"^L__self__[._]?", "", str(path))
-    return path, str(cls)
+    stack = _module_stack(node)
+    return stack[-1] if stack else ("", "")
+
+
+def _owner_of(node) -> Optional[tuple[str, str, str]]:
+    return composite_owner(_module_stack(node))
 
 
 _SKIP_TARGET = re.compile(r"(^|\.)(sym_\w+|_assert\w*|_check\w*|_local_scalar_dense|sym_constrain_range\w*)(\.|$)")
@@ -249,7 +260,7 @@ def _records_from_graph(graph, sources: dict[str, tuple[str, str]], method: str)
         values[node.name] = outs[0] if len(outs) == 1 else outs
         path, cls = _module_of(node)
         rec = NodeRecord(node.name, tname, path, cls, args, kwargs, outs,
-                         used_outputs=None if len(outs) == 1 else [])
+                         used_outputs=None if len(outs) == 1 else [], owner=_owner_of(node))
         records.append(rec)
         by_name[node.name] = rec
     for rec in records:                   # multi-output ops nobody unpacks: count the first result
@@ -362,12 +373,14 @@ def capture_fx(module, inputs: tuple) -> Captured:
             skipped[str(target)] += 1
             continue
         values[node.name] = outs[0] if len(outs) == 1 else outs
+        stack = _module_stack(node)
         if node.op == "call_module":
             path, cls = str(node.target), f"{type(modules[node.target]).__module__}.{type(modules[node.target]).__name__}"
+            stack = stack + [(path, cls)]
         else:
             path, cls = _module_of(node)
         records.append(NodeRecord(node.name, str(target), path, cls, tuple(args), dict(kwargs), outs,
-                                  used_outputs=None if len(outs) == 1 else []))
+                                  used_outputs=None if len(outs) == 1 else [], owner=composite_owner(stack)))
         by_name[node.name] = records[-1]
     for rec in records:                   # multi-output ops nobody unpacks: count the first result
         if rec.used_outputs == []:

@@ -799,9 +799,26 @@ def lower_captured(captured: Captured, *, weight_bits: int = 8, act_bits: int = 
     lw = Lowerer(weight_bits=weight_bits, act_bits=act_bits)
     ops: list[Op] = []
     for rec in captured.records:
-        ops.extend(lw.lower(rec))
+        lowered = lw.lower(rec)
+        if rec.owner is not None:
+            for op in lowered:
+                assign_owner(op, rec.owner)
+        ops.extend(lowered)
     warn_unclassified(ops)
     return ops
+
+
+def assign_owner(op: Op, owner: tuple[str, str, str]) -> None:
+    """Give a NonGEMM primitive the class of the composite module that owns it (NonGEMM Bench profiles that
+    module as one operator: taxonomy ``composite_modules``). The primitive's own class, the module class and
+    its path are kept in ``attrs`` (``primitive_class``, ``owner``, ``owner_module``). GEMMs keep theirs."""
+    if op.op_class == GEMM:
+        return
+    cls, module_cls, path = owner
+    op.attrs["primitive_class"] = op.op_class
+    op.attrs["owner"] = module_cls
+    op.attrs["owner_module"] = path
+    op.op_class = cls
 
 
 def warn_unclassified(ops: Sequence[Op]) -> Optional[str]:
