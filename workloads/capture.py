@@ -115,6 +115,24 @@ def _dtype_info(dtype) -> tuple[str, bool, int]:
     return name, is_float, bits
 
 
+def concrete_size(s: Any, name: str = "") -> int:
+    """An int for a symbolic size: its example value (hint); for an unbacked size (set by tensor values:
+    nonzero, nms ...) the lower bound the model declared with ``torch._check(size >= n)``, n >= 1 (e.g. the
+    fixed selections of detection.py); else :class:`DataDependentShapeError`."""
+    node = getattr(s, "node", None)
+    hint = getattr(node, "hint", None)
+    if hint is not None:
+        return int(hint)
+    lower = None
+    try:
+        lower = int(node.shape_env.bound_sympy(node.expr).lower)
+    except Exception:             # no shape environment, or an unbounded (-oo) range
+        lower = None
+    if lower is None or lower < 1:
+        raise DataDependentShapeError(f"{name}: output size {s} depends on tensor values (data-dependent shape)")
+    return lower
+
+
 def _targ_from_value(val: Any, source: str, name: str) -> Optional[TArg]:
     """TArg from a FakeTensor / Tensor / fx TensorMetadata; None for anything else."""
     import torch
@@ -127,11 +145,7 @@ def _targ_from_value(val: Any, source: str, name: str) -> Optional[TArg]:
         if isinstance(s, int):
             shape_t.append(s)
             continue
-        hint = getattr(getattr(s, "node", None), "hint", None)
-        if hint is None:          # unbacked symbol: a size that depends on tensor values (nonzero, mask index)
-            raise DataDependentShapeError(f"{name}: output size {s} depends on tensor values "
-                                          f"(data-dependent shape)")
-        shape_t.append(int(hint))
+        shape_t.append(concrete_size(s, name))
     shape_t = tuple(shape_t)
     dname, is_float, bits = _dtype_info(dtype)
     return TArg(shape_t, dname, is_float, bits, source, name)
@@ -213,8 +227,8 @@ def _convert(a: Any, values: dict[str, Any]) -> Any:
         if hint is not None:
             return hint
         try:
-            return int(a)
-        except Exception:                 # an unbacked size: left symbolic
+            return concrete_size(a)
+        except DataDependentShapeError:   # an unbacked size without a declared bound: left symbolic
             return a
     return a
 
