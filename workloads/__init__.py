@@ -24,7 +24,9 @@ from typing import Optional
 
 from cimscope.errors import InputError
 from cimscope.ir import Workload
-from cimscope.workloads.zoo import (build, build_model, check_model_name, config_source, default_image_size,
+from cimscope.workloads import symbolic
+from cimscope.workloads.zoo import (build, build_model, check_model_name, check_phase, config_source,
+                                    default_image_size,
                                     is_factory_spec,
                                     known_models, model_fingerprint)
 
@@ -77,6 +79,7 @@ def export_model(model: str, *, batch: int = 1, image_size: Optional[int] = None
     opts = dict(batch=batch, image_size=image_size, seq_len=seq_len, weight_bits=weight_bits, act_bits=act_bits,
                 phase=phase, kv_len=kv_len)
     check_model_name(model)
+    check_phase(model, phase, kv_len)
     if image_size is None:
         opts["image_size"] = default_image_size(model)
     cache_file: Optional[Path] = None
@@ -111,21 +114,29 @@ def _export(model: str, *, batch: int, image_size: Optional[int], seq_len: int, 
     from cimscope.workloads.lower import lower_captured
 
     t0 = time.perf_counter()
-    # torch.export reads shapes only: named models are built on the meta device (same graph as real weights,
-    # measured on resnet18; Llama-2-7B in < 1 GB). torch.fx's ShapeProp runs the module: real weights.
-    built = build(model, batch=batch, image_size=image_size, seq_len=seq_len, phase=phase, kv_len=kv_len,
-                  device="meta" if capture in ("export", "auto") else None)
-    module, inputs = built.module, built.inputs
-    t1 = time.perf_counter()
-    cap = do_capture(module, inputs, mode=capture, label=model)
-    t2 = time.perf_counter()
+    reused = False
+    if capture in ("export", "auto") and symbolic.eligible(model, seq_len=seq_len, phase=phase, kv_len=kv_len):
+        # text models: one capture with a symbolic length serves every length (cached in this process)
+        cap, notes, reused = symbolic.capture_text(model, batch=batch, seq_len=seq_len, phase=phase,
+                                                   kv_len=kv_len, mode=capture)
+        input_shapes = _text_input_shapes(model, batch, seq_len, phase, kv_len)
+        t1 = t2 = time.perf_counter()
+    else:
+        # torch.export reads shapes only: named models are built on the meta device (same graph as real
+        # weights, measured on resnet18; Llama-2-7B in < 1 GB). torch.fx's ShapeProp runs the module.
+        built = build(model, batch=batch, image_size=image_size, seq_len=seq_len, phase=phase, kv_len=kv_len,
+                      device="meta" if capture in ("export", "auto") else None)
+        notes, input_shapes = built.notes, [list(t.shape) for t in built.inputs if hasattr(t, "shape")]
+        t1 = time.perf_counter()
+        cap = do_capture(built.module, built.inputs, mode=capture, label=model)
+        t2 = time.perf_counter()
     ops = lower_captured(cap, weight_bits=weight_bits, act_bits=act_bits)
     t3 = time.perf_counter()
-    input_shapes = [list(t.shape) for t in inputs if hasattr(t, "shape")]
     meta = {
         "capture": cap.method,
         "capture_notes": cap.notes,
-        "assumptions": built.notes,
+        "assumptions": notes,
+        "capture_reused": reused,
         "phase": phase,
         "kv_len": (kv_len if kv_len is not None else seq_len) if phase == "decode" else None,
         "config_source": config_source(model),
@@ -140,6 +151,15 @@ def _export(model: str, *, batch: int, image_size: Optional[int], seq_len: int, 
         "export_seconds": {"build": round(t1 - t0, 3), "capture": round(t2 - t1, 3), "lower": round(t3 - t2, 3)},
     }
     return Workload(model=model, ops=ops, batch=batch, meta=meta)
+
+
+def _text_input_shapes(model: str, batch: int, seq_len: int, phase: str, kv_len: Optional[int]) -> list:
+    """Input shapes of a text model's export (ids; decode: ids and the K and V caches)."""
+    if phase != "decode":
+        return [[batch, seq_len]]
+    from cimscope.workloads.hf import kv_cache_shape
+    past = kv_cache_shape(model, batch, kv_len if kv_len is not None else seq_len)
+    return [[batch, 1], past, past]
 
 
 def save_workload(wl: Workload, path: str | os.PathLike) -> Path:

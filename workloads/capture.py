@@ -14,6 +14,7 @@ raised) and what to try.
 from __future__ import annotations
 
 import contextlib
+import contextvars
 import io
 import logging
 import operator
@@ -115,17 +116,40 @@ def _dtype_info(dtype) -> tuple[str, bool, int]:
     return name, is_float, bits
 
 
+#: {sympy symbol: size} that symbolic sizes are evaluated at (set by symbolic.py; empty: the example sizes)
+SIZE_BINDINGS: contextvars.ContextVar[dict] = contextvars.ContextVar("SIZE_BINDINGS", default={})
+
+
+def _evaluate(expr: Any, bindings: dict) -> Any:
+    """``expr`` (a sympy expression of symbolic sizes) at ``bindings``; None when no binding applies or a
+    free symbol is left (an unbacked size)."""
+    if not bindings:
+        return None
+    value = expr.xreplace(bindings) if hasattr(expr, "xreplace") else expr
+    if isinstance(value, (int, float, bool)):
+        return value
+    return value if getattr(value, "is_number", False) else None
+
+
 def concrete_size(s: Any, name: str = "") -> int:
     """An int for a symbolic size: its example value (hint); for an unbacked size (set by tensor values:
     nonzero, nms ...) the lower bound the model declared with ``torch._check(size >= n)``, n >= 1 (e.g. the
     fixed selections of detection.py); else :class:`DataDependentShapeError`."""
     node = getattr(s, "node", None)
+    bindings = SIZE_BINDINGS.get()
+    if bindings and node is not None:             # a symbolic capture evaluated at other sizes (symbolic.py)
+        value = _evaluate(node.expr, bindings)
+        if value is not None:
+            return int(value)
     hint = getattr(node, "hint", None)
     if hint is not None:
         return int(hint)
     lower = None
     try:
-        lower = int(node.shape_env.bound_sympy(node.expr).lower)
+        env = node.shape_env
+        declared = any(sym in env.deferred_runtime_asserts for sym in node.expr.free_symbols)
+        # without a torch._check on it, an unbacked size only has torch's size-oblivious default range [2, oo]
+        lower = int(env.bound_sympy(node.expr).lower) if declared else None
     except Exception:             # no shape environment, or an unbounded (-oo) range
         lower = None
     if lower is None or lower < 1:
@@ -183,13 +207,14 @@ _SKIP_TARGET = re.compile(r"(^|\.)(sym_\w+|_assert\w*|_check\w*|_local_scalar_de
 # torch.export
 # ----------------------------------------------------------------------------------------------------------
 
-def capture_export(module, inputs: tuple) -> Captured:
+def export_program(module, inputs: tuple, dynamic_shapes: Any = None):
+    """torch.export + the core-ATen decompositions except PRESERVED_OPS: the ExportedProgram lowering reads."""
     import torch
 
     # torch.export prints the partial graph of a failed trace straight to sys.stderr; the failure is reported
     # once, by capture(), with the user line that caused it.
     with torch.no_grad(), contextlib.redirect_stderr(io.StringIO()):
-        ep = torch.export.export(module, tuple(inputs))
+        ep = torch.export.export(module, tuple(inputs), dynamic_shapes=dynamic_shapes)
         table = torch.export.default_decompositions()
         for spelling in PRESERVED_OPS:
             name, overload = spelling.split(".")
@@ -197,7 +222,11 @@ def capture_export(module, inputs: tuple) -> Captured:
             op = getattr(packet, overload, None) if packet is not None else None
             if op is not None and op in table:
                 table.pop(op)
-        ep = ep.run_decompositions(table)
+        return ep.run_decompositions(table)
+
+
+def program_sources(ep) -> dict[str, tuple[str, str]]:
+    """Placeholder name -> (source kind, fully qualified name) of an ExportedProgram's inputs."""
     sig = ep.graph_signature
     sources: dict[str, tuple[str, str]] = {}
     for ph, fqn in sig.inputs_to_parameters.items():
@@ -208,7 +237,12 @@ def capture_export(module, inputs: tuple) -> Captured:
         sources[ph] = ("const", fqn)
     for ph in sig.user_inputs:
         sources[ph] = ("input", ph)
-    return _records_from_graph(ep.graph, sources, method="torch.export")
+    return sources
+
+
+def capture_export(module, inputs: tuple) -> Captured:
+    ep = export_program(module, inputs)
+    return records_from_graph(ep.graph, program_sources(ep), method="torch.export")
 
 
 def _convert(a: Any, values: dict[str, Any]) -> Any:
@@ -223,6 +257,11 @@ def _convert(a: Any, values: dict[str, Any]) -> Any:
     if isinstance(a, dict):
         return {k: _convert(v, values) for k, v in a.items()}
     if isinstance(a, (torch.SymInt, torch.SymFloat, torch.SymBool)):
+        bindings = SIZE_BINDINGS.get()
+        value = _evaluate(a.node.expr, SIZE_BINDINGS.get())
+        if value is not None:
+            return bool(value) if isinstance(a, torch.SymBool) else \
+                float(value) if isinstance(a, torch.SymFloat) else int(value)
         hint = getattr(a.node, "hint", None)
         if hint is not None:
             return hint
@@ -233,7 +272,8 @@ def _convert(a: Any, values: dict[str, Any]) -> Any:
     return a
 
 
-def _records_from_graph(graph, sources: dict[str, tuple[str, str]], method: str) -> Captured:
+def records_from_graph(graph, sources: dict[str, tuple[str, str]], method: str) -> Captured:
+    """Operator records of an exported graph (sizes: the example's, or SIZE_BINDINGS where set)."""
     values: dict[str, Any] = {}           # node name -> TArg | list[TArg]
     records: list[NodeRecord] = []
     by_name: dict[str, NodeRecord] = {}

@@ -17,6 +17,8 @@ of the data-dependent selections (each is recorded in the workload's notes):
   per-box cost of roi_align does not depend on the level.
 * Detections: the score threshold (0.05) is assumed to pass one (box, class) candidate per proposal (the top
   1000 of the flattened scores); class-offset NMS (IoU 0.5) keeps at least ``detections_per_img`` = 100.
+* The ResNet-50 body uses FrozenBatchNorm2d, as torchvision builds it with weights (NonGEMM Bench ran the
+  pretrained models); weights=None would give BatchNorm2d.
 * Mask R-CNN: masks stay 28 x 28 per detection; pasting them into the image (a resize per box, sized by the
   box) is not modelled.
 """
@@ -153,6 +155,19 @@ def _fixed_rcnn_class():
     return FixedRCNN
 
 
+def _freeze_batch_norms(module) -> None:
+    """BatchNorm2d -> FrozenBatchNorm2d in the ResNet body, as torchvision builds it with (pretrained) weights
+    (``norm_layer = FrozenBatchNorm2d if is_trained``) and as NonGEMM Bench profiles it: same shapes."""
+    import torch
+    from torchvision.ops.misc import FrozenBatchNorm2d
+
+    for name, child in list(module.named_children()):
+        if isinstance(child, torch.nn.BatchNorm2d):
+            setattr(module, name, FrozenBatchNorm2d(child.num_features, eps=child.eps))
+        else:
+            _freeze_batch_norms(child)
+
+
 def build_detection(name: str, *, batch: int, image_size: Optional[int],
                     device: Optional[str] = "meta") -> tuple[Any, tuple, list[str]]:
     """``(FixedRCNN module, (image,), notes)`` for a torchvision detector (weights=None, no download)."""
@@ -167,5 +182,9 @@ def build_detection(name: str, *, batch: int, image_size: Optional[int],
     dev = device or "cpu"
     with torch.device(dev):
         model = torchvision.models.get_model(name, weights=None, weights_backbone=None).eval()
+        _freeze_batch_norms(model.backbone.body)
         image = torch.rand(1, 3, size, size, device=dev)
+    # the transform resizes the short side to min_size (800): a given --image-size is the size it works at
+    model.transform.min_size = (size,)
+    model.transform.max_size = max(int(model.transform.max_size), size)
     return _fixed_rcnn_class()(model).eval(), (image,), list(ASSUMPTIONS)

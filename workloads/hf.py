@@ -107,10 +107,21 @@ def build_hf(name: str, *, batch: int, seq_len: int, image_size: Optional[int], 
     if phase == "prefill":
         return model, (ids(seq_len),), notes
     step = _decode_step_class()(model, config)
-    shape = (config.num_hidden_layers, batch, step.kv_heads, kv, step.head_dim)
+    shape = tuple(kv_cache_shape(name, batch, kv))
     past = torch.randn(shape, device=dev)
     notes.append(f"decode: one token per sequence with a KV cache of {kv} tokens per layer")
     return step, (ids(1), past, torch.randn_like(past)), notes
+
+
+def kv_cache_shape(name: str, batch: int, kv_len: int) -> list[int]:
+    """Shape of the K (or V) cache input of a decode step: [layers, batch, kv_heads, kv_len, head_dim]."""
+    config = make_config(HF_MODELS[name])
+    heads = getattr(config, "num_attention_heads", None) or config.n_head
+    hidden = getattr(config, "hidden_size", None) or config.n_embd
+    kv_heads = getattr(config, "num_key_value_heads", None) or heads
+    head_dim = getattr(config, "head_dim", None) or hidden // heads
+    layers = getattr(config, "num_hidden_layers", None) or config.n_layer
+    return [layers, batch, kv_heads, kv_len, head_dim]
 
 
 @functools.lru_cache(maxsize=1)

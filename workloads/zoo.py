@@ -104,9 +104,7 @@ def build(name: str, *, batch: int = 1, image_size: Optional[int] = None, seq_le
     if seq_len < 1:
         raise InputError(f"sequence length must be >= 1, got {seq_len}")
     check_model_name(name)
-    if (phase != "prefill" or kv_len is not None) and name not in HF_MODELS:
-        raise InputError(f"--phase/--kv-len apply to the language models ({', '.join(llm_names())}); "
-                         f"{name} is not one")
+    check_phase(name, phase, kv_len)
     import torch
 
     notes: list = []
@@ -154,6 +152,21 @@ def config_source(name: str) -> str:
     if name in DETECTION_MODELS or not is_factory_spec(name):
         return f"torchvision.models.{name} (weights=None)"
     return f"factory {name}"
+
+
+def check_phase(name: str, phase: str, kv_len: Optional[int]) -> None:
+    """Raise :class:`InputError` unless ``phase``/``kv_len`` fit model ``name`` (decode: decoder LLMs only)."""
+    from cimscope.workloads.hf import PHASES
+    if phase not in PHASES:
+        raise InputError(f"unknown phase {phase!r}; valid phases: {', '.join(PHASES)}")
+    if kv_len is not None and phase != "decode":
+        raise InputError("--kv-len applies to --phase decode only (one decoding step with a KV cache)")
+    if kv_len is not None and kv_len < 0:
+        raise InputError(f"--kv-len must be >= 0, got {kv_len}")
+    if phase == "decode" and name not in llm_names():
+        what = f"an {HF_MODELS[name].kind} model" if name in HF_MODELS else "not a language model"
+        raise InputError(f"--phase decode needs a decoder language model; {name} is {what} "
+                         f"(decoders: {', '.join(llm_names())})")
 
 
 def llm_names() -> list[str]:

@@ -48,6 +48,7 @@ def register(app: typer.Typer) -> None:
         from cimscope.atomic import write_json
         from cimscope.cli._common import print_json
         from cimscope.workloads import export_model, save_workload
+        from cimscope.workloads.zoo import check_model_name, check_phase, is_factory_spec
         from cimscope.workloads.problem import write_problems
         from cimscope.workloads.summary import render, summarize
 
@@ -56,7 +57,9 @@ def register(app: typer.Typer) -> None:
         ensure_writable_dir(folder, "--out")             # before the export, not after it
         if cache_dir is not None:
             ensure_writable_dir(cache_dir, "--cache-dir")
-        _check_phase(phase, kv_len)
+        if not is_factory_spec(model):
+            check_model_name(model)                      # an unknown name lists the known ones first
+        check_phase(model, phase, kv_len)
         with Progress(TextColumn("{task.description}"), BarColumn(), TextColumn("{task.completed}/{task.total}"),
                       TimeElapsedColumn(), console=err, transient=True) as progress:
             task = progress.add_task(f"export {model}", total=4)
@@ -85,17 +88,6 @@ def register(app: typer.Typer) -> None:
             err.print(f"assumption: {note}")
         err.print(f"wrote {folder / 'workload.yaml'} ({len(wl.ops)} operators), {len(problems)} problem files "
                   f"in {folder / 'problems'} (index.yaml), {folder / 'summary.json'}")
-
-
-def _check_phase(phase: str, kv_len: Optional[int]) -> None:
-    from cimscope.errors import InputError
-    from cimscope.workloads.hf import PHASES
-    if phase not in PHASES:
-        raise InputError(f"unknown --phase {phase!r}; valid phases: {', '.join(PHASES)}")
-    if kv_len is not None and phase != "decode":
-        raise InputError("--kv-len applies to --phase decode only; add --phase decode, or drop --kv-len")
-    if kv_len is not None and kv_len < 0:
-        raise InputError(f"--kv-len must be >= 0, got {kv_len}")
 
 
 def _folder_name(model: str) -> str:
