@@ -8,6 +8,11 @@ transformers default of its config class (e.g. ``rms_norm_eps``), which does not
 The NonGEMM Bench suite (Karami et al., ISPASS 2025; artifact UCI-ISA-Lab/NonGEMM-Bench-ISPASS25,
 torch_flow/run.py and eval scripts) runs these models at: LLMs seq 2048 (Llama-2, Mixtral), GPT2-XL 512,
 GPT2/-large 256, BERT 128; SegFormer at 512 x 512; COCO images for DETR / MaskFormer / R-CNNs.
+
+The named LLMs (llama-2-7b, llama-3-8b, mistral-7b, mixtral-8x7b, gpt2-large, gpt2-xl) include their LM head
+(``*ForCausalLM`` / ``GPT2LMHeadModel``, as NonGEMM Bench loads them with AutoModelForCausalLM: logits for
+every position). ``gpt2``, ``bert-base-uncased`` and ``llama-tiny`` stay the bare models (``GPT2Model`` ...),
+as before (their exports are unchanged).
 """
 from __future__ import annotations
 
@@ -71,22 +76,22 @@ HF_MODELS: dict[str, HFSpec] = {
                                 source="google-bert/bert-base-uncased config.json (BertConfig defaults)"),
     # GPT2Config() defaults are gpt2 (124M): 12 layers, n_embd 768, 12 heads, vocab 50257, n_positions 1024.
     "gpt2": HFSpec("GPT2Config", "GPT2Model", source="openai-community/gpt2 config.json (GPT2Config defaults)"),
-    "gpt2-large": HFSpec("GPT2Config", "GPT2Model", (("n_embd", 1280), ("n_layer", 36), ("n_head", 20)),
+    "gpt2-large": HFSpec("GPT2Config", "GPT2LMHeadModel", (("n_embd", 1280), ("n_layer", 36), ("n_head", 20)),
                          source="openai-community/gpt2-large config.json; Radford et al. 2019, Table 2"),
-    "gpt2-xl": HFSpec("GPT2Config", "GPT2Model", (("n_embd", 1600), ("n_layer", 48), ("n_head", 25)),
+    "gpt2-xl": HFSpec("GPT2Config", "GPT2LMHeadModel", (("n_embd", 1600), ("n_layer", 48), ("n_head", 25)),
                       source="openai-community/gpt2-xl config.json; Radford et al. 2019, Table 2"),
     # A small Llama-style decoder (RMSNorm, rotary embeddings, SwiGLU MLP, grouped-query attention).
     "llama-tiny": HFSpec("LlamaConfig", "LlamaModel", (
         ("hidden_size", 256), ("intermediate_size", 688), ("num_hidden_layers", 2),
         ("num_attention_heads", 4), ("num_key_value_heads", 2), ("vocab_size", 32000),
         ("max_position_embeddings", 2048)), source="cimscope test model (not published)"),
-    "llama-2-7b": HFSpec("LlamaConfig", "LlamaModel", _LLAMA2_7B,
+    "llama-2-7b": HFSpec("LlamaConfig", "LlamaForCausalLM", _LLAMA2_7B,
                          source="meta-llama/Llama-2-7b-hf config.json; Touvron et al. 2023, Table 1"),
-    "llama-3-8b": HFSpec("LlamaConfig", "LlamaModel", _LLAMA3_8B,
+    "llama-3-8b": HFSpec("LlamaConfig", "LlamaForCausalLM", _LLAMA3_8B,
                          source="meta-llama/Meta-Llama-3-8B config.json"),
-    "mistral-7b": HFSpec("MistralConfig", "MistralModel", _MISTRAL_7B,
+    "mistral-7b": HFSpec("MistralConfig", "MistralForCausalLM", _MISTRAL_7B,
                          source="mistralai/Mistral-7B-v0.1 config.json; Jiang et al. 2023, Table 1"),
-    "mixtral-8x7b": HFSpec("MixtralConfig", "MixtralModel", _MIXTRAL_8X7B,
+    "mixtral-8x7b": HFSpec("MixtralConfig", "MixtralForCausalLM", _MIXTRAL_8X7B,
                            source="mistralai/Mixtral-8x7B-v0.1 config.json; Jiang et al. 2024, Table 1"),
     "mixtral-tiny": HFSpec("MixtralConfig", "MixtralModel", (
         ("hidden_size", 64), ("intermediate_size", 128), ("num_hidden_layers", 2), ("num_attention_heads", 4),

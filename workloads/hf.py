@@ -12,6 +12,7 @@ weight in memory (a 47-billion-parameter Mixtral is shapes only), and its exampl
 """
 from __future__ import annotations
 
+import contextlib
 import functools
 import warnings
 from typing import Any, Optional
@@ -38,14 +39,41 @@ def make_config(spec: HFSpec):
     config = getattr(transformers, spec.config_cls)(**kwargs)
     if spec.kind != "image" and hasattr(config, "use_cache"):
         config.use_cache = False
-    # SDPA keeps attention one recognisable scaled_dot_product_attention node (QK^T, softmax, AV)
-    for cfg in (config, getattr(config, "backbone_config", None)):
-        if cfg is not None:
-            try:
-                cfg._attn_implementation = "sdpa"
-            except Exception:  # pragma: no cover - a config without attention choice
-                pass
+    # SDPA keeps attention one recognisable scaled_dot_product_attention node (QK^T, softmax, AV); the vision
+    # models here (SegFormer, DETR, MaskFormer/Swin) have no SDPA path: their own (eager) attention is kept
+    if spec.kind != "image":
+        try:
+            config._attn_implementation = "sdpa"
+        except Exception:  # pragma: no cover - a config without attention choice
+            pass
     return config
+
+
+@contextlib.contextmanager
+def _inference_only(spec: HFSpec):
+    """MaskFormer builds its training loss (Hungarian matching, which needs scipy) in ``__init__``; inference
+    never calls it. Without scipy, the loss is built as a module that refuses to run, naming why."""
+    import importlib.util
+    if spec.model_cls != "MaskFormerForInstanceSegmentation" or importlib.util.find_spec("scipy") is not None:
+        yield
+        return
+    import torch
+    from transformers.models.maskformer import modeling_maskformer as mm
+
+    class TrainingLossUnavailable(torch.nn.Module):
+        def __init__(self, *args, **kwargs) -> None:
+            super().__init__()
+
+        def forward(self, *args, **kwargs):
+            raise RuntimeError("MaskFormer's training loss needs scipy (Hungarian matching); cimscope builds the "
+                               "model for inference only")
+
+    saved = mm.MaskFormerLoss
+    mm.MaskFormerLoss = TrainingLossUnavailable
+    try:
+        yield
+    finally:
+        mm.MaskFormerLoss = saved
 
 
 def position_limit(config) -> Optional[int]:
@@ -93,7 +121,7 @@ def build_hf(name: str, *, batch: int, seq_len: int, image_size: Optional[int], 
     notes: list[str] = []
     if spec.kind == "image":
         size = image_size or spec.image_size
-        with torch.device(dev):
+        with torch.device(dev), _inference_only(spec):
             model = getattr(transformers, spec.model_cls)(config).eval()
         return model, (torch.randn(batch, 3, size, size, device=dev),), notes
     kv = (kv_len if kv_len is not None else seq_len) if phase == "decode" else 0
@@ -151,7 +179,7 @@ def _decode_step_class():
             pos = torch.arange(kv, kv + input_ids.shape[1], device=input_ids.device)
             out = self.model(input_ids=input_ids, past_key_values=cache, use_cache=True, cache_position=pos,
                              position_ids=pos.unsqueeze(0).expand(input_ids.shape[0], -1))
-            return out.last_hidden_state
+            return out.logits if getattr(out, "logits", None) is not None else out.last_hidden_state
 
     return DecodeStep
 
