@@ -120,7 +120,7 @@ def _export(model: str, *, batch: int, image_size: Optional[int], seq_len: int, 
         cap, notes, reused = symbolic.capture_text(model, batch=batch, seq_len=seq_len, phase=phase,
                                                    kv_len=kv_len, mode=capture)
         input_shapes = _text_input_shapes(model, batch, seq_len, phase, kv_len)
-        t1 = t2 = time.perf_counter()
+        t1, t2 = t0, time.perf_counter()              # the build is part of a (new) symbolic capture
     else:
         # torch.export reads shapes only: named models are built on the meta device (same graph as real
         # weights, measured on resnet18; Llama-2-7B in < 1 GB). torch.fx's ShapeProp runs the module.
