@@ -46,6 +46,14 @@ def test_nms_without_a_declared_size_is_refused():
     with pytest.raises(ExportError, match="data-dependent"):
         capture(Bare().eval(), _inputs()[1:], mode="export")
 
+    class UpperOnly(nn.Module):                # a bound from above declares no size to cost
+        def forward(self, boxes, scores):
+            keep = torchvision.ops.nms(boxes, scores, 0.5)
+            torch._check(keep.shape[0] <= 8)
+            return boxes[keep]
+    with pytest.raises(ExportError, match="data-dependent"):
+        capture(UpperOnly().eval(), _inputs()[1:], mode="export")
+
 
 @pytest.mark.slow
 def test_faster_rcnn_exports_by_name():

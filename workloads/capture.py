@@ -131,6 +131,16 @@ def _evaluate(expr: Any, bindings: dict) -> Any:
     return value if getattr(value, "is_number", False) else None
 
 
+def _has_lower_bound(env: Any, sym: Any) -> bool:
+    """Whether the model declared a lower bound on the unbacked size ``sym`` (``torch._check(sym >= n)``)."""
+    for ra in env.deferred_runtime_asserts.get(sym, []):
+        e = ra.expr
+        if getattr(e, "is_Relational", False) and ((e.rel_op in (">=", ">") and e.lhs == sym)
+                                                    or (e.rel_op in ("<=", "<") and e.rhs == sym)):
+            return True
+    return False
+
+
 def concrete_size(s: Any, name: str = "") -> int:
     """An int for a symbolic size: its example value (hint); for an unbacked size (set by tensor values:
     nonzero, nms ...) the lower bound the model declared with ``torch._check(size >= n)``, n >= 1 (e.g. the
@@ -147,8 +157,8 @@ def concrete_size(s: Any, name: str = "") -> int:
     lower = None
     try:
         env = node.shape_env
-        declared = any(sym in env.deferred_runtime_asserts for sym in node.expr.free_symbols)
-        # without a torch._check on it, an unbacked size only has torch's size-oblivious default range [2, oo]
+        # without a torch._check(size >= n) on it, an unbacked size only has torch's default range [2, oo]
+        declared = all(_has_lower_bound(env, sym) for sym in node.expr.free_symbols)
         lower = int(env.bound_sympy(node.expr).lower) if declared else None
     except Exception:             # no shape environment, or an unbounded (-oo) range
         lower = None
