@@ -8,7 +8,8 @@ Sizes are NonGEMM Bench's (artifact UCI-ISA-Lab/NonGEMM-Bench-ISPASS25, torch_fl
 llama2 / mixtral 2048, gpt2-xl 512, gpt2 / gpt2-large 256, bert 128; SegFormer 512 px; others at the
 exporter's default input size). Published figures: torchvision's model documentation ("GFLOPS" column, which
 counts multiply-accumulates) at 224 px; SegFormer: Xie et al. 2021, Table 1 (ADE20K, 512 x 512, "GFLOPs"
-counted as multiply-accumulates by mmcv). Closed form for the decoders (batch 1, T tokens, L layers, hidden h,
+counted as multiply-accumulates by mmcv; B5 at 640 x 640 as published, the others at 512) and torchvision's
+fasterrcnn_resnet50_fpn (134.38, 800 px). Closed form for the decoders (batch 1, T tokens, L layers, hidden h,
 query width q = heads x head_dim, key/value width v = kv_heads x head_dim, FFN f, vocab V, top-k k of E experts):
 ``T*L*(h*q + 2*h*v + q*h + G*h*f*k + h*E) + 2*L*T*T*q + T*h*V`` (G = 3 gated projections for SwiGLU, 2 for
 GPT-2's MLP; router h*E for MoE only; attention QK^T and AV over the full T x T square, as the exporter
@@ -28,12 +29,12 @@ MODELS = [
     ("vit-base", "vit_b_16", {}, 17.56), ("vit-large", "vit_l_16", {}, 61.55), ("vit-huge", "vit_h_14", {}, None),
     ("detr", "detr-resnet-50", {}, None), ("maskformer-base", "maskformer-swin-base", {}, None),
     ("segformer", "segformer-b0", {}, 8.4), ("segformer-b1", "segformer-b1", {}, 15.9),
-    ("segformer-b3", "segformer-b3", {}, 79.0), ("segformer-b5", "segformer-b5", {}, 183.3),
+    ("segformer-b3", "segformer-b3", {}, 79.0), ("segformer-b5", "segformer-b5", {"image_size": 640}, 183.3),
     ("bert", "bert-base-uncased", {"seq_len": 128}, None), ("gpt2", "gpt2", {"seq_len": 256}, None),
     ("gpt2-large", "gpt2-large", {"seq_len": 256}, None), ("gpt2-xl", "gpt2-xl", {"seq_len": 512}, None),
     ("llama2", "llama-2-7b", {"seq_len": 2048}, None), ("llama3", "llama-3-8b", {"seq_len": 2048}, None),
     ("mistral_MoE", "mixtral-8x7b", {"seq_len": 2048}, None),
-    ("maskrcnn", "maskrcnn_resnet50_fpn", {}, None), ("fasterrcnn", "fasterrcnn_resnet50_fpn", {}, None),
+    ("maskrcnn", "maskrcnn_resnet50_fpn", {}, None), ("fasterrcnn", "fasterrcnn_resnet50_fpn", {}, 134.38),
 ]
 
 
