@@ -42,7 +42,9 @@ ASSUMPTIONS = (
     "RoIAlign: boxes spread evenly over the 4 FPN levels (levels computed, not used to split)",
     f"detections: the score threshold passes {POST_NMS_TOP_N} (box, class) candidates per image and NMS "
     f"(IoU {BOX_IOU}) keeps >= {DETECTIONS} (first {DETECTIONS} kept)",
+    "ResNet-50 body with FrozenBatchNorm2d, as torchvision builds it with (pretrained) weights",
 )
+MASK_ASSUMPTION = "masks stay 28 x 28 per detection: pasting them into the image (per-box resize) not modelled"
 
 
 def _fixed_nms(boxes, scores, groups, iou: float, keep: int):
@@ -187,4 +189,5 @@ def build_detection(name: str, *, batch: int, image_size: Optional[int],
     # the transform resizes the short side to min_size (800): a given --image-size is the size it works at
     model.transform.min_size = (size,)
     model.transform.max_size = max(int(model.transform.max_size), size)
-    return _fixed_rcnn_class()(model).eval(), (image,), list(ASSUMPTIONS)
+    notes = list(ASSUMPTIONS) + ([MASK_ASSUMPTION] if getattr(model.roi_heads, "mask_head", None) is not None else [])
+    return _fixed_rcnn_class()(model).eval(), (image,), notes
