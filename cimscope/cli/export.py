@@ -35,7 +35,8 @@ def register(app: typer.Typer) -> None:
                                                                    "(default: --seq)"),
         weight_bits: int = typer.Option(8, "--weight-bits", help="bits per weight"),
         act_bits: int = typer.Option(8, "--act-bits", help="bits per activation"),
-        out: Optional[Path] = typer.Option(None, "--out", help="output folder (default: cimscope-export/MODEL)"),
+        out: Optional[Path] = typer.Option(None, "--out", help="output folder (default: cimscope-export/MODEL, "
+                                                                 "MODEL-decode for --phase decode)"),
         capture: str = typer.Option("auto", "--capture", help="auto (torch.export, then torch.fx) | export | fx"),
         cache_dir: Optional[Path] = typer.Option(None, "--cache-dir", help="reuse/store exports in this folder"),
         as_json: bool = typer.Option(False, "--json", help="print the summary JSON (only) on stdout"),
@@ -53,7 +54,7 @@ def register(app: typer.Typer) -> None:
         from cimscope.workloads.summary import render, summarize
 
         err = Console(file=sys.stderr)
-        folder = out if out is not None else Path("cimscope-export") / _folder_name(model)
+        folder = out if out is not None else Path("cimscope-export") / _folder_name(model, phase)
         ensure_writable_dir(folder, "--out")             # before the export, not after it
         if cache_dir is not None:
             ensure_writable_dir(cache_dir, "--cache-dir")
@@ -90,9 +91,9 @@ def register(app: typer.Typer) -> None:
                   f"in {folder / 'problems'} (index.yaml), {folder / 'summary.json'}")
 
 
-def _folder_name(model: str) -> str:
+def _folder_name(model: str, phase: str = "prefill") -> str:
     from cimscope.workloads import safe_name
-    return safe_name(model)
+    return safe_name(model) + ("-decode" if phase == "decode" else "")
 
 
 def ensure_writable_dir(path: Path, option: str) -> Path:
