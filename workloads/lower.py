@@ -32,7 +32,7 @@ from collections import Counter
 from typing import Any, Optional, Sequence
 
 from cimscope.ir import GEMM, Op, Tensor
-from cimscope.workloads.capture import Captured, NodeRecord, TArg, _flatten, _ntuple
+from cimscope.workloads.capture_records import Captured, NodeRecord, TArg, flatten, ntuple
 from cimscope.workloads.lower_special import GROUPED_MM, ROI_OPS, SpecialLowering
 from cimscope.workloads.taxonomy import base_name, classify, has_ops_per_element, ops_per_element
 
@@ -191,8 +191,8 @@ class Lowerer(SpecialLowering):
         nd = len(w.shape) - 2
         if nd not in (1, 2, 3):
             raise ValueError(f"{nd}-D convolution")
-        stride = _ntuple(stride if stride is not None else 1, nd)
-        dilation = _ntuple(dilation if dilation is not None else 1, nd)
+        stride = ntuple(stride if stride is not None else 1, nd)
+        dilation = ntuple(dilation if dilation is not None else 1, nd)
         xs = x.shape if len(x.shape) == nd + 2 else (1,) + tuple(x.shape)
         os_ = out.shape if len(out.shape) == nd + 2 else (1,) + tuple(out.shape)
         n = xs[0]
@@ -220,13 +220,13 @@ class Lowerer(SpecialLowering):
         tensors = [self._tensor("Inputs", "input", in_proj, x),
                    self._tensor("Weights", "weight", w_proj, w),
                    self._tensor("Outputs", "output", out_proj, out, read_write=True)]
-        attrs = {"stride": list(stride), "padding": padding if isinstance(padding, str) else _ntuple(padding or 0, nd),
+        attrs = {"stride": list(stride), "padding": padding if isinstance(padding, str) else ntuple(padding or 0, nd),
                  "dilation": list(dilation), "groups": groups, "transposed": transposed, "bias": bias is not None,
                  "in_shape": list(x.shape), "weight_shape": list(w.shape), "out_shape": list(out.shape)}
         if bias is not None:
             attrs["bias_adds"] = out.numel        # epilogue: one add per output element (not in macs)
         if transposed:
-            attrs["output_padding"] = _ntuple(output_padding or 0, nd)
+            attrs["output_padding"] = ntuple(output_padding or 0, nd)
         if dynamic:
             attrs["dynamic_weight"] = True
         return self._op(rec, cls=GEMM, kind="conv", dims=dims, tensors=tensors, coefficients=coeff,
@@ -279,7 +279,7 @@ class Lowerer(SpecialLowering):
 
     def einsum(self, rec: NodeRecord) -> Op:
         eq = rec.args[0]
-        operands = [t for t in _flatten(rec.args[1:]) if isinstance(t, TArg)]
+        operands = [t for t in flatten(rec.args[1:]) if isinstance(t, TArg)]
         if len(operands) != 2 or "..." in eq:
             raise ValueError("einsum lowering needs two operands and no ellipsis")
         lhs, out_sub = eq.replace(" ", "").split("->")
@@ -489,10 +489,10 @@ class Lowerer(SpecialLowering):
             exact_points = os_[0] * os_[1] * windows
             padding = [0] * nd
         else:
-            kernel = _ntuple(a[1], nd)
-            stride = _ntuple(a[2] if a[2] not in (None, []) else a[1], nd)
-            padding = _ntuple(a[3] if a[3] is not None else 0, nd)
-            dil = _ntuple(a[4], nd) if is_max and a[4] is not None else [1] * nd
+            kernel = ntuple(a[1], nd)
+            stride = ntuple(a[2] if a[2] not in (None, []) else a[1], nd)
+            padding = ntuple(a[3] if a[3] is not None else 0, nd)
+            dil = ntuple(a[4], nd) if is_max and a[4] is not None else [1] * nd
             exact_points = None
         win_dims, coeff, sliding, plain_out = _window(nd, kernel, outsp, stride, dil)
         dims = {"N": os_[0], "C": os_[1], **win_dims}
