@@ -127,3 +127,27 @@ def test_unwritable_out_exits_2_before_exporting(tiny, tmp_path, capsys, monkeyp
     err = capsys.readouterr().err
     assert rc == 2 and "Traceback" not in err
     assert f"--out '{a_file / 'sub'}': cannot create this folder" in err
+
+
+@pytest.mark.parametrize("args,words", [
+    (["bert-base-uncased", "--phase", "decode"], ["decoder", "llama-2-7b"]),
+    (["llama-tiny", "--phase", "generate"], ["valid phases: prefill, decode"]),
+    (["llama-tiny", "--kv-len", "64"], ["decode only"]),
+    (["resnet18", "--phase", "decode"], ["not a language model"]),
+])
+def test_phase_errors_exit_2_in_one_line(tmp_path, capsys, args, words):
+    rc = main(["export", *args, "--out", str(tmp_path / "o")])
+    err = capsys.readouterr().err
+    assert rc == 2 and "Traceback" not in err
+    lines = [ln for ln in err.splitlines() if "error" in ln]
+    assert len(lines) == 1 and all(w in lines[0] for w in words)
+
+
+def test_decode_export_by_name(tmp_path, capsys):
+    rc = main(["export", "llama-tiny", "--phase", "decode", "--kv-len", "16", "--seq", "4",
+               "--out", str(tmp_path / "o"), "--json"])
+    assert rc in (0, None)
+    summary = json.loads(capsys.readouterr().out)
+    wl = load_workload(tmp_path / "o")
+    assert wl.meta["phase"] == "decode" and wl.meta["kv_len"] == 16 and summary["totals"]["count"] == len(wl.ops)
+    assert wl.meta["input_shapes"][0] == [1, 1]

@@ -136,6 +136,7 @@ def test_cache_reuses_and_keys_on_options(tiny_file, tmp_path, monkeypatch):
     def boom(*a, **k):
         raise AssertionError("build_model called although the export is cached")
     monkeypatch.setattr(wlmod, "build_model", boom)
+    monkeypatch.setattr(wlmod, "build", boom)
     again = export_model(f"{tiny_file}:make", image_size=8, cache_dir=str(cache))
     assert again.ops == first.ops and again.meta == json.loads(json.dumps(first.meta))
     key = wlmod.cache_key

@@ -2,10 +2,11 @@
 
 Public API::
 
-    export_model(model, *, batch=1, image_size=224, seq_len=128, weight_bits=8, act_bits=8,
-                 cache_dir=None, capture="auto") -> Workload
+    export_model(model, *, batch=1, image_size=None, seq_len=128, weight_bits=8, act_bits=8,
+                 cache_dir=None, capture="auto", phase="prefill", kv_len=None) -> Workload
     known_models() -> list[str]
-    build_model(name, *, batch=1, image_size=224, seq_len=128) -> (nn.Module, example_inputs)
+    build_model(name, *, batch=1, image_size=None, seq_len=128, phase="prefill", kv_len=None)
+        -> (nn.Module, example_inputs)
     save_workload(wl, path) / load_workload(path) -> Workload
     taxonomy.classify(target) -> (class, known)
     problem.op_to_problem(op) -> dict ; problem.write_problems(workload, out_dir) -> list[Path]
@@ -23,23 +24,27 @@ from typing import Optional
 
 from cimscope.errors import InputError
 from cimscope.ir import Workload
-from cimscope.workloads.zoo import (build_model, check_model_name, is_factory_spec, known_models,
-                                    model_fingerprint)
+from cimscope.workloads import symbolic
+from cimscope.workloads.zoo import (build, build_model, check_model_name, check_phase, config_source,
+                                    default_image_size,
+                                    is_factory_spec,
+                                    known_models, model_fingerprint)
 
 __all__ = ["export_model", "known_models", "build_model", "save_workload", "load_workload", "cache_key",
            "EXPORT_FORMAT"]
 
 #: Bumped whenever the lowering changes what an export produces (part of the cache key).
-EXPORT_FORMAT = 1
+EXPORT_FORMAT = 2          # 2: meta-device builds, grouped_mm/roi lowerings, composite owners
 
 
-def cache_key(model: str, *, batch: int, image_size: int, seq_len: int, weight_bits: int, act_bits: int,
-              capture: str = "auto") -> str:
+def cache_key(model: str, *, batch: int, image_size: Optional[int], seq_len: int, weight_bits: int,
+              act_bits: int, capture: str = "auto", phase: str = "prefill", kv_len: Optional[int] = None) -> str:
     """Key of the on-disk cache: every option, the model definition, torch/cimscope versions, format."""
     import torch
     from cimscope import __version__
     payload = {"model": model, "fingerprint": model_fingerprint(model), "batch": batch, "image_size": image_size,
                "seq_len": seq_len, "weight_bits": weight_bits, "act_bits": act_bits, "capture": capture,
+               "phase": phase, "kv_len": kv_len,
                "torch": torch.__version__, "cimscope": __version__, "format": EXPORT_FORMAT}
     for lib in ("torchvision", "transformers"):      # their model definitions are part of what is cached
         try:
@@ -49,11 +54,16 @@ def cache_key(model: str, *, batch: int, image_size: int, seq_len: int, weight_b
     return hashlib.sha1(json.dumps(payload, sort_keys=True).encode()).hexdigest()[:16]
 
 
-def export_model(model: str, *, batch: int = 1, image_size: int = 224, seq_len: int = 128,
+def export_model(model: str, *, batch: int = 1, image_size: Optional[int] = None, seq_len: int = 128,
                  weight_bits: int = 8, act_bits: int = 8, cache_dir: Optional[str] = None,
-                 capture: str = "auto") -> Workload:
+                 capture: str = "auto", phase: str = "prefill", kv_len: Optional[int] = None) -> Workload:
     """Export ``model`` (a known name, or ``path/to/file.py:factory``) to a :class:`Workload` of Einsum Ops in
     execution order.
+
+    ``image_size`` None is the model's default (224 px; SegFormer 512, DETR and the R-CNNs 800). Language
+    models: ``phase`` "prefill" (``seq_len`` tokens) or "decode" (one token with a KV cache of ``kv_len``
+    tokens, default ``seq_len``); longer than the model's position limit: extended by config, with a warning.
+    Named models are built on the meta device (no weight in memory).
 
     ``capture``: "auto" (torch.export, falling back to torch.fx), "export" or "fx". With ``cache_dir``, the
     result is cached on disk under a key of every option + torch version (atomic writes); a cached workload
@@ -66,8 +76,12 @@ def export_model(model: str, *, batch: int = 1, image_size: int = 224, seq_len: 
     from cimscope.workloads.capture import CAPTURE_MODES
     if capture not in CAPTURE_MODES:
         raise InputError(f"unknown capture mode {capture!r}; valid capture modes: {', '.join(CAPTURE_MODES)}")
-    opts = dict(batch=batch, image_size=image_size, seq_len=seq_len, weight_bits=weight_bits, act_bits=act_bits)
+    opts = dict(batch=batch, image_size=image_size, seq_len=seq_len, weight_bits=weight_bits, act_bits=act_bits,
+                phase=phase, kv_len=kv_len)
     check_model_name(model)
+    check_phase(model, phase, kv_len)
+    if image_size is None:
+        opts["image_size"] = default_image_size(model)
     cache_file: Optional[Path] = None
     if cache_dir is not None:
         cache_file = Path(cache_dir) / f"{safe_name(model)}-{cache_key(model, capture=capture, **opts)}.json"
@@ -93,26 +107,39 @@ def safe_name(name: str) -> str:
     return "".join(c if c.isalnum() or c in "-_." else "_" for c in stem)[:60]
 
 
-def _export(model: str, *, batch: int, image_size: int, seq_len: int, weight_bits: int, act_bits: int,
-            capture: str) -> Workload:
+def _export(model: str, *, batch: int, image_size: Optional[int], seq_len: int, weight_bits: int, act_bits: int,
+            capture: str, phase: str, kv_len: Optional[int]) -> Workload:
     import torch
     from cimscope.workloads.capture import capture as do_capture
     from cimscope.workloads.lower import lower_captured
 
     t0 = time.perf_counter()
-    # torch.export reads shapes only: skip weight initialisation of torchvision models (same graph, measured).
-    # torch.fx's ShapeProp runs the module for real, so it gets initialised weights.
-    module, inputs = build_model(model, batch=batch, image_size=image_size, seq_len=seq_len,
-                                 device="uninitialized" if capture == "export" or capture == "auto" else None)
-    t1 = time.perf_counter()
-    cap = do_capture(module, inputs, mode=capture, label=model)
-    t2 = time.perf_counter()
+    reused = False
+    if capture in ("export", "auto") and symbolic.eligible(model, seq_len=seq_len, phase=phase, kv_len=kv_len):
+        # text models: one capture with a symbolic length serves every length (cached in this process)
+        cap, notes, reused = symbolic.capture_text(model, batch=batch, seq_len=seq_len, phase=phase,
+                                                   kv_len=kv_len, mode=capture)
+        input_shapes = _text_input_shapes(model, batch, seq_len, phase, kv_len)
+        t1, t2 = t0, time.perf_counter()              # the build is part of a (new) symbolic capture
+    else:
+        # torch.export reads shapes only: named models are built on the meta device (same graph as real
+        # weights, measured on resnet18; Llama-2-7B in < 1 GB). torch.fx's ShapeProp runs the module.
+        built = build(model, batch=batch, image_size=image_size, seq_len=seq_len, phase=phase, kv_len=kv_len,
+                      device="meta" if capture in ("export", "auto") else None)
+        notes, input_shapes = built.notes, [list(t.shape) for t in built.inputs if hasattr(t, "shape")]
+        t1 = time.perf_counter()
+        cap = do_capture(built.module, built.inputs, mode=capture, label=model)
+        t2 = time.perf_counter()
     ops = lower_captured(cap, weight_bits=weight_bits, act_bits=act_bits)
     t3 = time.perf_counter()
-    input_shapes = [list(t.shape) for t in inputs if hasattr(t, "shape")]
     meta = {
         "capture": cap.method,
         "capture_notes": cap.notes,
+        "assumptions": notes,
+        "capture_reused": reused,
+        "phase": phase,
+        "kv_len": (kv_len if kv_len is not None else seq_len) if phase == "decode" else None,
+        "config_source": config_source(model),
         "batch": batch,
         "image_size": image_size,
         "seq_len": seq_len,
@@ -124,6 +151,15 @@ def _export(model: str, *, batch: int, image_size: int, seq_len: int, weight_bit
         "export_seconds": {"build": round(t1 - t0, 3), "capture": round(t2 - t1, 3), "lower": round(t3 - t2, 3)},
     }
     return Workload(model=model, ops=ops, batch=batch, meta=meta)
+
+
+def _text_input_shapes(model: str, batch: int, seq_len: int, phase: str, kv_len: Optional[int]) -> list:
+    """Input shapes of a text model's export (ids; decode: ids and the K and V caches)."""
+    if phase != "decode":
+        return [[batch, seq_len]]
+    from cimscope.workloads.hf import kv_cache_shape
+    past = kv_cache_shape(model, batch, kv_len if kv_len is not None else seq_len)
+    return [[batch, 1], past, past]
 
 
 def save_workload(wl: Workload, path: str | os.PathLike) -> Path:

@@ -19,7 +19,7 @@ from __future__ import annotations
 import functools
 import re
 from pathlib import Path
-from typing import Any
+from typing import Any, Optional, Sequence
 
 import yaml
 
@@ -70,36 +70,58 @@ def base_name(target: str) -> str:
     """Reduce an operator spelling to its base name.
 
     ``"aten.addmm.default"`` -> ``"addmm"``, ``"aten::relu_"`` -> ``"relu"``, ``"aten.mean.dim"`` -> ``"mean"``,
+    ``"aten::max"`` -> ``"max"``, ``"torchvision.roi_align.default"`` -> ``"roi_align"``,
     ``"torch.nn.functional.relu"`` -> ``"relu"``, ``"<built-in function add>"`` -> ``"add"``,
-    ``"nn.Conv2d"`` -> ``"conv2d"``.
+    ``"nn.Conv2d"`` -> ``"conv2d"``, ``"aten::__and__"`` -> ``"__and__"``.
+
+    Only the third component of a three-part ``namespace.name.overload`` spelling (torch.export's, for every
+    operator namespace: aten, torchvision, transformers ...) is an overload; a profiler spelling
+    ``namespace::name`` has none (``aten::max``, ``aten::t`` are the operators max and t).
     """
     s = str(target).strip()
     m = re.match(r"<(?:built-in )?(?:function|method) (\w+)", s)
     if m:
         s = m.group(1)
+    profiler = "::" in s
     s = s.replace("::", ".")
     parts = [p for p in s.split(".") if p]
     if not parts:
         return ""
-    # drop the overload: aten.<name>.<overload>
-    if len(parts) >= 2 and (parts[-1] in _OVERLOADS or parts[-1][:1].isupper() and parts[-1] != parts[-2]) \
-            and parts[0] in ("aten", "prims", "quantized", "quantized_decomposed"):
-        parts = parts[:-1]
+    if not profiler and len(parts) == 3 and parts[0] not in ("torch", "nn", "F", "operator", "_operator") \
+            and (parts[-1] in _OVERLOADS or parts[-1][:1].isupper()):
+        parts = parts[:-1]                        # namespace.name.overload
     while len(parts) > 1 and parts[0] in _NAMESPACES + ("modules",):
         parts = parts[1:]
     # module paths such as torch.nn.modules.conv.Conv2d: keep the class name
     name = parts[-1]
     if name[:1].isupper():                        # an nn.Module class name, e.g. Conv2d, ReLU, LayerNorm
         name = _camel_to_snake(name)
+    if name in _PY_OPERATORS:                   # the operator module: <built-in function iand>, and_
+        return _PY_OPERATORS[name]
     # in-place / out variants: relu_ -> relu, add_ -> add (but keep leading underscores: _softmax)
     if name.endswith("_") and not name.endswith("__"):
         name = name[:-1]
-    if name.startswith("__") and name.endswith("__"):   # operator.__add__ / __iadd__
-        name = name.strip("_")
-        if name.startswith("i") and name[1:] in ("add", "sub", "mul", "truediv", "floordiv"):
-            name = name[1:]
-        name = {"truediv": "div", "floordiv": "floor_divide", "matmul": "matmul", "getitem": "getitem"}.get(name, name)
+    if name.startswith("__") and name.endswith("__"):   # operator.__add__ / __iadd__; aten::__and__ stays
+        inner = name.strip("_")
+        if inner in _DUNDER_KEPT:
+            return name
+        if inner.startswith("i") and inner[1:] in ("add", "sub", "mul", "truediv", "floordiv", "and", "or", "xor"):
+            inner = inner[1:]
+            if inner in _DUNDER_KEPT:
+                return f"__{inner}__"
+        name = {"truediv": "div", "floordiv": "floor_divide", "matmul": "matmul", "getitem": "getitem",
+                "invert": "bitwise_not"}.get(inner, inner)
     return name
+
+
+#: Functions of Python's operator module (as torch.fx records them) -> the ATen operator they are.
+_PY_OPERATORS = {"and_": "__and__", "or_": "__or__", "xor": "__xor__", "iand": "__and__", "ior": "__or__",
+                 "ixor": "__xor__", "iadd": "add", "isub": "sub", "imul": "mul", "itruediv": "div",
+                 "truediv": "div", "floordiv": "floor_divide", "ifloordiv": "floor_divide", "invert": "bitwise_not",
+                 "inv": "bitwise_not"}
+
+#: Python operator dunders ATen keeps as operator names (aten::__and__ ...): their base name is the dunder.
+_DUNDER_KEPT = ("and", "or", "xor", "lshift", "rshift")
 
 
 _MODULE_NAMES = {
@@ -137,6 +159,37 @@ def classify(target: str) -> tuple[str, bool]:
         if stem in table:
             return table[stem], True
     return "other", False
+
+
+@functools.lru_cache(maxsize=1)
+def _composites() -> dict[str, str]:
+    table: dict[str, str] = {}
+    for cls, names in load_taxonomy().get("composite_modules", {}).items():
+        if cls not in NONGEMM_CLASSES:
+            raise ValueError(f"{DATA_FILE}: composite class {cls!r} is not one of {', '.join(NONGEMM_CLASSES)}")
+        for name in names:
+            table[name] = cls
+    return table
+
+
+def composite_class(module_class: str) -> Optional[str]:
+    """NonGEMM class of a module NonGEMM Bench profiles as one operator (``composite_modules`` of the taxonomy
+    file, matched by class name, qualified or not), else None.
+
+    >>> composite_class("transformers.models.llama.modeling_llama.LlamaRMSNorm")
+    'normalization'
+    """
+    return _composites().get(str(module_class).rsplit(".", 1)[-1])
+
+
+def composite_owner(stack: Sequence[tuple[str, str]]) -> Optional[tuple[str, str, str]]:
+    """The outermost composite module of a module stack (``[(path, class), ...]``, outermost first) as
+    ``(NonGEMM class, module class name, module path)``, or None when no module of the stack is composite."""
+    for path, cls in stack:
+        owner_cls = composite_class(cls)
+        if owner_cls is not None:
+            return owner_cls, str(cls).rsplit(".", 1)[-1], str(path)
+    return None
 
 
 def ops_per_element(key: str) -> tuple[float, str]:

@@ -3,8 +3,10 @@
 Three kinds of MODEL:
 
 * a torchvision classification model name (``resnet18``, ``vit_b_16`` ...), built with ``weights=None``;
-* a Hugging Face architecture built from its configuration class (``bert-base-uncased`` ->
-  ``BertModel(BertConfig())``, ``gpt2`` -> ``GPT2Model(GPT2Config())``, ``llama-tiny`` -> a small Llama);
+* a Hugging Face architecture built from its published configuration (configs.HF_MODELS: ``bert-base-uncased``,
+  ``gpt2``/``-large``/``-xl``, ``llama-2-7b``, ``llama-3-8b``, ``mistral-7b``, ``mixtral-8x7b``, ``segformer-b0``
+  ... ``-b5``, ``detr-resnet-50``, ``maskformer-swin-base``; ``llama-tiny``/``mixtral-tiny`` for tests);
+* a torchvision detection model (``maskrcnn_resnet50_fpn``, ``fasterrcnn_resnet50_fpn``, see detection.py);
 * ``path/to/file.py:factory``: ``factory(batch=..., image_size=..., seq_len=...)`` (it may take any subset of
   these keywords, or none) returns an ``nn.Module`` (fed an image batch ``[batch, 3, S, S]``) or a tuple
   ``(module, example_inputs)``.
@@ -17,47 +19,34 @@ import hashlib
 import importlib.util
 import inspect
 import sys
-from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any, Callable, NamedTuple, Optional
 
 from cimscope.errors import ExportError, InputError, UnknownNameError
+from cimscope.workloads.configs import HF_MODELS, HFSpec  # noqa: F401  (HFSpec: re-exported)
+from cimscope.workloads.detection import DETECTION_MODELS
 
 #: torchvision classification models exposed by name (weights=None). Extra torchvision names also work.
 TORCHVISION_MODELS = (
     "alexnet", "vgg11", "vgg16", "vgg19", "resnet18", "resnet34", "resnet50", "resnet101", "mobilenet_v2",
     "mobilenet_v3_small", "mobilenet_v3_large", "efficientnet_b0", "squeezenet1_0", "densenet121",
     "googlenet", "shufflenet_v2_x1_0", "regnet_y_400mf", "convnext_tiny", "vit_b_16", "vit_b_32", "swin_t",
+    # NonGEMM Bench's Swin-T/S/B and ViT-B/L/H (torchvision's definitions of the published models)
+    "swin_s", "swin_b", "vit_l_16", "vit_h_14",
 )
 
 
-@dataclass(frozen=True)
-class HFSpec:
-    """A Hugging Face architecture: config class + model class (attribute names in ``transformers``) and
-    config overrides. Defaults of the config classes are the published configurations of these models."""
+class Built(NamedTuple):
+    """A model ready to capture: the module, its example inputs, and notes on assumptions made building it."""
 
-    config_cls: str
-    model_cls: str
-    overrides: tuple[tuple[str, Any], ...] = ()
-    kind: str = "text"             # text: inputs are token ids [batch, seq_len]
-
-
-HF_MODELS: dict[str, HFSpec] = {
-    # BertConfig() defaults are bert-base-uncased: 12 layers, hidden 768, 12 heads, FFN 3072, vocab 30522.
-    "bert-base-uncased": HFSpec("BertConfig", "BertModel"),
-    # GPT2Config() defaults are gpt2 (124M): 12 layers, n_embd 768, 12 heads, vocab 50257, n_positions 1024.
-    "gpt2": HFSpec("GPT2Config", "GPT2Model", (("use_cache", False),)),
-    # A small Llama-style decoder (RMSNorm, rotary embeddings, SwiGLU MLP, grouped-query attention).
-    "llama-tiny": HFSpec("LlamaConfig", "LlamaModel", (
-        ("hidden_size", 256), ("intermediate_size", 688), ("num_hidden_layers", 2),
-        ("num_attention_heads", 4), ("num_key_value_heads", 2), ("vocab_size", 32000),
-        ("max_position_embeddings", 2048), ("use_cache", False))),
-}
+    module: Any
+    inputs: tuple
+    notes: list
 
 
 def known_models() -> list[str]:
     """Every model name ``build_model``/``export_model`` accept (besides ``file.py:factory``)."""
-    return sorted(set(TORCHVISION_MODELS) | set(HF_MODELS))
+    return sorted(set(TORCHVISION_MODELS) | set(HF_MODELS) | set(DETECTION_MODELS))
 
 
 def is_factory_spec(name: str) -> bool:
@@ -85,45 +74,104 @@ def model_fingerprint(name: str) -> str:
     return name
 
 
-def build_model(name: str, *, batch: int = 1, image_size: int = 224, seq_len: int = 128,
-                device: str | None = None) -> tuple["torch.nn.Module", tuple]:  # noqa: F821
-    """Build ``(module, example_inputs)`` for ``name`` in eval mode, with random weights and no download.
+def build_model(name: str, *, batch: int = 1, image_size: Optional[int] = None, seq_len: int = 128,
+                device: str | None = None, phase: str = "prefill",
+                kv_len: Optional[int] = None) -> tuple["torch.nn.Module", tuple]:  # noqa: F821
+    """Build ``(module, example_inputs)`` for ``name`` in eval mode, with random weights and no download
+    (see :func:`build` for the options; ``device=None`` gives real weights, as eager profiling needs)."""
+    built = build(name, batch=batch, image_size=image_size, seq_len=seq_len, device=device, phase=phase,
+                  kv_len=kv_len)
+    return built.module, built.inputs
 
-    ``device="uninitialized"`` builds a torchvision model on the meta device and moves it to uninitialised CPU
-    memory (``to_empty``): no weight initialisation (vgg16: 1.0 s -> 0.01 s), same exported graph; for
-    export_model only, whose capture reads shapes, not values. Hugging Face and factory models are always
-    built normally.
+
+def build(name: str, *, batch: int = 1, image_size: Optional[int] = None, seq_len: int = 128,
+          device: str | None = None, phase: str = "prefill", kv_len: Optional[int] = None) -> Built:
+    """Build ``name`` in eval mode with random weights and no download, with its example inputs and notes.
+
+    ``device="meta"``: parameters and inputs are shapes only, no memory (what torch.export needs; Llama-2-7B
+    is captured in < 1 GB). ``device="uninitialized"``: torchvision models in uninitialised CPU memory (the
+    fx fallback runs the module). ``device=None``: real random weights (eager profiling). ``image_size``
+    None is the model's own default (224 px; SegFormer 512, DETR 800 ...). ``phase``/``kv_len``: decoder
+    LLMs, see :mod:`cimscope.workloads.hf`.
 
     Raises :class:`UnknownNameError` (listing the known names) for an unknown name, :class:`InputError` for
     bad sizes, and :class:`ExportError` when a factory file cannot be loaded or returns something else.
     """
     if batch < 1:
         raise InputError(f"batch must be >= 1, got {batch}")
-    if image_size < 1:
+    if image_size is not None and image_size < 1:
         raise InputError(f"image size must be >= 1, got {image_size}")
     if seq_len < 1:
         raise InputError(f"sequence length must be >= 1, got {seq_len}")
     check_model_name(name)
+    check_phase(name, phase, kv_len)
     import torch
 
+    notes: list = []
     if is_factory_spec(name):
-        module, inputs = _build_factory(name, batch=batch, image_size=image_size, seq_len=seq_len)
+        module, inputs = _build_factory(name, batch=batch, image_size=image_size or 224, seq_len=seq_len)
     elif name in HF_MODELS:
-        module, inputs = _build_hf(name, batch=batch, seq_len=seq_len)
+        from cimscope.workloads.hf import build_hf
+        module, inputs, notes = build_hf(name, batch=batch, seq_len=seq_len, image_size=image_size, phase=phase,
+                                         kv_len=kv_len, device="meta" if device == "meta" else None)
+    elif name in DETECTION_MODELS:
+        from cimscope.workloads.detection import build_detection
+        module, inputs, notes = build_detection(name, batch=batch, image_size=image_size,
+                                                device="meta" if device == "meta" else None)
     else:                                 # a torchvision classification model (check_model_name passed)
+        size = image_size or 224
         if device == "uninitialized":
             with torch.device("meta"):
-                module, _ = _build_torchvision(name, batch=batch, image_size=image_size)
+                module, _ = _build_torchvision(name, batch=batch, image_size=size)
             module = module.to_empty(device="cpu")
-            inputs = (torch.randn(batch, 3, image_size, image_size),)
+            inputs = (torch.randn(batch, 3, size, size),)
         elif device is not None:
             with torch.device(device):
-                module, inputs = _build_torchvision(name, batch=batch, image_size=image_size)
+                module, inputs = _build_torchvision(name, batch=batch, image_size=size)
         else:
-            module, inputs = _build_torchvision(name, batch=batch, image_size=image_size)
+            module, inputs = _build_torchvision(name, batch=batch, image_size=size)
     module.eval()
     torch.manual_seed(0)
-    return module, inputs
+    return Built(module, tuple(inputs), list(notes))
+
+
+def default_image_size(name: str) -> int:
+    """The input size (px) a model is exported at when none is given: its published evaluation size."""
+    if name in HF_MODELS:
+        return HF_MODELS[name].image_size
+    if name in DETECTION_MODELS:
+        from cimscope.workloads.detection import IMAGE_SIZE
+        return IMAGE_SIZE
+    return 224
+
+
+def config_source(name: str) -> str:
+    """Where the model's definition comes from (published config, torchvision builder, factory file)."""
+    if name in HF_MODELS:
+        return HF_MODELS[name].source
+    if name in DETECTION_MODELS or not is_factory_spec(name):
+        return f"torchvision.models.{name} (weights=None)"
+    return f"factory {name}"
+
+
+def check_phase(name: str, phase: str, kv_len: Optional[int]) -> None:
+    """Raise :class:`InputError` unless ``phase``/``kv_len`` fit model ``name`` (decode: decoder LLMs only)."""
+    from cimscope.workloads.hf import PHASES
+    if phase not in PHASES:
+        raise InputError(f"unknown phase {phase!r}; valid phases: {', '.join(PHASES)}")
+    if kv_len is not None and phase != "decode":
+        raise InputError("--kv-len applies to --phase decode only (one decoding step with a KV cache)")
+    if kv_len is not None and kv_len < 0:
+        raise InputError(f"--kv-len must be >= 0, got {kv_len}")
+    if phase == "decode" and name not in llm_names():
+        what = f"an {HF_MODELS[name].kind} model" if name in HF_MODELS else "not a language model"
+        raise InputError(f"--phase decode needs a decoder language model; {name} is {what} "
+                         f"(decoders: {', '.join(llm_names())})")
+
+
+def llm_names() -> list[str]:
+    """The names taking ``phase``/``kv_len`` (decoder language models)."""
+    return sorted(n for n, s in HF_MODELS.items() if s.kind == "decoder")
 
 
 def _torchvision_has(name: str) -> bool:
@@ -144,27 +192,6 @@ def _build_torchvision(name: str, *, batch: int, image_size: int):
         kwargs["image_size"] = image_size   # ViT's position embedding is sized for its image size
     model = torchvision.models.get_model(name, **kwargs)
     return model, (torch.randn(batch, 3, image_size, image_size),)
-
-
-def _build_hf(name: str, *, batch: int, seq_len: int):
-    import torch
-    import transformers
-
-    spec = HF_MODELS[name]
-    # overrides go to the constructor: derived fields (e.g. Llama's head_dim) are computed there
-    config = getattr(transformers, spec.config_cls)(**dict(spec.overrides))
-    max_pos = getattr(config, "max_position_embeddings", None) or getattr(config, "n_positions", None)
-    if max_pos is not None and seq_len > max_pos:
-        raise InputError(f"sequence length {seq_len} exceeds {name}'s {max_pos} positions")
-    # SDPA keeps attention a recognisable scaled_dot_product_attention node (QK^T, softmax, AV)
-    try:
-        config._attn_implementation = "sdpa"
-    except Exception:  # pragma: no cover - older transformers
-        pass
-    torch.manual_seed(0)
-    model = getattr(transformers, spec.model_cls)(config)
-    ids = torch.randint(0, int(config.vocab_size), (batch, seq_len), generator=torch.Generator().manual_seed(0))
-    return model, (ids,)
 
 
 def _split_factory(spec: str) -> tuple[str, str]:

@@ -20,14 +20,23 @@ import typer
 def register(app: typer.Typer) -> None:
     @app.command("export")
     def export(
-        model: str = typer.Argument(..., help="torchvision/Hugging Face name (e.g. resnet18, bert-base-uncased, "
-                                              "gpt2, llama-tiny) or path/to/file.py:factory"),
+        model: str = typer.Argument(..., help="a known name (resnet18, swin_b, vit_h_14, bert-base-uncased, gpt2-xl, "
+                                              "llama-2-7b, llama-3-8b, mistral-7b, mixtral-8x7b, segformer-b5, "
+                                              "detr-resnet-50, maskformer-swin-base, maskrcnn_resnet50_fpn ...; "
+                                              "an unknown name lists them all) or path/to/file.py:factory"),
         batch: int = typer.Option(1, "--batch", help="batch size"),
-        image_size: int = typer.Option(224, "--image-size", help="image height = width (vision models), px"),
+        image_size: Optional[int] = typer.Option(None, "--image-size",
+                                                 help="image height = width (vision models), px; default: the "
+                                                      "model's (224; SegFormer 512; DETR, R-CNNs 800)"),
         seq: int = typer.Option(128, "--seq", "--seq-len", help="sequence length (text models), tokens"),
+        phase: str = typer.Option("prefill", "--phase", help="language models: prefill (--seq tokens) | decode "
+                                                             "(one token per sequence with a KV cache)"),
+        kv_len: Optional[int] = typer.Option(None, "--kv-len", help="decode: tokens in the KV cache "
+                                                                   "(default: --seq)"),
         weight_bits: int = typer.Option(8, "--weight-bits", help="bits per weight"),
         act_bits: int = typer.Option(8, "--act-bits", help="bits per activation"),
-        out: Optional[Path] = typer.Option(None, "--out", help="output folder (default: cimscope-export/MODEL)"),
+        out: Optional[Path] = typer.Option(None, "--out", help="output folder (default: cimscope-export/MODEL, "
+                                                                 "MODEL-decode for --phase decode)"),
         capture: str = typer.Option("auto", "--capture", help="auto (torch.export, then torch.fx) | export | fx"),
         cache_dir: Optional[Path] = typer.Option(None, "--cache-dir", help="reuse/store exports in this folder"),
         as_json: bool = typer.Option(False, "--json", help="print the summary JSON (only) on stdout"),
@@ -40,20 +49,25 @@ def register(app: typer.Typer) -> None:
         from cimscope.atomic import write_json
         from cimscope.cli._common import print_json
         from cimscope.workloads import export_model, save_workload
+        from cimscope.workloads.zoo import check_model_name, check_phase, is_factory_spec
         from cimscope.workloads.problem import write_problems
         from cimscope.workloads.summary import render, summarize
 
         err = Console(file=sys.stderr)
-        folder = out if out is not None else Path("cimscope-export") / _folder_name(model)
+        folder = out if out is not None else Path("cimscope-export") / _folder_name(model, phase)
         ensure_writable_dir(folder, "--out")             # before the export, not after it
         if cache_dir is not None:
             ensure_writable_dir(cache_dir, "--cache-dir")
+        if not is_factory_spec(model):
+            check_model_name(model)                      # an unknown name lists the known ones first
+        check_phase(model, phase, kv_len)
         with Progress(TextColumn("{task.description}"), BarColumn(), TextColumn("{task.completed}/{task.total}"),
                       TimeElapsedColumn(), console=err, transient=True) as progress:
             task = progress.add_task(f"export {model}", total=4)
             progress.update(task, description=f"capture + lower {model}")
             wl = export_model(model, batch=batch, image_size=image_size, seq_len=seq, weight_bits=weight_bits,
-                              act_bits=act_bits, cache_dir=str(cache_dir) if cache_dir else None, capture=capture)
+                              act_bits=act_bits, cache_dir=str(cache_dir) if cache_dir else None, capture=capture,
+                              phase=phase, kv_len=kv_len)
             progress.advance(task)
             progress.update(task, description="write workload.yaml")
             save_workload(wl, folder / "workload.yaml")
@@ -71,13 +85,15 @@ def register(app: typer.Typer) -> None:
             print_json(summary)
             return
         render(summary, file=sys.stderr)
+        for note in wl.meta.get("assumptions") or []:
+            err.print(f"assumption: {note}")
         err.print(f"wrote {folder / 'workload.yaml'} ({len(wl.ops)} operators), {len(problems)} problem files "
                   f"in {folder / 'problems'} (index.yaml), {folder / 'summary.json'}")
 
 
-def _folder_name(model: str) -> str:
+def _folder_name(model: str, phase: str = "prefill") -> str:
     from cimscope.workloads import safe_name
-    return safe_name(model)
+    return safe_name(model) + ("-decode" if phase == "decode" else "")
 
 
 def ensure_writable_dir(path: Path, option: str) -> Path:
