@@ -15,13 +15,14 @@ Public API::
 from __future__ import annotations
 
 import hashlib
-import importlib
+import importlib.metadata
 import json
 import os
 import time
 from pathlib import Path
 from typing import Optional
 
+from cimscope import __version__
 from cimscope.errors import InputError
 from cimscope.ir import Workload
 from cimscope.workloads import symbolic
@@ -40,16 +41,15 @@ EXPORT_FORMAT = 2          # 2: meta-device builds, grouped_mm/roi lowerings, co
 def cache_key(model: str, *, batch: int, image_size: Optional[int], seq_len: int, weight_bits: int,
               act_bits: int, capture: str = "auto", phase: str = "prefill", kv_len: Optional[int] = None) -> str:
     """Key of the on-disk cache: every option, the model definition, torch/cimscope versions, format."""
-    import torch
-    from cimscope import __version__
     payload = {"model": model, "fingerprint": model_fingerprint(model), "batch": batch, "image_size": image_size,
                "seq_len": seq_len, "weight_bits": weight_bits, "act_bits": act_bits, "capture": capture,
-               "phase": phase, "kv_len": kv_len,
-               "torch": torch.__version__, "cimscope": __version__, "format": EXPORT_FORMAT}
-    for lib in ("torchvision", "transformers"):      # their model definitions are part of what is cached
+               "phase": phase, "kv_len": kv_len, "cimscope": __version__, "format": EXPORT_FORMAT}
+    # torch and the model libraries' versions (their definitions are part of what is cached), read from the
+    # installed distributions' metadata: importing torch/transformers here cost seconds on every cached run
+    for lib in ("torch", "torchvision", "transformers"):
         try:
-            payload[lib] = importlib.import_module(lib).__version__
-        except Exception:  # pragma: no cover - not installed
+            payload[lib] = importlib.metadata.version(lib)
+        except importlib.metadata.PackageNotFoundError:  # pragma: no cover - not installed
             pass
     return hashlib.sha1(json.dumps(payload, sort_keys=True).encode()).hexdigest()[:16]
 
