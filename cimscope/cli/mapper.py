@@ -2,9 +2,10 @@
 
     cimscope mapper INPUT.yaml [INPUT.yaml ...] [--objective edp|energy|delay] [--budget-s S]
                     [--max-evaluations N] [--seed S] [--out DIR] [--json] [--engine builtin|timeloop]
-                    [--ert ERT.yaml] [--art ART.yaml] [--no-cache]
+                    [--ert ERT.yaml] [--art ART.yaml] [--no-cache] [--jinja KEY=VALUE ...]
 
-Reads architecture, problem and (optional) mapspace constraints, searches for the best mapping, prints a
+Reads architecture, problem and (optional) mapspace constraints (v0.4 inputs, or the timeloopfe source files
+they are made from, processed as timeloopfe does for timeloop-mapper, the container constraints included), searches for the best mapping, prints a
 summary, and with ``--out`` writes ``timeloop-mapper.map.yaml`` (v0.4 mapping), ``timeloop-mapper.stats.txt``
 and ``timeloop-mapper.map.txt`` there.
 """
@@ -32,21 +33,25 @@ def register(app: typer.Typer) -> None:
         ert: Optional[Path] = typer.Option(None, "--ert", help="Accelergy ERT YAML (energy per action)"),
         art: Optional[Path] = typer.Option(None, "--art", help="Accelergy ART YAML (area per component)"),
         no_cache: bool = typer.Option(False, "--no-cache", help="do not read or write the mapping cache"),
+        jinja: List[str] = typer.Option([], "--jinja", metavar="KEY=VALUE",
+                                        help="data for timeloopfe Jinja2 source files (VALUE read as YAML); "
+                                             "repeatable"),
     ) -> None:
         """Find the best mapping like timeloop-mapper and write it as v0.4 YAML with its statistics."""
         import sys
 
         from cimscope.cli._common import print_json
-        from cimscope.cli.model import prepare_energies, result_json, summary_text, write_outputs
+        from cimscope.cli.model import jinja_data, prepare_energies, result_json, summary_text, write_outputs
         from cimscope.engine import get_engine
         from cimscope.errors import InputError
         from cimscope.mappers.search import OBJECTIVES
-        from cimscope.timeloop import load_inputs
+        from cimscope.timeloop.inputs import read_inputs
         from cimscope.timeloop.mapping import mapping_to_yaml
 
         if objective not in OBJECTIVES:
             raise InputError(f"unknown objective {objective!r}; objectives are {', '.join(OBJECTIVES)}")
-        ti = load_inputs(inputs, ert=ert, art=art, check_mapping_constraints=False)
+        ti = read_inputs(inputs, jinja_data(jinja), for_model=False, ert=ert, art=art,
+                         check_mapping_constraints=False)
         filled = prepare_energies(ti, objective == "delay", what="mapper")
         if engine == "builtin":
             eng = get_engine("builtin", progress=True, cache=not no_cache)

@@ -1,10 +1,12 @@
 """``cimscope model``: drop-in for timeloop-model.
 
     cimscope model INPUT.yaml [INPUT.yaml ...] [--ert ERT.yaml] [--art ART.yaml] [--out DIR] [--json]
-                   [--engine builtin|timeloop] [--counts-only]
+                   [--engine builtin|timeloop] [--counts-only] [--jinja KEY=VALUE ...]
 
 Reads the same v0.4 inputs as timeloop-model (merged; flattened ``parsed-processed-input.yaml`` or
-hierarchical), evaluates the mapping, prints a summary, and with ``--out`` writes
+hierarchical) or the timeloopfe source files they are made from (Jinja2 top files, ``nodes:`` trees with
+constraints, ``variables``: processed as timeloopfe does for timeloop-model, ``--jinja`` giving the templates'
+data), evaluates the mapping, prints a summary, and with ``--out`` writes
 ``timeloop-model.stats.txt``, ``timeloop-model.map.txt`` and ``timeloop-model.map.yaml`` there (atomic).
 """
 from __future__ import annotations
@@ -94,7 +96,29 @@ def parser() -> argparse.ArgumentParser:
     p.add_argument("--engine", default="builtin", help="builtin or timeloop (the real binary)")
     p.add_argument("--counts-only", action="store_true",
                    help="allow levels without energies (reported as 0 pJ with a warning)")
+    p.add_argument("--jinja", action="append", default=[], metavar="KEY=VALUE",
+                   help="data for timeloopfe Jinja2 source files (VALUE read as YAML); repeatable")
     return p
+
+
+def jinja_data(items: list[str], option: str = "--jinja") -> dict:
+    """``KEY=VALUE`` items (VALUE read as YAML: ``8`` is a number, ``false`` a boolean) as a dict; a malformed
+    item is one line naming it."""
+    import yaml
+
+    from cimscope.errors import InputError
+    out: dict = {}
+    for item in items:
+        key, sep, text = item.partition("=")
+        key = key.strip()
+        if not sep or not key.isidentifier():
+            raise InputError(f"{option} {item!r}: expected KEY=VALUE with KEY a name (letters, digits, _)")
+        try:
+            out[key] = yaml.safe_load(text) if text.strip() else ""
+        except yaml.YAMLError as exc:
+            problem = getattr(exc, "problem", None) or str(exc).splitlines()[0]
+            raise InputError(f"{option} {item!r}: VALUE is not valid YAML ({problem})") from None
+    return out
 
 
 def run(argv: list[str]) -> None:
@@ -105,10 +129,10 @@ def run(argv: list[str]) -> None:
     from cimscope.cli._common import print_json
     from cimscope.engine import get_engine
     from cimscope.errors import InputError
-    from cimscope.timeloop import load_inputs
+    from cimscope.timeloop.inputs import read_inputs
 
     a = parser().parse_args(argv)
-    ti = load_inputs(a.inputs, ert=a.ert, art=a.art)
+    ti = read_inputs(a.inputs, jinja_data(a.jinja), for_model=True, ert=a.ert, art=a.art)
     if ti.mapping is None:
         raise InputError(f"{', '.join(map(str, a.inputs))}: no 'mapping' in the inputs; add one, or find one with "
                          f"'cimscope mapper'")

@@ -13,6 +13,7 @@ from typing import Any, Optional, Union
 import yaml
 
 from cimscope.errors import InputError
+from cimscope.validation import read_text_utf8
 
 
 class _Loader(getattr(yaml, "CSafeLoader", yaml.SafeLoader)):   # libyaml when PyYAML has it: ~7x faster
@@ -33,14 +34,17 @@ def _construct_tagged(loader: yaml.SafeLoader, tag_suffix: str, node: yaml.Node)
 _Loader.add_multi_constructor("!", _construct_tagged)
 
 
+def read_text(path: Union[str, Path]) -> str:
+    """The text of an input file; a missing, unreadable or non-UTF-8 file is one line naming it."""
+    path = Path(path)
+    if not path.exists() and not path.is_symlink():
+        raise InputError(f"{path}: no such file")
+    return read_text_utf8(path, "input")
+
+
 def load_yaml(path: Union[str, Path]) -> dict:
     path = Path(path)
-    try:
-        text = path.read_text(encoding="utf-8")
-    except FileNotFoundError:
-        raise InputError(f"{path}: no such file") from None
-    except OSError as exc:
-        raise InputError(f"{path}: cannot be read ({exc.strerror})") from None
+    text = read_text(path)
     try:
         data = yaml.load(text, Loader=_Loader)
     except yaml.YAMLError as exc:
