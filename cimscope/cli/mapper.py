@@ -5,9 +5,10 @@
                     [--ert ERT.yaml] [--art ART.yaml] [--no-cache] [--jinja KEY=VALUE ...]
 
 Reads architecture, problem and (optional) mapspace constraints (v0.4 inputs, or the timeloopfe source files
-they are made from, processed as timeloopfe does for timeloop-mapper, the container constraints included), searches for the best mapping, prints a
-summary, and with ``--out`` writes ``timeloop-mapper.map.yaml`` (v0.4 mapping), ``timeloop-mapper.stats.txt``
-and ``timeloop-mapper.map.txt`` there.
+they are made from, processed as timeloopfe does for timeloop-mapper, the container constraints included),
+searches for the best mapping, prints a summary, and with ``--out`` writes ``timeloop-mapper.map.yaml`` (v0.4 mapping), ``timeloop-mapper.stats.txt``
+and ``timeloop-mapper.map.txt`` there (from source files also ``parsed-processed-input.yaml``, as timeloopfe does:
+``cimscope model OUT/parsed-processed-input.yaml OUT/timeloop-mapper.map.yaml`` evaluates the map again).
 """
 from __future__ import annotations
 
@@ -61,7 +62,8 @@ def register(app: typer.Typer) -> None:
         mapping, r = eng.map(ti.problem, ti.arch, objective=objective, budget_s=budget_s,
                              max_evaluations=max_evaluations, seed=seed, constraints=cons)
         r.extra["warnings"] = list(ti.warnings) + list(r.extra.get("warnings", []))
-        files = write_outputs(out, "timeloop-mapper", r, ti.arch, ti.problem, mapping) if out else []
+        files = write_outputs(out, "timeloop-mapper", r, ti.arch, ti.problem, mapping,
+                              ti.raw if ti.from_sources else None) if out else []
         if json_out:
             print_json(result_json(r, ti.arch, ti.problem, objective=objective,
                                    mapping=mapping_to_yaml(mapping, ti.problem), mapper=r.extra.get("mapper", {}),

@@ -7,13 +7,14 @@ Reads the same v0.4 inputs as timeloop-model (merged; flattened ``parsed-process
 hierarchical) or the timeloopfe source files they are made from (Jinja2 top files, ``nodes:`` trees with
 constraints, ``variables``: processed as timeloopfe does for timeloop-model, ``--jinja`` giving the templates'
 data), evaluates the mapping, prints a summary, and with ``--out`` writes
-``timeloop-model.stats.txt``, ``timeloop-model.map.txt`` and ``timeloop-model.map.yaml`` there (atomic).
+``timeloop-model.stats.txt``, ``timeloop-model.map.txt`` and ``timeloop-model.map.yaml`` there (atomic; from
+source files also ``parsed-processed-input.yaml``, as timeloopfe does).
 """
 from __future__ import annotations
 
 import argparse
 from pathlib import Path
-from typing import Any
+from typing import Any, Optional
 
 
 def result_json(r, arch=None, problem=None, **more: Any) -> dict:
@@ -139,7 +140,8 @@ def run(argv: list[str]) -> None:
     filled = prepare_energies(ti, a.counts_only)
     r = get_engine(a.engine).evaluate(ti.problem, ti.arch, ti.mapping)
     r.extra["warnings"] = list(ti.warnings) + list(r.extra.get("warnings", []))
-    files = write_outputs(a.out, "timeloop-model", r, ti.arch, ti.problem, ti.mapping) if a.out else []
+    files = write_outputs(a.out, "timeloop-model", r, ti.arch, ti.problem, ti.mapping,
+                          ti.raw if ti.from_sources else None) if a.out else []
     if a.json_out:
         print_json(result_json(r, ti.arch, ti.problem, energy_sources=filled, files=files))
     else:
@@ -160,7 +162,10 @@ def register(app) -> None:
                 context_settings={"allow_extra_args": True, "ignore_unknown_options": True})(model_cmd)
 
 
-def write_outputs(out: Path, prefix: str, r, arch, problem, mapping) -> list[str]:
+def write_outputs(out: Path, prefix: str, r, arch, problem, mapping, processed: Optional[dict] = None) -> list[str]:
+    """The stats, map text and map YAML files of a run in ``out``; with ``processed`` (the document made from
+    timeloopfe source files) also ``parsed-processed-input.yaml``, as timeloopfe writes it, so the map can be
+    evaluated again (``cimscope model parsed-processed-input.yaml PREFIX.map.yaml``)."""
     from cimscope.atomic import write_text, write_yaml
     from cimscope.errors import InputError
     from cimscope.timeloop.stats import format_map, format_stats
@@ -172,6 +177,8 @@ def write_outputs(out: Path, prefix: str, r, arch, problem, mapping) -> list[str
             files.append(str(write_text(out / f"{prefix}.stats.txt", format_stats(r))))
         files.append(str(write_text(out / f"{prefix}.map.txt", format_map(arch, problem, mapping, r))))
         files.append(str(write_yaml(out / f"{prefix}.map.yaml", {"mapping": mapping_to_yaml(mapping, problem)})))
+        if processed is not None:
+            files.append(str(write_yaml(out / "parsed-processed-input.yaml", processed)))
     except OSError as exc:
         raise InputError(f"--out {out}: cannot write there ({exc.strerror or exc})") from None
     return files

@@ -31,6 +31,7 @@ class TimeloopInputs:
     has_ert: bool = False
     has_art: bool = False
     warnings: list[str] = field(default_factory=list)   # input parts ignored as Timeloop ignores them
+    from_sources: bool = False          # raw is the document processed from timeloopfe source files
 
 
 #: The one-line prefix of every refusal of a Sparseloop input (shared with the timeloopfe source reader).
@@ -94,7 +95,13 @@ def read_inputs(paths: list[Union[str, Path]], jinja_data: Optional[dict] = None
     paths = [str(p) for p in paths]
     where = ", ".join(paths)
     templated = any(is_template(p, read_text(p)) for p in paths) if paths else False
-    raw = None if templated else load_yaml_files(paths)
+    raw = None
+    if not templated:
+        try:
+            raw = load_yaml_files(paths)
+        except InputError:
+            if not is_source_spec(paths):   # e.g. an anchor defined twice: an error for YAML, fine for timeloopfe
+                raise
     if raw is not None and not is_source_spec(raw):
         if jinja_data:
             raise InputError(f"{where}: --jinja {', '.join(jinja_data)} given, but these inputs are no timeloopfe "
@@ -103,8 +110,10 @@ def read_inputs(paths: list[Union[str, Path]], jinja_data: Optional[dict] = None
                                check_mapping_constraints=check_mapping_constraints, sources=paths)
     from cimscope.timeloop.spec import load_sources     # deferred: imports Jinja2, needed for sources only
     doc = load_sources(paths, jinja_data, for_model=for_model)
-    return inputs_from_raw(doc, where=where, ert=ert, art=art, check_mapping_constraints=check_mapping_constraints,
-                           sources=paths)
+    ti = inputs_from_raw(doc, where=where, ert=ert, art=art, check_mapping_constraints=check_mapping_constraints,
+                         sources=paths)
+    ti.from_sources = True
+    return ti
 
 
 def inputs_from_raw(raw: dict, *, where: str, ert: Optional[Union[str, Path]] = None,

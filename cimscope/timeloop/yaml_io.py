@@ -1,7 +1,8 @@
 """Compatibility names for code written against the former single ``yaml_io`` module. The documents now live
 one module each (``parsing``, ``arch``, ``problem``, ``mapping``, ``constraints``, ``ert``, ``inputs``);
-import from those. ``_load_one``, ``_perm_str`` and ``_collect_components`` remain for callers outside cimscope/timeloop that still use
-them (mappers/timeloop_mapper.py, scripts/run_timeloop_model.py)."""
+import from those. ``_load_one``, ``_perm_str`` and ``_collect_components`` remain for callers outside
+cimscope/timeloop that still use them (mappers/timeloop_mapper.py, scripts/run_timeloop_model.py,
+tests/test_timeloop_files.py)."""
 from __future__ import annotations
 
 from cimscope.timeloop.arch import (  # noqa: F401
