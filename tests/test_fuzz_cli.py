@@ -12,7 +12,7 @@ minimal reproducer below, marked ``xfail(strict=True)`` with its owner, so a fix
 import pytest
 from hypothesis import HealthCheck, assume, given, settings
 
-from fuzz_cases import COMMANDS, FINDINGS, GOOD, STRATEGIES, known_finding, run_case
+from fuzz_cases import COMMANDS, FINDINGS, FIXED, GOOD, STRATEGIES, known_finding, run_case
 
 EXAMPLES = {"estimate": 60, "model": 40, "mapper": 25, "bitfluid": 40, "export": 25, "evaluate": 25,
             "compare": 25, "profile": 25}
@@ -42,6 +42,15 @@ def test_fuzz_command(cmd, tmp_path_factory):
 def test_known_finding_reproducer(finding, tmp_path):
     outcome = run_case(finding.reproducer, tmp_path)
     _check(finding.reproducer, outcome)
+
+
+@pytest.mark.parametrize("finding", [pytest.param(f, id=f.key) for f in FIXED])
+def test_fixed_finding_reproducer(finding, tmp_path):
+    """Former findings (owner tlmodel: non-UTF-8 inputs, NaN/inf sizes, negative n_banks/width, invalid ERT
+    energies, mapper --seed -1 and --budget-s nan): now a clean exit 2 with one line."""
+    outcome = run_case(finding.reproducer, tmp_path)
+    _check(finding.reproducer, outcome)
+    assert outcome.kind == "clean2", outcome.summary()
 
 
 def test_findings_are_matched_by_their_reproducers():

@@ -48,9 +48,16 @@ def register(app: typer.Typer) -> None:
         from cimscope.mappers.search import OBJECTIVES
         from cimscope.timeloop.inputs import read_inputs
         from cimscope.timeloop.mapping import mapping_to_yaml
+        from cimscope.validation import FinitePositiveFloat, NonNegInt, PositiveInt, validate
 
         if objective not in OBJECTIVES:
             raise InputError(f"unknown objective {objective!r}; objectives are {', '.join(OBJECTIVES)}")
+        # Checked at the door, for every engine (the timeloop engine never reaches cimscope's search).
+        validate(NonNegInt, seed, "--seed", "an integer >= 0")
+        if budget_s is not None:
+            validate(FinitePositiveFloat, budget_s, "--budget-s", "a finite number of seconds > 0")
+        if max_evaluations is not None:
+            validate(PositiveInt, max_evaluations, "--max-evaluations", "an integer >= 1")
         ti = read_inputs(inputs, jinja_data(jinja), for_model=False, ert=ert, art=art,
                          check_mapping_constraints=False)
         filled = prepare_energies(ti, objective == "delay", what="mapper")

@@ -10,11 +10,18 @@ from __future__ import annotations
 
 import re
 from pathlib import Path
-from typing import Any, Optional, Union
+from typing import Annotated, Any, Optional, Union
+
+from pydantic import Field
 
 from cimscope import ir
 from cimscope.errors import InputError
 from cimscope.timeloop.parsing import load_yaml, parse_name, safe_name
+from cimscope.validation import ExactFloat, validate
+
+#: An energy per action (pJ) and an area (um^2): finite, >= 0, a number or number text (never a boolean).
+Energy = Annotated[ExactFloat, Field(ge=0)]
+Area = Annotated[ExactFloat, Field(ge=0)]
 
 
 def _base(name: str) -> str:
@@ -37,10 +44,8 @@ def ert_table(spec: Any, *, where: str = "ERT") -> dict[str, dict[str, float]]:
         for a in t.get("actions") or []:
             if not isinstance(a, dict) or "name" not in a or "energy" not in a:
                 raise InputError(f"{where}: {t['name']}: an action needs a name and an energy: {a!r}")
-            try:
-                e = float(a["energy"])
-            except (TypeError, ValueError):
-                raise InputError(f"{where}: {t['name']}.{a['name']}: energy {a['energy']!r} is not a number") from None
+            e = validate(Energy, a["energy"], f"{where}: {t['name']}.{a['name']}.energy",
+                         "a finite number >= 0 (pJ per action)")
             acts[str(a["name"])] = max(e, acts.get(str(a["name"]), float("-inf")))
     return out
 
@@ -55,10 +60,8 @@ def art_table(spec: Any, *, where: str = "ART") -> dict[str, float]:
     for t in spec["tables"]:
         if not isinstance(t, dict) or "name" not in t or "area" not in t:
             raise InputError(f"{where}: a table entry needs a name and an area: {t!r}")
-        try:
-            out[_base(t["name"])] = float(t["area"])
-        except (TypeError, ValueError):
-            raise InputError(f"{where}: {t['name']}: area {t['area']!r} is not a number") from None
+        out[_base(t["name"])] = validate(Area, t["area"], f"{where}: {t['name']}.area",
+                                         "a finite number >= 0 (um^2 per instance)")
     return out
 
 
