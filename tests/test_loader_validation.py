@@ -38,14 +38,15 @@ def _ert(energy):
 
 @pytest.mark.parametrize("energy", [-1.0, math.nan, math.inf, True, "abc", "-0.5"])
 def test_ert_energy_must_be_finite_and_non_negative(energy):
-    with pytest.raises(InputError, match=r"^ERT: top\.Buf\[1\.\.4\]\.read\.energy: .* valid: a finite number >= 0"):
+    with pytest.raises(InputError, match=r"^ERT: top\.Buf\[1\.\.4\]\.read\.energy \(pJ per action\): expected a "
+                                         r"number \(a finite number >= 0\), got "):
         ert_table(_ert(energy))
 
 
 def test_ert_energy_as_number_text_and_art_area():
     assert ert_table(_ert("1.5")) == {"Buf": {"read": 1.5}}
     assert ert_table(_ert(0)) == {"Buf": {"read": 0.0}}
-    with pytest.raises(InputError, match=r"^ART: top\.Buf\.area: "):
+    with pytest.raises(InputError, match=r"^ART: top\.Buf\.area \(um\^2 per instance\): expected a number"):
         art_table({"ART": {"tables": [{"name": "top.Buf", "area": math.nan}]}})
 
 

@@ -6,9 +6,10 @@
 
 Reads architecture, problem and (optional) mapspace constraints (v0.4 inputs, or the timeloopfe source files
 they are made from, processed as timeloopfe does for timeloop-mapper, the container constraints included),
-searches for the best mapping, prints a summary, and with ``--out`` writes ``timeloop-mapper.map.yaml`` (v0.4 mapping), ``timeloop-mapper.stats.txt``
-and ``timeloop-mapper.map.txt`` there (from source files also ``parsed-processed-input.yaml``, as timeloopfe does:
-``cimscope model OUT/parsed-processed-input.yaml OUT/timeloop-mapper.map.yaml`` evaluates the map again).
+searches for the best mapping, prints a summary, and with ``--out`` writes ``timeloop-mapper.map.yaml`` (v0.4
+mapping), ``timeloop-mapper.stats.txt`` and ``timeloop-mapper.map.txt`` there (from source files also
+``parsed-processed-input.yaml``, as timeloopfe does: ``cimscope model OUT/parsed-processed-input.yaml
+OUT/timeloop-mapper.map.yaml`` evaluates the map again).
 """
 from __future__ import annotations
 

@@ -236,7 +236,8 @@ def arch_from_yaml(spec: dict, *, where: str = "architecture") -> ir.Arch:
     compute = ir.ComputeLevel(name=compute_c.name, cls=compute_c.cls or "intmac", instances=compute_c.instances,
                               mesh_x=cm[0], mesh_y=cm[1],
                               word_bits=as_int(first_attr(ca, "datawidth", "width", "word_bits",
-                                                   default=_TIMELOOP_DEFAULT_WORD_BITS), f"{where}: compute width", low=1),
+                                                          default=_TIMELOOP_DEFAULT_WORD_BITS),
+                                               f"{where}: compute width", low=1),
                               attributes=dict(ca))
     for i, lv in enumerate(levels):
         ch = levels[i + 1] if i + 1 < len(levels) else compute

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import copy
 import functools
+import math
 import re
 from pathlib import Path
 from typing import Annotated, Any, Optional, Union
@@ -104,6 +105,13 @@ def _number_type(integer: bool, low: Optional[float]) -> TypeAdapter:
 
 
 def _checked(value: Any, what: str, integer: bool, low: Optional[float]) -> Union[int, float]:
+    # What pydantic would return unchanged (a plain int, or for a float a finite float, in range) skips building
+    # its validator: the fast path of `cimscope model` reads hundreds of such values. Everything else, number
+    # text included, is pydantic's to accept or refuse.
+    if type(value) is int and (low is None or value >= low):
+        return value if integer else float(value)
+    if not integer and type(value) is float and math.isfinite(value) and (low is None or value >= low):
+        return value
     try:
         return _number_type(integer, low).validate_python(value)
     except ValidationError:
