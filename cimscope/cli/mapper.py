@@ -22,7 +22,9 @@ import typer
 def register(app: typer.Typer) -> None:
     @app.command("mapper")
     def mapper_cmd(
-        inputs: List[Path] = typer.Argument(..., help="Timeloop v0.4 YAML inputs (architecture, problem, constraints)"),
+        inputs: List[Path] = typer.Argument(
+            ..., help="Timeloop v0.4 YAML inputs (architecture, problem, constraints) or the timeloopfe source files "
+                      "(Jinja2 top files, nodes trees)"),
         objective: str = typer.Option("edp", "--objective", help="edp, energy or delay"),
         budget_s: Optional[float] = typer.Option(
             None, "--budget-s", help="search budget in seconds, counted as evaluations at a fixed nominal rate "

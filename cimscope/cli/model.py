@@ -89,7 +89,9 @@ def parser() -> argparse.ArgumentParser:
     """The options of ``cimscope model`` (the one definition: the typer command passes its arguments here)."""
     p = _Parser(prog="cimscope model", description="Evaluate a mapping like timeloop-model: access counts, "
                                                    "energy, cycles (same inputs, same stats).")
-    p.add_argument("inputs", nargs="+", type=Path, help="Timeloop v0.4 YAML inputs (architecture, problem, mapping)")
+    p.add_argument("inputs", nargs="+", type=Path,
+                   help="Timeloop v0.4 YAML inputs (architecture, problem, mapping) or the timeloopfe source files "
+                        "(Jinja2 top files, nodes trees)")
     p.add_argument("--ert", type=Path, help="Accelergy ERT YAML (energy per action)")
     p.add_argument("--art", type=Path, help="Accelergy ART YAML (area per component)")
     p.add_argument("--out", type=Path, help="folder for timeloop-model.stats.txt/.map.txt/.map.yaml")
