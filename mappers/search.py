@@ -27,6 +27,7 @@ from cimscope.mappers.mapspace import Candidates, MapSpace
 from cimscope.model import evaluate
 from cimscope.model.fast import evaluate_batch, make_static
 from cimscope.timeloop.constraints import check_mapping
+from cimscope.validation import FinitePositiveFloat, NonNegInt, PositiveInt, validate
 
 OBJECTIVES = ("edp", "energy", "delay")
 DEFAULT_MAX_EVALUATIONS = 20000
@@ -71,10 +72,10 @@ def _evaluation_budget(objective: str, budget_s: Optional[float], max_evaluation
     any load), capped by ``max_evaluations``; ``DEFAULT_MAX_EVALUATIONS`` without either."""
     if objective not in OBJECTIVES:
         raise InputError(f"unknown objective {objective!r}; objectives are {', '.join(OBJECTIVES)}")
-    if max_evaluations is not None and max_evaluations < 1:
-        raise InputError(f"max_evaluations must be >= 1, got {max_evaluations}")
-    if budget_s is not None and budget_s <= 0:
-        raise InputError(f"budget_s must be > 0, got {budget_s}")
+    if max_evaluations is not None:
+        validate(PositiveInt, max_evaluations, "max_evaluations", "an integer >= 1")
+    if budget_s is not None:
+        validate(FinitePositiveFloat, budget_s, "budget_s", "a finite number of seconds > 0")
     if budget_s is not None:
         by_time = max(1, int(round(budget_s * EVALUATIONS_PER_SECOND)))
         return by_time if max_evaluations is None else min(max_evaluations, by_time)
@@ -203,7 +204,7 @@ def search(problem: ir.Problem, arch: ir.Arch, *, objective: str = "edp", budget
     if budget_s is not None:
         patience = 10 ** 9                   # a budget is spent in full unless the space runs out
     t0 = time.perf_counter()
-    rng = np.random.default_rng(seed)
+    rng = np.random.default_rng(validate(NonNegInt, seed, "seed", "an integer >= 0"))
     space = MapSpace(problem, arch, constraints, explore_bypass=explore_bypass)
     bar = None
     if progress:

@@ -468,31 +468,6 @@ _IN = ("{in.yaml}", "--ert", "{ert.yaml}")
 _MAP = _IN + ("--max-evaluations", "20", "--no-cache")
 
 FINDINGS: tuple[Finding, ...] = (
-    Finding("timeloop-non-utf8", "tlmodel (Timeloop loader)", "a non-UTF-8 Timeloop input or ERT raises "
-            "UnicodeDecodeError (traceback)", ("model", "mapper"), r"non_utf8",
-            Case("model", _IN, True, "model non_utf8 in.yaml",
-                 (("in.yaml", (KP / "parsed-processed-input.yaml").read_bytes().replace(b"version", b"v\xe9rsion", 1)),
-                  ("ert.yaml", (KP / "timeloop-model.ERT.yaml").read_bytes()))), "traceback"),
-    Finding("timeloop-nonfinite-size", "tlmodel (Timeloop loader)", "NaN/inf in a problem dimension or an "
-            "architecture size (width, depth, datawidth, meshX/Y, n_banks) raises ValueError/OverflowError "
-            "(traceback)", ("model", "mapper"), _SIZE + ": " + _NONFINITE,
-            Case("model", _IN, True, "model problem.instance.K: .nan", _kp_files(_set_dim)), "traceback"),
-    Finding("ert-invalid-energy", "tlmodel (ERT loader)", "a negative, NaN, inf or boolean ERT energy is "
-            "accepted and used (exit 0 with a wrong energy; the mapper optimises on it)", ("model", "mapper"),
-            _ERT_BAD, Case("model", _IN, True, "model ERT MainMemory.read.energy: -1",
-                           _kp_files(ert_mutate=_set_energy)),
-            "accepted"),
-    Finding("arch-negative-ignored", "tlmodel (Timeloop loader)", "n_banks: -1 on a storage level and width: -1 "
-            "on the compute level are accepted (exit 0)", ("model", "mapper"), r"(\.n_banks|MACC\S*\.width): -1$",
-            Case("model", _IN, True, "model GlobalBuffer.n_banks: -1", _kp_files(_set_banks)), "accepted"),
-    Finding("mapper-seed-negative", "tlmodel (cli/mapper.py, mappers/)", "mapper --seed -1 raises "
-            "ValueError from numpy (traceback)", ("mapper",), r"--seed -1$",
-            Case("mapper", _MAP + ("--seed", "-1"), True, "mapper --seed -1",
-                 _kp_files(with_mapping=False)), "traceback"),
-    Finding("mapper-budget-nan", "tlmodel (cli/mapper.py, mappers/)", "mapper --budget-s nan is accepted "
-            "(exit 0)", ("mapper",), r"--budget-s nan$",
-            Case("mapper", _MAP + ("--budget-s", "nan"), True, "mapper --budget-s nan",
-                 _kp_files(with_mapping=False)), "accepted"),
     Finding("evaluate-sizes-late", "core (evaluate/compare options)", "--batch/--image-size/--seq out of "
             "range (0, -1, 99999999, 2**70) are not checked before the model build",
             ("evaluate", "compare"), r"--(batch|image-size|seq) ",
@@ -513,14 +488,40 @@ FINDINGS: tuple[Finding, ...] = (
                                                 True, "export --batch 99999999"), "late"),
 )
 
-#: Findings fixed since they were filed: no longer excluded from the property runs, and each reproducer
-#: (``expect``: the outcome it gives now) runs as a plain test in tests/test_fuzz_cli.py.
+#: Findings fixed since they were filed (profile options; the Timeloop loader and the mapper's options, issue 14):
+#: no longer excluded from the property runs, and each reproducer (``expect``: the outcome it gives now) runs as a
+#: plain test in tests/test_fuzz_cli.py.
 FIXED: tuple[Finding, ...] = (
     Finding("profile-sizes-late", "gpu (profile)", "profile --batch/--image-size/--seq-len/--threads out of "
             "range were not checked before the model build", ("profile",),
             r"--(batch|image-size|seq-len|threads) ",
             Case("profile", ("resnet18", "--no-model", "--batch", "99999999"), True, "profile --batch 99999999"),
             "clean2"),
+    Finding("timeloop-non-utf8", "tlmodel (Timeloop loader)", "a non-UTF-8 Timeloop input or ERT raises "
+            "UnicodeDecodeError (traceback)", ("model", "mapper"), r"non_utf8",
+            Case("model", _IN, True, "model non_utf8 in.yaml",
+                 (("in.yaml", (KP / "parsed-processed-input.yaml").read_bytes().replace(b"version", b"v\xe9rsion", 1)),
+                  ("ert.yaml", (KP / "timeloop-model.ERT.yaml").read_bytes()))), "clean2"),
+    Finding("timeloop-nonfinite-size", "tlmodel (Timeloop loader)", "NaN/inf in a problem dimension or an "
+            "architecture size (width, depth, datawidth, meshX/Y, n_banks) raises ValueError/OverflowError "
+            "(traceback)", ("model", "mapper"), _SIZE + ": " + _NONFINITE,
+            Case("model", _IN, True, "model problem.instance.K: .nan", _kp_files(_set_dim)), "clean2"),
+    Finding("ert-invalid-energy", "tlmodel (ERT loader)", "a negative, NaN, inf or boolean ERT energy is "
+            "accepted and used (exit 0 with a wrong energy; the mapper optimises on it)", ("model", "mapper"),
+            _ERT_BAD, Case("model", _IN, True, "model ERT MainMemory.read.energy: -1",
+                           _kp_files(ert_mutate=_set_energy)),
+            "clean2"),
+    Finding("arch-negative-ignored", "tlmodel (Timeloop loader)", "n_banks: -1 on a storage level and width: -1 "
+            "on the compute level are accepted (exit 0)", ("model", "mapper"), r"(\.n_banks|MACC\S*\.width): -1$",
+            Case("model", _IN, True, "model GlobalBuffer.n_banks: -1", _kp_files(_set_banks)), "clean2"),
+    Finding("mapper-seed-negative", "tlmodel (cli/mapper.py, mappers/)", "mapper --seed -1 raises "
+            "ValueError from numpy (traceback)", ("mapper",), r"--seed -1$",
+            Case("mapper", _MAP + ("--seed", "-1"), True, "mapper --seed -1",
+                 _kp_files(with_mapping=False)), "clean2"),
+    Finding("mapper-budget-nan", "tlmodel (cli/mapper.py, mappers/)", "mapper --budget-s nan is accepted "
+            "(exit 0)", ("mapper",), r"--budget-s nan$",
+            Case("mapper", _MAP + ("--budget-s", "nan"), True, "mapper --budget-s nan",
+                 _kp_files(with_mapping=False)), "clean2"),
 )
 
 

@@ -1,17 +1,20 @@
 """``cimscope model``: drop-in for timeloop-model.
 
     cimscope model INPUT.yaml [INPUT.yaml ...] [--ert ERT.yaml] [--art ART.yaml] [--out DIR] [--json]
-                   [--engine builtin|timeloop] [--counts-only]
+                   [--engine builtin|timeloop] [--counts-only] [--jinja KEY=VALUE ...]
 
 Reads the same v0.4 inputs as timeloop-model (merged; flattened ``parsed-processed-input.yaml`` or
-hierarchical), evaluates the mapping, prints a summary, and with ``--out`` writes
-``timeloop-model.stats.txt``, ``timeloop-model.map.txt`` and ``timeloop-model.map.yaml`` there (atomic).
+hierarchical) or the timeloopfe source files they are made from (Jinja2 top files, ``nodes:`` trees with
+constraints, ``variables``: processed as timeloopfe does for timeloop-model, ``--jinja`` giving the templates'
+data), evaluates the mapping, prints a summary, and with ``--out`` writes
+``timeloop-model.stats.txt``, ``timeloop-model.map.txt`` and ``timeloop-model.map.yaml`` there (atomic; from
+source files also ``parsed-processed-input.yaml``, as timeloopfe does).
 """
 from __future__ import annotations
 
 import argparse
 from pathlib import Path
-from typing import Any
+from typing import Any, Optional
 
 
 def result_json(r, arch=None, problem=None, **more: Any) -> dict:
@@ -86,7 +89,9 @@ def parser() -> argparse.ArgumentParser:
     """The options of ``cimscope model`` (the one definition: the typer command passes its arguments here)."""
     p = _Parser(prog="cimscope model", description="Evaluate a mapping like timeloop-model: access counts, "
                                                    "energy, cycles (same inputs, same stats).")
-    p.add_argument("inputs", nargs="+", type=Path, help="Timeloop v0.4 YAML inputs (architecture, problem, mapping)")
+    p.add_argument("inputs", nargs="+", type=Path,
+                   help="Timeloop v0.4 YAML inputs (architecture, problem, mapping) or the timeloopfe source files "
+                        "(Jinja2 top files, nodes trees)")
     p.add_argument("--ert", type=Path, help="Accelergy ERT YAML (energy per action)")
     p.add_argument("--art", type=Path, help="Accelergy ART YAML (area per component)")
     p.add_argument("--out", type=Path, help="folder for timeloop-model.stats.txt/.map.txt/.map.yaml")
@@ -94,7 +99,29 @@ def parser() -> argparse.ArgumentParser:
     p.add_argument("--engine", default="builtin", help="builtin or timeloop (the real binary)")
     p.add_argument("--counts-only", action="store_true",
                    help="allow levels without energies (reported as 0 pJ with a warning)")
+    p.add_argument("--jinja", action="append", default=[], metavar="KEY=VALUE",
+                   help="data for timeloopfe Jinja2 source files (VALUE read as YAML); repeatable")
     return p
+
+
+def jinja_data(items: list[str], option: str = "--jinja") -> dict:
+    """``KEY=VALUE`` items (VALUE read as YAML: ``8`` is a number, ``false`` a boolean) as a dict; a malformed
+    item is one line naming it."""
+    import yaml
+
+    from cimscope.errors import InputError
+    out: dict = {}
+    for item in items:
+        key, sep, text = item.partition("=")
+        key = key.strip()
+        if not sep or not key.isidentifier():
+            raise InputError(f"{option} {item!r}: expected KEY=VALUE with KEY a name (letters, digits, _)")
+        try:
+            out[key] = yaml.safe_load(text) if text.strip() else ""
+        except yaml.YAMLError as exc:
+            problem = getattr(exc, "problem", None) or str(exc).splitlines()[0]
+            raise InputError(f"{option} {item!r}: VALUE is not valid YAML ({problem})") from None
+    return out
 
 
 def run(argv: list[str]) -> None:
@@ -105,17 +132,18 @@ def run(argv: list[str]) -> None:
     from cimscope.cli._common import print_json
     from cimscope.engine import get_engine
     from cimscope.errors import InputError
-    from cimscope.timeloop import load_inputs
+    from cimscope.timeloop.inputs import read_inputs
 
     a = parser().parse_args(argv)
-    ti = load_inputs(a.inputs, ert=a.ert, art=a.art)
+    ti = read_inputs(a.inputs, jinja_data(a.jinja), for_model=True, ert=a.ert, art=a.art)
     if ti.mapping is None:
         raise InputError(f"{', '.join(map(str, a.inputs))}: no 'mapping' in the inputs; add one, or find one with "
                          f"'cimscope mapper'")
     filled = prepare_energies(ti, a.counts_only)
     r = get_engine(a.engine).evaluate(ti.problem, ti.arch, ti.mapping)
     r.extra["warnings"] = list(ti.warnings) + list(r.extra.get("warnings", []))
-    files = write_outputs(a.out, "timeloop-model", r, ti.arch, ti.problem, ti.mapping) if a.out else []
+    files = write_outputs(a.out, "timeloop-model", r, ti.arch, ti.problem, ti.mapping,
+                          ti.raw if ti.from_sources else None) if a.out else []
     if a.json_out:
         print_json(result_json(r, ti.arch, ti.problem, energy_sources=filled, files=files))
     else:
@@ -136,7 +164,10 @@ def register(app) -> None:
                 context_settings={"allow_extra_args": True, "ignore_unknown_options": True})(model_cmd)
 
 
-def write_outputs(out: Path, prefix: str, r, arch, problem, mapping) -> list[str]:
+def write_outputs(out: Path, prefix: str, r, arch, problem, mapping, processed: Optional[dict] = None) -> list[str]:
+    """The stats, map text and map YAML files of a run in ``out``; with ``processed`` (the document made from
+    timeloopfe source files) also ``parsed-processed-input.yaml``, as timeloopfe writes it, so the map can be
+    evaluated again (``cimscope model parsed-processed-input.yaml PREFIX.map.yaml``)."""
     from cimscope.atomic import write_text, write_yaml
     from cimscope.errors import InputError
     from cimscope.timeloop.stats import format_map, format_stats
@@ -148,6 +179,8 @@ def write_outputs(out: Path, prefix: str, r, arch, problem, mapping) -> list[str
             files.append(str(write_text(out / f"{prefix}.stats.txt", format_stats(r))))
         files.append(str(write_text(out / f"{prefix}.map.txt", format_map(arch, problem, mapping, r))))
         files.append(str(write_yaml(out / f"{prefix}.map.yaml", {"mapping": mapping_to_yaml(mapping, problem)})))
+        if processed is not None:
+            files.append(str(write_yaml(out / "parsed-processed-input.yaml", processed)))
     except OSError as exc:
         raise InputError(f"--out {out}: cannot write there ({exc.strerror or exc})") from None
     return files

@@ -205,7 +205,7 @@ def _level_from_component(c: ArchComponent, where: str) -> ir.Level:
     return ir.Level(
         name=c.name, cls=c.cls or "SRAM", instances=c.instances, mesh_x=mx, mesh_y=my, depth=depth,
         width=width, word_bits=word_bits, n_banks=as_int(first_attr(a, "n_banks", "num-banks", default=1),
-                                                       f"{what}.n_banks"),
+                                                       f"{what}.n_banks", low=1),
         read_bandwidth=positive(rbw, "read_bandwidth", "words/cycle"),
         write_bandwidth=positive(wbw, "write_bandwidth", "words/cycle"),
         shared_bandwidth=positive(sbw, "shared_bandwidth", "words/cycle"),
@@ -236,7 +236,8 @@ def arch_from_yaml(spec: dict, *, where: str = "architecture") -> ir.Arch:
     compute = ir.ComputeLevel(name=compute_c.name, cls=compute_c.cls or "intmac", instances=compute_c.instances,
                               mesh_x=cm[0], mesh_y=cm[1],
                               word_bits=as_int(first_attr(ca, "datawidth", "width", "word_bits",
-                                                   default=_TIMELOOP_DEFAULT_WORD_BITS), f"{where}: compute width"),
+                                                          default=_TIMELOOP_DEFAULT_WORD_BITS),
+                                               f"{where}: compute width", low=1),
                               attributes=dict(ca))
     for i, lv in enumerate(levels):
         ch = levels[i + 1] if i + 1 < len(levels) else compute

@@ -4,7 +4,8 @@ ERT: ``{ERT: {version: 0.4, tables: [{name: top.Buffer[1..16], actions: [{name: 
 energy: 0.36}, ...]}]}}`` (energy in pJ per action). ART: ``{ART: {tables: [{name: ..., area: 845.98}]}}``
 (um^2 per instance). Table names are matched to levels by their last dotted component without its
 ``[a..b]`` range. When an action is listed several times with different arguments (e.g. ``data_delta``),
-the most expensive entry is kept: Timeloop's model charges one energy per action type.
+the most expensive entry is kept: Timeloop's model charges one energy per action type. Energies and areas are
+finite numbers >= 0 (never booleans), checked like every number of the loader (``parsing.as_number``).
 """
 from __future__ import annotations
 
@@ -14,7 +15,7 @@ from typing import Any, Optional, Union
 
 from cimscope import ir
 from cimscope.errors import InputError
-from cimscope.timeloop.parsing import load_yaml, parse_name, safe_name
+from cimscope.timeloop.parsing import as_number, load_yaml, parse_name, safe_name
 
 
 def _base(name: str) -> str:
@@ -37,10 +38,7 @@ def ert_table(spec: Any, *, where: str = "ERT") -> dict[str, dict[str, float]]:
         for a in t.get("actions") or []:
             if not isinstance(a, dict) or "name" not in a or "energy" not in a:
                 raise InputError(f"{where}: {t['name']}: an action needs a name and an energy: {a!r}")
-            try:
-                e = float(a["energy"])
-            except (TypeError, ValueError):
-                raise InputError(f"{where}: {t['name']}.{a['name']}: energy {a['energy']!r} is not a number") from None
+            e = float(as_number(a["energy"], f"{where}: {t['name']}.{a['name']}.energy (pJ per action)", low=0))
             acts[str(a["name"])] = max(e, acts.get(str(a["name"]), float("-inf")))
     return out
 
@@ -55,10 +53,7 @@ def art_table(spec: Any, *, where: str = "ART") -> dict[str, float]:
     for t in spec["tables"]:
         if not isinstance(t, dict) or "name" not in t or "area" not in t:
             raise InputError(f"{where}: a table entry needs a name and an area: {t!r}")
-        try:
-            out[_base(t["name"])] = float(t["area"])
-        except (TypeError, ValueError):
-            raise InputError(f"{where}: {t['name']}: area {t['area']!r} is not a number") from None
+        out[_base(t["name"])] = float(as_number(t["area"], f"{where}: {t['name']}.area (um^2 per instance)", low=0))
     return out
 
 

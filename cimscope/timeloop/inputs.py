@@ -13,8 +13,9 @@ from cimscope.timeloop.arch import arch_constraints_to_yaml, arch_from_yaml, arc
 from cimscope.timeloop.constraints import check_mapping, constraints_from_yaml
 from cimscope.timeloop.ert import apply_art, apply_ert, art_table, ert_table, load_art, load_ert
 from cimscope.timeloop.mapping import mapping_from_yaml, mapping_to_yaml
-from cimscope.timeloop.parsing import load_yaml_files
+from cimscope.timeloop.parsing import load_yaml_files, read_text
 from cimscope.timeloop.problem import problem_from_yaml, problem_to_yaml
+from cimscope.timeloop.spec.detect import is_source_spec, is_template
 
 
 @dataclass
@@ -30,6 +31,7 @@ class TimeloopInputs:
     has_ert: bool = False
     has_art: bool = False
     warnings: list[str] = field(default_factory=list)   # input parts ignored as Timeloop ignores them
+    from_sources: bool = False          # raw is the document processed from timeloopfe source files
 
 
 #: The one-line prefix of every refusal of a Sparseloop input (shared with the timeloopfe source reader).
@@ -76,17 +78,57 @@ def _apply_arch_constraints(arch: ir.Arch, constraints: Any) -> None:
 
 def load_inputs(paths: list[Union[str, Path]], *, ert: Optional[Union[str, Path]] = None,
                 art: Optional[Union[str, Path]] = None, check_mapping_constraints: bool = True) -> TimeloopInputs:
-    """Read one or more v0.4 YAML files (merged like timeloop-model does) into typed inputs.
+    """Read one or more v0.4 YAML files (merged like timeloop-model does) into typed inputs
+    (:func:`inputs_from_raw` on the merged document)."""
+    paths = [str(p) for p in paths]
+    return inputs_from_raw(load_yaml_files(paths), where=", ".join(paths), ert=ert, art=art,
+                           check_mapping_constraints=check_mapping_constraints, sources=paths)
+
+
+def read_inputs(paths: list[Union[str, Path]], jinja_data: Optional[dict] = None, *, for_model: bool,
+                ert: Optional[Union[str, Path]] = None, art: Optional[Union[str, Path]] = None,
+                check_mapping_constraints: bool = True) -> TimeloopInputs:
+    """What ``cimscope model`` / ``cimscope mapper`` read: timeloopfe v0.4 source files (Jinja2 top files,
+    ``nodes:`` trees, ``variables``) are processed the way timeloopfe does it (for timeloop-model with
+    ``for_model``, else for timeloop-mapper), a processed or plain v0.4 document is read as it is. ``jinja_data``
+    is given to the Jinja2 templates; with processed inputs it would be unused, so it is refused."""
+    paths = [str(p) for p in paths]
+    where = ", ".join(paths)
+    templated = any(is_template(p, read_text(p)) for p in paths) if paths else False
+    raw = None
+    if not templated:
+        try:
+            raw = load_yaml_files(paths)
+        except InputError:
+            if not is_source_spec(paths):   # e.g. an anchor defined twice: an error for YAML, fine for timeloopfe
+                raise
+    if raw is not None and not is_source_spec(raw):
+        if jinja_data:
+            raise InputError(f"{where}: --jinja {', '.join(jinja_data)} given, but these inputs are no timeloopfe "
+                             f"source files (no Jinja2 template, 'nodes' tree or 'variables'); drop --jinja")
+        return inputs_from_raw(raw, where=where, ert=ert, art=art,
+                               check_mapping_constraints=check_mapping_constraints, sources=paths)
+    from cimscope.timeloop.spec import load_sources     # deferred: imports Jinja2, needed for sources only
+    doc = load_sources(paths, jinja_data, for_model=for_model)
+    ti = inputs_from_raw(doc, where=where, ert=ert, art=art, check_mapping_constraints=check_mapping_constraints,
+                         sources=paths)
+    ti.from_sources = True
+    return ti
+
+
+def inputs_from_raw(raw: dict, *, where: str, ert: Optional[Union[str, Path]] = None,
+                    art: Optional[Union[str, Path]] = None, check_mapping_constraints: bool = True,
+                    sources: Optional[list[str]] = None) -> TimeloopInputs:
+    """Typed inputs from a merged v0.4 document (a processed ``parsed-processed-input.yaml`` or a plain input).
 
     A ``mapping`` in the inputs must satisfy the ``architecture_constraints`` (MappingError otherwise), as
     timeloop-model requires; ``check_mapping_constraints=False`` skips that (the mapper ignores the mapping).
 
     ``ERT``/``ART`` keys found in the inputs, or the ``ert``/``art`` files, fill each level's
-    ``action_energy_pJ`` and ``area_um2``.
+    ``action_energy_pJ`` and ``area_um2``. ``where`` names the inputs in error messages.
     """
-    paths = [str(p) for p in paths]
-    raw = load_yaml_files(paths)
-    where = ", ".join(paths)
+    if not isinstance(raw, dict):
+        raise InputError(f"{where}: expected a mapping at top level, found a {type(raw).__name__}")
     if "architecture" not in raw:
         raise InputError(f"{where}: no 'architecture' key in the inputs")
     if "problem" not in raw:
@@ -127,7 +169,7 @@ def load_inputs(paths: list[Union[str, Path]], *, ert: Optional[Union[str, Path]
         has_art = True
     warnings += [w for w in constraints.warnings if w not in warnings]
     return TimeloopInputs(arch=arch, problem=problem, mapping=mapping, constraints=constraints, raw=raw,
-                          sources=paths, has_ert=has_ert, has_art=has_art, warnings=warnings)
+                          sources=list(sources or [where]), has_ert=has_ert, has_art=has_art, warnings=warnings)
 
 
 def inputs_to_yaml(arch: ir.Arch, problem: ir.Problem, mapping: Optional[ir.Mapping] = None,

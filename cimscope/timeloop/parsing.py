@@ -6,13 +6,17 @@ loop first), keep/bypass lists and directives."""
 from __future__ import annotations
 
 import copy
+import functools
+import math
 import re
 from pathlib import Path
-from typing import Any, Optional, Union
+from typing import Annotated, Any, Optional, Union
 
 import yaml
+from pydantic import Field, TypeAdapter, ValidationError
 
 from cimscope.errors import InputError
+from cimscope.validation import ExactFloat, ExactInt, describe_range, read_text_utf8
 
 
 class _Loader(getattr(yaml, "CSafeLoader", yaml.SafeLoader)):   # libyaml when PyYAML has it: ~7x faster
@@ -33,14 +37,17 @@ def _construct_tagged(loader: yaml.SafeLoader, tag_suffix: str, node: yaml.Node)
 _Loader.add_multi_constructor("!", _construct_tagged)
 
 
+def read_text(path: Union[str, Path]) -> str:
+    """The text of an input file; a missing, unreadable or non-UTF-8 file is one line naming it."""
+    path = Path(path)
+    if not path.exists() and not path.is_symlink():
+        raise InputError(f"{path}: no such file")
+    return read_text_utf8(path, "input")
+
+
 def load_yaml(path: Union[str, Path]) -> dict:
     path = Path(path)
-    try:
-        text = path.read_text(encoding="utf-8")
-    except FileNotFoundError:
-        raise InputError(f"{path}: no such file") from None
-    except OSError as exc:
-        raise InputError(f"{path}: cannot be read ({exc.strerror})") from None
+    text = read_text(path)
     try:
         data = yaml.load(text, Loader=_Loader)
     except yaml.YAMLError as exc:
@@ -91,23 +98,40 @@ def parse_name(name: str, where: str = "") -> tuple[str, int]:
     return m.group(1), hi - lo + 1
 
 
-def as_number(value: Any, what: str) -> float:
-    if isinstance(value, bool):
-        raise InputError(f"{what}: expected a number, got {value!r}")
-    if isinstance(value, (int, float)):
+@functools.lru_cache(maxsize=None)
+def _number_type(integer: bool, low: Optional[float]) -> TypeAdapter:
+    base = ExactInt if integer else ExactFloat
+    return TypeAdapter(base if low is None else Annotated[base, Field(ge=low)])
+
+
+def _checked(value: Any, what: str, integer: bool, low: Optional[float]) -> Union[int, float]:
+    # What pydantic would return unchanged (a plain int, or for a float a finite float, in range) skips building
+    # its validator: the fast path of `cimscope model` reads hundreds of such values. Everything else, number
+    # text included, is pydantic's to accept or refuse.
+    if type(value) is int and (low is None or value >= low):
+        return value if integer else float(value)
+    if not integer and type(value) is float and math.isfinite(value) and (low is None or value >= low):
         return value
     try:
-        f = float(str(value).strip())
-    except ValueError:
-        raise InputError(f"{what}: expected a number, got {value!r}") from None
-    return int(f) if f.is_integer() and "." not in str(value) and "e" not in str(value).lower() else f
+        return _number_type(integer, low).validate_python(value)
+    except ValidationError:
+        raise InputError(f"{what}: expected a number ({describe_range(low, None, integer=integer)}), "
+                         f"got {value!r}") from None
 
 
-def as_int(value: Any, what: str) -> int:
-    v = as_number(value, what)
-    if float(v) != int(v):
-        raise InputError(f"{what}: expected an integer, got {value!r}")
-    return int(v)
+def as_number(value: Any, what: str, *, low: Optional[float] = None) -> Union[int, float]:
+    """A finite number (written as a number or as number text such as ``"1e-9"``), at least ``low`` when given;
+    booleans, NaN, inf and other text are one-line InputErrors (checked by pydantic with the types of
+    :mod:`cimscope.validation`). An integer written as an integer stays an int."""
+    v = _checked(value, what, False, low)
+    text = str(value)
+    integral = isinstance(value, int) or ("." not in text and "e" not in text.lower())
+    return int(v) if v.is_integer() and integral else v
+
+
+def as_int(value: Any, what: str, *, low: Optional[int] = None) -> int:
+    """An integer (``8``, ``8.0`` or ``"8"``; never ``8.5``, ``true``, NaN or inf), at least ``low`` when given."""
+    return _checked(value, what, True, low)
 
 
 def first_attr(attrs: dict, *names: str, default: Any = None) -> Any:

@@ -1,11 +1,12 @@
 """Compatibility names for code written against the former single ``yaml_io`` module. The documents now live
 one module each (``parsing``, ``arch``, ``problem``, ``mapping``, ``constraints``, ``ert``, ``inputs``);
-import from those. ``_load_one`` and ``_perm_str`` remain for callers outside cimscope/timeloop that still use
-them (mappers/timeloop_mapper.py, scripts/run_timeloop_model.py)."""
+import from those. ``_load_one``, ``_perm_str`` and ``_collect_components`` remain for callers outside
+cimscope/timeloop that still use them (mappers/timeloop_mapper.py, scripts/run_timeloop_model.py,
+tests/test_timeloop_files.py)."""
 from __future__ import annotations
 
 from cimscope.timeloop.arch import (  # noqa: F401
-    BUFFER_CLASSES, COMPUTE_CLASSES, arch_constraints_to_yaml, arch_from_yaml, arch_to_yaml,
+    BUFFER_CLASSES, COMPUTE_CLASSES, arch_constraints_to_yaml, arch_from_yaml, arch_to_yaml, collect_components,
 )
 from cimscope.timeloop.inputs import (  # noqa: F401
     SPARSE_REFUSAL, TimeloopInputs, inputs_to_yaml, load_inputs, sparse_features,
@@ -18,4 +19,5 @@ from cimscope.timeloop.parsing import (  # noqa: F401
 from cimscope.timeloop.problem import problem_from_yaml, problem_to_yaml  # noqa: F401
 
 _load_one = load_yaml
+_collect_components = collect_components     # tests/test_timeloop_files.py reads the component walk
 _perm_str = perm_str

@@ -18,19 +18,15 @@ import copy
 from pathlib import Path
 from typing import Any, Optional, Union
 
-import yaml
-
 from cimscope.errors import InputError
 from cimscope.timeloop.spec import processors as proc
+from cimscope.timeloop.spec.detect import is_source_spec  # noqa: F401 - part of this module's interface
 from cimscope.timeloop.spec.document import combine_files, flatten_classes
 from cimscope.timeloop.spec.parse import parse_spec
 from cimscope.timeloop.spec.render import load_top_files
 from cimscope.timeloop.spec.sparse import check_sparse
 from cimscope.timeloop.spec.transpile import flatten
 from cimscope.timeloop.spec.tree import check_unique_names, kind, leaves
-from cimscope.timeloop.spec.yamlload import SpecLoader
-
-_SOURCE_SUFFIXES = (".jinja", ".jinja2", ".j2")
 
 
 def plain(x: Any) -> Any:
@@ -115,36 +111,3 @@ def load_sources(paths: list[Union[str, Path]], jinja_data: Optional[dict] = Non
     document (the structure of ``parsed-processed-input.yaml``). Bad input raises InputError (one line)."""
     docs = load_top_files([Path(p) for p in paths], jinja_data)
     return process_spec(combine_files(docs), for_model=for_model)
-
-
-def _looks_like_source(doc: Any) -> bool:
-    if not isinstance(doc, dict) or doc.get("dumped_by_timeloop_front_end"):
-        return False
-    arch = doc.get("architecture")
-    if isinstance(arch, dict) and "nodes" in arch:
-        return True
-    return "variables" in doc or any("_ignore" in str(k) for k in doc)
-
-
-def is_source_spec(inputs: Union[dict, list[Union[str, Path]]]) -> bool:
-    """True when the inputs are timeloopfe v0.4 sources (Jinja2 files, a ``nodes:`` architecture tree, a
-    ``variables`` key) rather than a processed document; accepts a loaded top-level mapping or file paths."""
-    if isinstance(inputs, dict):
-        return _looks_like_source(inputs)
-    for p in inputs:
-        path = Path(p)
-        if path.suffix in _SOURCE_SUFFIXES:
-            return True
-        try:
-            text = path.read_text(encoding="utf-8")
-        except OSError:
-            continue
-        if "{{" in text or "{%" in text:
-            return True
-        try:
-            doc = yaml.load(text, Loader=SpecLoader)  # noqa: S506 - SpecLoader derives from SafeLoader
-        except (yaml.YAMLError, InputError):
-            continue
-        if _looks_like_source(doc):
-            return True
-    return False
