@@ -136,14 +136,18 @@ def evaluate(
     """Evaluate every operator of a network with CiM at one placement (energy, latency, EDP)."""
     from cimscope.pipeline.network import evaluate as evaluate_workload
     from cimscope.report import network_text, write_network
-    from cimscope.study import Study
+    from cimscope.study import ModelInputs, Study
     from cimscope.sweep import ResultCache
+    from cimscope.validation import in_range
 
     study = Study(arch=arch, placement=placement, primitive=primitive, engine=engine,
                   interleave=not no_interleave, duplicate=not no_duplicate, weight_reload=not no_weight_reload,
                   rounding=rounding, resident_weights=resident_weights)
     if len(split(workload)) > 1:
         raise InputError(f"evaluate takes one --workload folder, got {len(split(workload))}: use compare for several")
+    ModelInputs(() if split(workload) else (model,), batch=batch, image_size=image_size, seq=seq)
+    if top is not None:
+        in_range(top, "--top", 1, unit=" (operators shown)")
     check_dirs(out, cache_dir)
     wls = load_workloads([model], split(workload), batch=batch, image_size=image_size, seq=seq,
                          cache_dir=cache_dir)
@@ -185,6 +189,7 @@ def compare(
 ) -> None:
     """Compare CiM placements and primitives over whole networks (every GEMM and NonGEMM operator)."""
     from cimscope.report import compare_json, compare_text, write_compare
+    from cimscope.study import ModelInputs
     from cimscope.sweep import run_grid
 
     studies = grid_studies(arch, split(placements), split(primitives_), engine=engine,
@@ -192,6 +197,7 @@ def compare(
                            weight_reload=not no_weight_reload, rounding=rounding, resident_weights=resident_weights)
     if workers is not None and workers < 1:
         raise InputError(f"--workers must be >= 1, got {workers}")
+    ModelInputs(() if split(workload) else tuple(split(model)), batch=batch, image_size=image_size, seq=seq)
     check_dirs(out, cache_dir)
     wls = load_workloads(split(model), split(workload), batch=batch, image_size=image_size, seq=seq,
                          cache_dir=cache_dir)
