@@ -6,8 +6,9 @@ Thin: options -> workloads and Studies (validated once, :class:`cimscope.study.S
 ``--help`` stays fast.
 
 evaluate: per-operator and whole-network energy (pJ), latency (cycles, s), EDP (J*s), energy per level, GEMM
-vs NonGEMM split. ``--json`` prints the NetworkResult alone on stdout; ``--out DIR`` writes it as JSON plus a
-per-operator CSV.
+vs NonGEMM split, and the GPU execution model's NonGEMM shares by NonGEMM Bench class (eager, fused, roofline;
+:func:`cimscope.gpu.execution.summary`, fp16; on stderr). ``--json`` prints the NetworkResult on stdout with
+that summary under ``gpu_execution``; ``--out DIR`` writes the NetworkResult as JSON plus a per-operator CSV.
 
 compare: models x placements x primitives on one architecture, as a table (stdout, or JSON with ``--json``),
 and with ``--out DIR`` compare.csv/.json/.txt, gains.csv (per GEMM: reuse and ratios to the baseline),
@@ -134,6 +135,8 @@ def evaluate(
     as_json: bool = typer.Option(False, "--json", help="print the result JSON (only) on stdout"),
 ) -> None:
     """Evaluate every operator of a network with CiM at one placement (energy, latency, EDP)."""
+    from cimscope.gpu.execution import shares_text
+    from cimscope.gpu.execution import summary as gpu_summary
     from cimscope.pipeline.network import evaluate as evaluate_workload
     from cimscope.report import network_text, write_network
     from cimscope.study import ModelInputs, Study
@@ -151,13 +154,15 @@ def evaluate(
     check_dirs(out, cache_dir)
     wls = load_workloads([model], split(workload), batch=batch, image_size=image_size, seq=seq,
                          cache_dir=cache_dir)
-    nr = evaluate_workload(next(iter(wls.values())), study, cache=ResultCache(cache_dir / "results"),
-                           progress=True)
+    wl = next(iter(wls.values()))
+    nr = evaluate_workload(wl, study, cache=ResultCache(cache_dir / "results"), progress=True)
+    gs = gpu_summary(wl, "fp16")         # the GPU execution model: NonGEMM shares by NonGEMM Bench class
     files = write(write_network, nr, out) if out is not None else []
     if as_json:
-        print_json(nr.to_dict())
+        print_json({**nr.to_dict(), "gpu_execution": gs})
         return
     print(network_text(nr, top=top))
+    print(shares_text(gs), file=sys.stderr)
     for f in files:
         print(f"wrote {f}", file=sys.stderr)
 
