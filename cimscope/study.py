@@ -11,6 +11,9 @@ The rules live here, once:
   and share cache entries);
 * the engine's binaries exist (``timeloop``), else EngineError says what to install.
 
+:class:`ModelInputs` is the same door for what is exported: model names and input shape (batch, image size,
+sequence length, ranges from :mod:`cimscope.validation`), checked before any export or torch import.
+
 Per-operator results are pure functions of (Study, operator shape): :func:`result_key` is the one cache key.
 """
 from __future__ import annotations
@@ -27,6 +30,8 @@ from cimscope.arch.placements import (PLACEMENTS, ROUNDINGS, PlacedArch, catalog
                                       valid_placements)
 from cimscope.engine import ENGINES, get_engine
 from cimscope.errors import InputError, UnknownNameError
+from cimscope.validation import BATCH_RANGE, IMAGE_SIZE_RANGE, SEQ_LEN_RANGE, in_range
+from cimscope.workloads.zoo import check_model_name
 
 #: The primitive reported with placement "none" (no CiM: it changes nothing).
 DEFAULT_PRIMITIVE = "analog6T"
@@ -64,6 +69,8 @@ class Study:
             hint = f"arch {self.arch} has no level for placement {self.placement!r}" \
                 if self.placement in PLACEMENTS else ""
             raise UnknownNameError("placement", self.placement, valid, hint=hint)
+        if self.rounding not in ROUNDINGS:      # before placement none resets it: a typo is never ignored
+            raise UnknownNameError("array rounding", self.rounding, ROUNDINGS)
         if self.placement == "none":
             for name, value in (("primitive", None), ("interleave", True), ("duplicate", True),
                                 ("weight_reload", True), ("rounding", "www")):
@@ -72,8 +79,6 @@ class Study:
             raise UnknownNameError("primitive", str(self.primitive), primitives())
         if self.engine not in ENGINES:
             raise UnknownNameError("engine", self.engine, ENGINES)
-        if self.rounding not in ROUNDINGS:
-            raise UnknownNameError("array rounding", self.rounding, ROUNDINGS)
         if self.mapper_budget_s is not None and self.mapper_budget_s <= 0:
             raise InputError(f"mapper budget must be > 0 s, got {self.mapper_budget_s}")
         if self.mapper_max_evaluations is not None and self.mapper_max_evaluations < 1:
@@ -93,6 +98,25 @@ class Study:
 
     def label(self) -> str:
         return "baseline" if self.placement == "none" else f"{self.placement}/{self.primitive}"
+
+
+@dataclass(frozen=True)
+class ModelInputs:
+    """The models to export (none when exported workload folders are given) and their input shape; validated
+    at construction, before any export: sizes are integers in their ranges (``--batch``, ``--image-size`` in
+    pixels, ``--seq`` in tokens), each model name is known (one line listing the known models otherwise)."""
+
+    models: tuple[str, ...] = ()
+    batch: int = 1
+    image_size: int = 224
+    seq: int = 128
+
+    def __post_init__(self) -> None:
+        in_range(self.batch, "--batch", *BATCH_RANGE)
+        in_range(self.image_size, "--image-size", *IMAGE_SIZE_RANGE, " (pixels)")
+        in_range(self.seq, "--seq", *SEQ_LEN_RANGE, " (tokens)")
+        for name in self.models:
+            check_model_name(name)
 
 
 def op_bits(op: ir.Op) -> int:

@@ -44,6 +44,14 @@ NonNegInt = Annotated[int, Strict(), Field(ge=0)]
 Bits = Annotated[int, Strict(), Field(ge=1, le=64)]
 StrictBool = _PydanticStrictBool
 
+#: Input-shape limits of every command that builds a model (evaluate, compare, export, bitfluid, profile):
+#: one source, refused before any export. Batch up to 1024 and images of 8-1024 px bound the memory of an
+#: export; 131072 tokens (128 Ki) is the longest published context window of the common open LLMs (Llama 3.1,
+#: 128K tokens) and refuses runaway values only (each model's own position limit is applied when it is built).
+BATCH_RANGE: tuple[int, int] = (1, 1024)
+IMAGE_SIZE_RANGE: tuple[int, int] = (8, 1024)
+SEQ_LEN_RANGE: tuple[int, int] = (1, 131072)
+
 _INT_TEXT = re.compile(r"^[+-]?\d+$")
 _FLOAT_TEXT = re.compile(r"^[+-]?(\d+\.?\d*|\.\d+)([eE][+-]?\d+)?$")
 
@@ -183,6 +191,13 @@ def validate(tp: Any, value: Any, where: str, valid: str = "") -> Any:
         return _adapter(tp).validate_python(value)
     except ValidationError as exc:
         raise one_line(exc, where, valid) from None
+
+
+def in_range(value: Any, where: str, low: int, high: Optional[int] = None, unit: str = "") -> int:
+    """``value`` checked to be an integer (strictly: no bool, no float) in ``[low, high]``; one-line
+    InputError naming ``where`` and the valid range (``unit`` appended, e.g. ``" (pixels)"``) otherwise."""
+    tp = Annotated[int, Strict(), Field(ge=low, le=high)]
+    return validate(tp, value, where, describe_range(low, high, integer=True) + unit)
 
 
 def read_text_utf8(path: str | Path, what: str = "file") -> str:

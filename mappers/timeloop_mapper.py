@@ -69,7 +69,7 @@ def search_limits(cfg: dict, budget_s: Optional[float]) -> str:
 def mapping_from_map_txt(text: str, arch: ir.Arch, problem: ir.Problem) -> ir.Mapping:
     """Rebuild an ir.Mapping from a Timeloop ``map.txt`` loop nest (tiles kept = listed data spaces)."""
     from cimscope.timeloop.stats import parse_map
-    from cimscope.timeloop.yaml_io import _perm_str
+    from cimscope.timeloop.parsing import perm_str
 
     dims = list(problem.dims)
     parsed = {lv["name"]: lv for lv in parse_map(text)}
@@ -87,12 +87,12 @@ def mapping_from_map_txt(text: str, arch: ir.Arch, problem: ir.Problem) -> ir.Ma
                 sf[d] *= n
                 (xs if axis == "X" else ys).append(d)
         tperm = list(reversed(tperm)) + [d for d in dims if d not in tperm]
-        lm = ir.LevelMapping(target=lv.name, temporal_factors=tf, temporal_permutation=_perm_str(tperm, dims))
+        lm = ir.LevelMapping(target=lv.name, temporal_factors=tf, temporal_permutation=perm_str(tperm, dims))
         if xs or ys:
             sperm = list(reversed(xs)) + list(reversed(ys))
             sperm += [d for d in dims if d not in sperm]
             lm.spatial_factors = sf
-            lm.spatial_permutation = _perm_str(sperm, dims)
+            lm.spatial_permutation = perm_str(sperm, dims)
             if ys:
                 lm.spatial_split = len(xs)
         if lv.name in parsed:
@@ -138,7 +138,8 @@ def read_mapper_outputs(folder: Path, arch: ir.Arch, problem: ir.Problem, *, no_
     none (missing or empty stats/map files), EngineError when the mapping fails cimscope's validity checks."""
     from cimscope.model import evaluate
     from cimscope.timeloop.stats import parse_stats
-    from cimscope.timeloop.yaml_io import load_yaml_files, mapping_from_yaml
+    from cimscope.timeloop.mapping import mapping_from_yaml
+    from cimscope.timeloop.parsing import load_yaml_files
 
     stats = folder / "timeloop-mapper.stats.txt"
     map_yaml = folder / "timeloop-mapper.map.yaml"

@@ -468,20 +468,6 @@ _IN = ("{in.yaml}", "--ert", "{ert.yaml}")
 _MAP = _IN + ("--max-evaluations", "20", "--no-cache")
 
 FINDINGS: tuple[Finding, ...] = (
-    Finding("evaluate-sizes-late", "core (evaluate/compare options)", "--batch/--image-size/--seq out of "
-            "range (0, -1, 99999999, 2**70) are not checked before the model build",
-            ("evaluate", "compare"), r"--(batch|image-size|seq) ",
-            Case("evaluate", ("--model", "resnet18", "--batch", "99999999", "--cache-dir", "{dir}/c"), True,
-                 "evaluate --batch 99999999"), "late"),
-    Finding("evaluate-options-late", "core (evaluate/compare options)", "--rounding bogus (placement rf) and "
-            "--top 0/-1 are checked only after the model build (or never)", ("evaluate",),
-            r"--(rounding|top) ", Case("evaluate", ("--model", "resnet18", "--placement", "rf", "--rounding",
-                                                     "bogus", "--cache-dir", "{dir}/c"), True,
-                                        "evaluate --rounding bogus"), "late"),
-    Finding("evaluate-model-typo", "core (evaluate/compare options)", "an unknown --model is reported after an "
-            "'exporting MODEL ...' line (two lines on stderr)", ("evaluate", "compare"), r"--model '?[^ ]*resnet99",
-            Case("evaluate", ("--model", "resnet99", "--cache-dir", "{dir}/c"), True, "evaluate --model resnet99"),
-            "messy"),
     Finding("export-sizes-late", "workloads (export)", "export --batch/--image-size/--seq out of range are not "
             "checked before the model build (export_model checks bits and capture only)", ("export",),
             r"--(batch|image-size|seq) ", Case("export", ("resnet18", "--batch", "99999999", "--out", "{dir}/e"),
@@ -522,6 +508,20 @@ FIXED: tuple[Finding, ...] = (
             "(exit 0)", ("mapper",), r"--budget-s nan$",
             Case("mapper", _MAP + ("--budget-s", "nan"), True, "mapper --budget-s nan",
                  _kp_files(with_mapping=False)), "clean2"),
+    Finding("evaluate-sizes-late", "core (evaluate/compare options)", "--batch/--image-size/--seq out of "
+            "range (0, -1, 99999999, 2**70) were not checked before the model build",
+            ("evaluate", "compare"), r"--(batch|image-size|seq) ",
+            Case("evaluate", ("--model", "resnet18", "--batch", "99999999", "--cache-dir", "{dir}/c"), True,
+                 "evaluate --batch 99999999"), "clean2"),
+    Finding("evaluate-options-late", "core (evaluate/compare options)", "--rounding bogus (placement rf) and "
+            "--top 0/-1 were checked only after the model build (or never)", ("evaluate",),
+            r"--(rounding|top) ", Case("evaluate", ("--model", "resnet18", "--placement", "rf", "--rounding",
+                                                     "bogus", "--cache-dir", "{dir}/c"), True,
+                                        "evaluate --rounding bogus"), "clean2"),
+    Finding("evaluate-model-typo", "core (evaluate/compare options)", "an unknown --model was reported after an "
+            "'exporting MODEL ...' line (two lines on stderr)", ("evaluate", "compare"), r"--model '?[^ ]*resnet99",
+            Case("evaluate", ("--model", "resnet99", "--cache-dir", "{dir}/c"), True, "evaluate --model resnet99"),
+            "clean2"),
 )
 
 

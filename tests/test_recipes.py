@@ -82,14 +82,18 @@ PLUGIN = textwrap.dedent('''
 
 
 def test_a_parametric_cim_array_is_one_plugin_file(tmp_path, monkeypatch):
-    """Recipe 2: one plug-in file registering ``<name>_cim_array`` makes ``parametric_<name>`` a placement
-    option (its geometry, latency and energies flow into the CiM hierarchy)."""
-    import importlib.util
-    f = tmp_path / "toy_cim.py"
-    f.write_text(PLUGIN)
-    spec = importlib.util.spec_from_file_location("toy_cim", f)
+    """Recipe 2: one plug-in file registering ``<name>_cim_array``, dropped in the plugins folder, is found
+    (nothing else is edited: plugins/__init__.py discovers it) and makes ``parametric_<name>`` a placement
+    option (its geometry, latency and energies flow into the CiM hierarchy). The plugins folder here is a
+    temporary one added to the package's search path, so the source tree is not touched."""
+    import sys
+
+    import cimscope.plugins as plugins
+    (tmp_path / "toy_cim.py").write_text(PLUGIN)
+    monkeypatch.setattr(plugins, "__path__", [*plugins.__path__, str(tmp_path)])
     try:
-        spec.loader.exec_module(importlib.util.module_from_spec(spec))
+        assert "toy_cim" in plugins.model_modules() and "parametric_toy" not in primitives()
+        plugins.load_all(rescan=True)
         assert "parametric_toy" in primitives()
         study = Study(arch="a100_sm", placement="smem", primitive="parametric_toy")
         nr = evaluate(tiny_workload(), study)
@@ -100,7 +104,17 @@ def test_a_parametric_cim_array_is_one_plugin_file(tmp_path, monkeypatch):
         assert fc1.unit == "cim" and fc1.energy_pJ_per_level["CiM_SMEM_MAC"] == pytest.approx(0.05 * 64 ** 3)
     finally:
         REGISTRY.pop("toy_cim_array", None)
+        sys.modules.pop("cimscope.plugins.toy_cim", None)
     assert "parametric_toy" not in primitives()
+
+
+def test_plugin_discovery_finds_exactly_the_model_modules():
+    """Every shipped module that registers a model is discovered; infrastructure modules (base, common,
+    scaling, the Accelergy/hwcomponents adapters) are not imported as models."""
+    import cimscope.plugins as plugins
+    assert plugins.model_modules() == ("ap", "cim_array", "cim_macro", "dram", "gpu_compute", "sram")
+    plugins.load_all()
+    assert {cls.__module__.rpartition(".")[2] for cls in REGISTRY.values()} == set(plugins.model_modules())
 
 
 def test_a_nongemm_operator_needs_no_change_in_the_evaluation_layer():

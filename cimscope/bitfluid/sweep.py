@@ -21,13 +21,10 @@ from cimscope.bitfluid.plots import plot_accuracy_vs_edp, plot_sweep
 from cimscope.bitfluid.precision import LayerPrecision, PrecisionConfig, bind, load_configs
 from cimscope.bitfluid.report import LAYER_FIELDS, layer_row, print_report, row, rows_to_csv
 from cimscope.errors import InputError
-from cimscope.validation import FinitePositiveFloat, load_yaml
+from cimscope.validation import BATCH_RANGE, IMAGE_SIZE_RANGE, FinitePositiveFloat, load_yaml
 from cimscope.workloads import export_model
 from cimscope.workloads.zoo import check_model_name
 
-#: Input-shape limits of the exported models (a larger request is refused before any export).
-MAX_BATCH = 1024
-IMAGE_SIZE_RANGE = (8, 1024)
 UNITS = {"energy_mJ": "mJ", "latency_ms": "ms", "edp_Js": "J*s", "throughput_inf_per_s": "1/s",
          "top1": "% (published)", "energy_breakdown_pJ": "pJ"}
 
@@ -44,7 +41,7 @@ class BitfluidOptions(BaseModel):
     node_nm: Optional[FinitePositiveFloat] = None
     arch_file: Optional[Path] = None
     sequence: list[StrictStr] = Field(default_factory=list)
-    batch: Annotated[int, Field(ge=1, le=MAX_BATCH)] = 1
+    batch: Annotated[int, Field(ge=BATCH_RANGE[0], le=BATCH_RANGE[1])] = 1
     image_size: Annotated[int, Field(ge=IMAGE_SIZE_RANGE[0], le=IMAGE_SIZE_RANGE[1])] = 224
     cache_dir: Optional[Path] = None
 
@@ -163,7 +160,7 @@ OPTION_NAMES = {"models": "--model", "configs": "--configs", "techs": "--tech", 
 #: The valid values of each option, in words.
 OPTION_VALID = {"models": "one or more model names, comma-separated", "techs": "sram, reram (comma-separated)",
                 "vdds": "finite voltages > 0 (V), comma-separated", "node_nm": "a finite node > 0 (nm)",
-                "batch": f"an integer in [1, {MAX_BATCH}]",
+                "batch": f"an integer in [{BATCH_RANGE[0]}, {BATCH_RANGE[1]}]",
                 "image_size": f"an integer in [{IMAGE_SIZE_RANGE[0]}, {IMAGE_SIZE_RANGE[1]}]"}
 
 

@@ -6,8 +6,9 @@ Thin: options -> workloads and Studies (validated once, :class:`cimscope.study.S
 ``--help`` stays fast.
 
 evaluate: per-operator and whole-network energy (pJ), latency (cycles, s), EDP (J*s), energy per level, GEMM
-vs NonGEMM split. ``--json`` prints the NetworkResult alone on stdout; ``--out DIR`` writes it as JSON plus a
-per-operator CSV.
+vs NonGEMM split, and the GPU execution model's NonGEMM shares by NonGEMM Bench class (eager, fused, roofline;
+:func:`cimscope.gpu.execution.summary`, fp16; on stderr). ``--json`` prints the NetworkResult on stdout with
+that summary under ``gpu_execution``; ``--out DIR`` writes the NetworkResult as JSON plus a per-operator CSV.
 
 compare: models x placements x primitives on one architecture, as a table (stdout, or JSON with ``--json``),
 and with ``--out DIR`` compare.csv/.json/.txt, gains.csv (per GEMM: reuse and ratios to the baseline),
@@ -134,26 +135,34 @@ def evaluate(
     as_json: bool = typer.Option(False, "--json", help="print the result JSON (only) on stdout"),
 ) -> None:
     """Evaluate every operator of a network with CiM at one placement (energy, latency, EDP)."""
+    from cimscope.gpu.execution import shares_text
+    from cimscope.gpu.execution import summary as gpu_summary
     from cimscope.pipeline.network import evaluate as evaluate_workload
     from cimscope.report import network_text, write_network
-    from cimscope.study import Study
+    from cimscope.study import ModelInputs, Study
     from cimscope.sweep import ResultCache
+    from cimscope.validation import in_range
 
     study = Study(arch=arch, placement=placement, primitive=primitive, engine=engine,
                   interleave=not no_interleave, duplicate=not no_duplicate, weight_reload=not no_weight_reload,
                   rounding=rounding, resident_weights=resident_weights)
     if len(split(workload)) > 1:
         raise InputError(f"evaluate takes one --workload folder, got {len(split(workload))}: use compare for several")
+    ModelInputs(() if split(workload) else (model,), batch=batch, image_size=image_size, seq=seq)
+    if top is not None:
+        in_range(top, "--top", 1, unit=" (operators shown)")
     check_dirs(out, cache_dir)
     wls = load_workloads([model], split(workload), batch=batch, image_size=image_size, seq=seq,
                          cache_dir=cache_dir)
-    nr = evaluate_workload(next(iter(wls.values())), study, cache=ResultCache(cache_dir / "results"),
-                           progress=True)
+    wl = next(iter(wls.values()))
+    nr = evaluate_workload(wl, study, cache=ResultCache(cache_dir / "results"), progress=True)
+    gs = gpu_summary(wl, "fp16")         # the GPU execution model: NonGEMM shares by NonGEMM Bench class
     files = write(write_network, nr, out) if out is not None else []
     if as_json:
-        print_json(nr.to_dict())
+        print_json({**nr.to_dict(), "gpu_execution": gs})
         return
     print(network_text(nr, top=top))
+    print(shares_text(gs), file=sys.stderr)
     for f in files:
         print(f"wrote {f}", file=sys.stderr)
 
@@ -185,6 +194,7 @@ def compare(
 ) -> None:
     """Compare CiM placements and primitives over whole networks (every GEMM and NonGEMM operator)."""
     from cimscope.report import compare_json, compare_text, write_compare
+    from cimscope.study import ModelInputs
     from cimscope.sweep import run_grid
 
     studies = grid_studies(arch, split(placements), split(primitives_), engine=engine,
@@ -192,6 +202,7 @@ def compare(
                            weight_reload=not no_weight_reload, rounding=rounding, resident_weights=resident_weights)
     if workers is not None and workers < 1:
         raise InputError(f"--workers must be >= 1, got {workers}")
+    ModelInputs(() if split(workload) else tuple(split(model)), batch=batch, image_size=image_size, seq=seq)
     check_dirs(out, cache_dir)
     wls = load_workloads(split(model), split(workload), batch=batch, image_size=image_size, seq=seq,
                          cache_dir=cache_dir)

@@ -30,12 +30,12 @@ from typing import Annotated, Any, Callable, Iterable, Optional
 
 from pydantic import Field
 
-from cimscope.bitfluid.sweep import IMAGE_SIZE_RANGE, MAX_BATCH
 from cimscope.errors import InputError, UnknownNameError
 from cimscope.ir import GEMM, NONGEMM_CLASSES, OP_CLASSES
 from cimscope.profile.classes import (MODULE_ANNOTATION, RUN_ANNOTATION, Classifier, OpRecord, ProfEvent,
                                       group_events)
-from cimscope.validation import NonNegInt, PositiveInt, describe_range, validate
+from cimscope.validation import (BATCH_RANGE, IMAGE_SIZE_RANGE, SEQ_LEN_RANGE, NonNegInt, PositiveInt,
+                                 describe_range, validate)
 
 DEVICES = ("cpu", "cuda")
 DTYPES = ("fp32", "fp16", "bf16")
@@ -135,14 +135,6 @@ def _torch_dtype(dtype: str):
     if dtype not in table:
         raise UnknownNameError("dtype", dtype, DTYPES)
     return table[dtype]
-
-
-#: ``--seq-len`` range (tokens): up to 131072 (128 Ki), the longest published context window of the common open
-#: LLMs (Llama 3.1, 128K tokens); it refuses runaway values only: each model's own position limit is applied
-#: when the model is built (cimscope.workloads).
-SEQ_LEN_RANGE = (1, 131072)
-#: ``--batch`` and ``--image-size`` ranges: those of every command that builds a model (cimscope.bitfluid).
-BATCH_RANGE = (1, MAX_BATCH)
 
 
 def max_threads() -> int:
