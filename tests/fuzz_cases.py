@@ -86,14 +86,16 @@ def no_exports():
     def stub(*_a: Any, **_k: Any) -> Any:
         raise ExportReached("model export reached")
 
-    saved = {k: getattr(wl, k) for k in ("build_model",)}
-    for k in saved:
-        setattr(wl, k, stub)
+    # every way export_model reaches torch: the model build, and the symbolic capture of text models
+    targets = [(wl, "build_model"), (wl, "build"), (wl.symbolic, "capture_text")]
+    saved = [(obj, k, getattr(obj, k)) for obj, k in targets]
+    for obj, k, _ in saved:
+        setattr(obj, k, stub)
     try:
         yield
     finally:
-        for k, v in saved.items():
-            setattr(wl, k, v)
+        for obj, k, v in saved:
+            setattr(obj, k, v)
 
 
 def _strict_json(text: str) -> Any:
