@@ -27,6 +27,7 @@ from cimscope.arch.placements import (PLACEMENTS, ROUNDINGS, PlacedArch, catalog
                                       valid_placements)
 from cimscope.engine import ENGINES, get_engine
 from cimscope.errors import InputError, UnknownNameError
+from cimscope.pipeline.dispatch import DISPATCHES
 
 #: The primitive reported with placement "none" (no CiM: it changes nothing).
 DEFAULT_PRIMITIVE = "analog6T"
@@ -55,6 +56,7 @@ class Study:
     mapper_budget_s: Optional[float] = None
     mapper_max_evaluations: Optional[int] = None
     resident_weights: bool = False     # steady state: static weights preloaded once (pipeline.residency)
+    dispatch: str = "all"              # all: every GEMM in CiM; best: CiM or tensor cores (pipeline.dispatch)
 
     def __post_init__(self) -> None:
         if self.arch not in available_archs():
@@ -66,12 +68,14 @@ class Study:
             raise UnknownNameError("placement", self.placement, valid, hint=hint)
         if self.placement == "none":
             for name, value in (("primitive", None), ("interleave", True), ("duplicate", True),
-                                ("weight_reload", True), ("rounding", "www")):
+                                ("weight_reload", True), ("rounding", "www"), ("dispatch", "all")):
                 object.__setattr__(self, name, value)
         elif self.primitive not in primitives():
             raise UnknownNameError("primitive", str(self.primitive), primitives())
         if self.engine not in ENGINES:
             raise UnknownNameError("engine", self.engine, ENGINES)
+        if self.dispatch not in DISPATCHES:
+            raise UnknownNameError("dispatch", self.dispatch, DISPATCHES)
         if self.rounding not in ROUNDINGS:
             raise UnknownNameError("array rounding", self.rounding, ROUNDINGS)
         if self.mapper_budget_s is not None and self.mapper_budget_s <= 0:
@@ -89,10 +93,14 @@ class Study:
         d = asdict(self)
         for k in ("arch", "placement", "primitive", "engine"):
             d.pop(k)
+        if self.dispatch == "all":
+            d.pop("dispatch")          # the default's options stay what they were before the field existed
         return d
 
     def label(self) -> str:
-        return "baseline" if self.placement == "none" else f"{self.placement}/{self.primitive}"
+        if self.placement == "none":
+            return "baseline"
+        return f"{self.placement}/{self.primitive}" + ("" if self.dispatch == "all" else f" ({self.dispatch})")
 
 
 def op_bits(op: ir.Op) -> int:
@@ -124,6 +132,7 @@ def result_key(op: ir.Op, study: Study) -> str:
     placed architecture's fingerprint, and the result format version."""
     bits = op_bits(op)
     c = asdict(study)
+    c.pop("dispatch")                  # a GEMM's CiM and tensor-core records do not depend on the dispatch
     if not c["resident_weights"]:
         c.pop("resident_weights")      # per-inference keys stay what they were before the flag existed
     else:

@@ -54,6 +54,8 @@ SHARED_OPTIONS = {
     "no_duplicate": (False, "--no-duplicate", "do not copy weights into idle arrays"),
     "rounding": ("www", "--rounding", "equal-area array count: www | floor | ceil"),
     "cache_dir": (DEFAULT_CACHE, "--cache-dir", "export and result cache"),
+    "dispatch": ("all", "--dispatch", "all: every GEMM in CiM | best: each GEMM in CiM or on the tensor cores, "
+                                      "whichever has the lower EDP (reported per operator with the reason)"),
 }
 
 
@@ -95,15 +97,19 @@ def write(writer, result, out: Path, **kw) -> list[str]:
         raise InputError(f"--out {str(out)!r}: cannot write the results ({exc.strerror or exc})") from None
 
 
-def grid_studies(arch: str, placements: list[str], prims: list[str], **kw) -> list:
-    """The Studies of a placement x primitive grid (placement none once), each validated."""
+def grid_studies(arch: str, placements: list[str], prims: list[str], dispatches: tuple[str, ...] = ("all",),
+                 **kw) -> list:
+    """The Studies of a placement x primitive (x dispatch) grid (placement none once), each validated."""
     from cimscope.study import Study
+    from cimscope.sweep import unique
     if not placements:
         raise InputError("give at least one placement")
     if any(p != "none" for p in placements) and not prims:
         raise InputError("give at least one primitive for the CiM placements")
-    return [Study(arch=arch, placement=pl, primitive=pr, **kw)
-            for pl in placements for pr in ([None] if pl == "none" else prims)]
+    if not dispatches:
+        raise InputError("give at least one dispatch: all | best")
+    return unique([Study(arch=arch, placement=pl, primitive=pr, dispatch=d, **kw)
+                   for pl in placements for pr in ([None] if pl == "none" else prims) for d in dispatches])
 
 
 def register(app: typer.Typer) -> None:
@@ -128,6 +134,7 @@ def evaluate(
     resident_weights: bool = option("resident_weights"),
     no_duplicate: bool = option("no_duplicate"),
     rounding: str = option("rounding"),
+    dispatch: str = option("dispatch"),
     cache_dir: Path = option("cache_dir"),
     top: Optional[int] = typer.Option(None, "--top", help="show only the N slowest operators"),
     out: Optional[Path] = typer.Option(None, "--out", help="write JSON + per-operator CSV here"),
@@ -141,7 +148,7 @@ def evaluate(
 
     study = Study(arch=arch, placement=placement, primitive=primitive, engine=engine,
                   interleave=not no_interleave, duplicate=not no_duplicate, weight_reload=not no_weight_reload,
-                  rounding=rounding, resident_weights=resident_weights)
+                  rounding=rounding, resident_weights=resident_weights, dispatch=dispatch)
     if len(split(workload)) > 1:
         raise InputError(f"evaluate takes one --workload folder, got {len(split(workload))}: use compare for several")
     check_dirs(out, cache_dir)
@@ -178,6 +185,8 @@ def compare(
     resident_weights: bool = option("resident_weights"),
     no_duplicate: bool = option("no_duplicate"),
     rounding: str = option("rounding"),
+    dispatch: str = typer.Option("all", "--dispatch",
+                                 help=SHARED_OPTIONS["dispatch"][2] + "; comma separated: all,best compares both"),
     cache_dir: Path = option("cache_dir"),
     no_plots: bool = typer.Option(False, "--no-plots", help="skip the PNG plots"),
     out: Optional[Path] = typer.Option(None, "--out", help="write CSV/JSON/plots here"),
@@ -189,7 +198,8 @@ def compare(
 
     studies = grid_studies(arch, split(placements), split(primitives_), engine=engine,
                            interleave=not no_interleave, duplicate=not no_duplicate,
-                           weight_reload=not no_weight_reload, rounding=rounding, resident_weights=resident_weights)
+                           weight_reload=not no_weight_reload, rounding=rounding, resident_weights=resident_weights,
+                           dispatches=tuple(split(dispatch)))
     if workers is not None and workers < 1:
         raise InputError(f"--workers must be >= 1, got {workers}")
     check_dirs(out, cache_dir)
