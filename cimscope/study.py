@@ -18,7 +18,7 @@ from __future__ import annotations
 import functools
 import hashlib
 import json
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, replace
 from typing import Optional
 
 from cimscope import ir
@@ -100,7 +100,7 @@ class Study:
     def label(self) -> str:
         if self.placement == "none":
             return "baseline"
-        return f"{self.placement}/{self.primitive}" + ("" if self.dispatch == "all" else f" ({self.dispatch})")
+        return f"{self.placement}/{self.primitive}" + ("" if self.dispatch == "all" else f"+{self.dispatch}")
 
 
 def op_bits(op: ir.Op) -> int:
@@ -108,34 +108,46 @@ def op_bits(op: ir.Op) -> int:
     return max(t.bits for t in op.tensors) if op.tensors else 8
 
 
+def cim_bits(op: ir.Op) -> tuple[int, int]:
+    """(input bits, weight bits) a GEMM applies to CiM arrays: its input and weight tensors' own widths
+    (input passes and weight cells are costed separately); a missing role falls back to :func:`op_bits`."""
+    i, w = op.tensor("input"), op.tensor("weight")
+    return (i.bits if i else op_bits(op)), (w.bits if w else op_bits(op))
+
+
 @functools.lru_cache(maxsize=256)
 def placed_cached(arch: str, placement: str, primitive: Optional[str], bits: int, rounding: str,
-                  catalog: str) -> PlacedArch:
+                  catalog: str, input_bits: Optional[int] = None, weight_bits: Optional[int] = None) -> PlacedArch:
     """The one cache of placed architectures, each built once per process (``catalog``: which CiM array data
     folders were read). Everything derived from an architecture (valid placements, fingerprint, SIMT levels)
     is computed from these objects."""
-    return place(arch, placement, primitive, bits=bits, rounding=rounding)
+    return place(arch, placement, primitive, bits=bits, rounding=rounding, input_bits=input_bits,
+                 weight_bits=weight_bits)
 
 
-def placed(study: Study, bits: int = 8) -> PlacedArch:
-    """The architecture of ``study`` at datapath width ``bits`` (shared: do not modify it)."""
-    return placed_cached(study.arch, study.placement, study.primitive, int(bits), study.rounding, catalog_key())
+def placed(study: Study, bits: int = 8, cim: Optional[tuple[int, int]] = None) -> PlacedArch:
+    """The architecture of ``study`` at datapath width ``bits`` (shared: do not modify it); ``cim``: the CiM
+    arrays' (input bits, weight bits), default ``bits`` for both."""
+    bi, bw = (None, None) if (cim is None or study.placement == "none") else (int(cim[0]), int(cim[1]))
+    if bi == bw == int(bits):
+        bi = bw = None                 # the same arrays as the plain width: one cache entry
+    return placed_cached(study.arch, study.placement, study.primitive, int(bits), study.rounding, catalog_key(),
+                         bi, bw)
 
 
-def fingerprint(study: Study, bits: int) -> str:
+def fingerprint(study: Study, bits: int, cim: Optional[tuple[int, int]] = None) -> str:
     """Hash of the placed architecture (its full ERT and CiM arrays included)."""
-    return placed(study, bits).fingerprint
+    return placed(study, bits, cim).fingerprint
 
 
 def result_key(op: ir.Op, study: Study) -> str:
     """The cache key of one operator's result under ``study``: operator shape, the study's fields, the
     placed architecture's fingerprint, and the result format version."""
     bits = op_bits(op)
-    c = asdict(study)
-    c.pop("dispatch")                  # a GEMM's CiM and tensor-core records do not depend on the dispatch
+    c = asdict(replace(study, dispatch="all"))   # a GEMM's records do not depend on the dispatch: shared
     if not c["resident_weights"]:
         c.pop("resident_weights")      # per-inference keys stay what they were before the flag existed
     else:
         c["static_weight"] = not op.attrs.get("dynamic_weight")
-    payload = {"v": RESULT_VERSION, "shape": op.shape_key(), "cfg": c, "arch": fingerprint(study, bits)}
+    payload = {"v": RESULT_VERSION, "shape": op.shape_key(), "cfg": c, "arch": fingerprint(study, bits, cim_bits(op))}
     return hashlib.sha1(json.dumps(payload, sort_keys=True, default=str).encode()).hexdigest()
