@@ -83,3 +83,41 @@ def test_input_bits_set_the_passes_and_key_the_cache():
     assert a48.parallel_macs == a88.parallel_macs
     assert result_key(op, study) != result_key(gemm_op(64, 64, 64), study)
     assert placed(Study(), 8, (4, 8)) is placed(Study(), 8)   # no CiM: the bits of CiM arrays do not matter
+
+
+def test_precision_file_sets_per_layer_bits(exports, capsys):
+    from cimscope.cli import main
+    from cimscope.errors import InputError
+    from cimscope.pipeline.precision import apply_precision
+    from cimscope.workloads import load_workload
+    root, dirs = exports
+    w88, w48 = load_workload(dirs[(8, 8)]), load_workload(dirs[(4, 8)])
+    f = root / "w4.yaml"
+    f.write_text("layers:\n  '0': {w_bits: 4, a_bits: 8}\n  '2': {w_bits: 4, a_bits: 8}\n")
+    got = apply_precision(w88, str(f))
+    assert got.meta["precision"] == "w4"
+    for a, b in zip(got.gemm_ops(), w48.gemm_ops()):
+        assert a.shape_key() == b.shape_key()          # the W4A8 export's GEMMs: the same per-op results
+    mixed = root / "mixed.yaml"
+    mixed.write_text("layers:\n  '0': {w_bits: 4, a_bits: 4}\n  '2': {w_bits: 8, a_bits: 8}\n")
+    m = apply_precision(w88, str(mixed)).gemm_ops()
+    assert cim_bits(m[0]) == (4, 4) and cim_bits(m[1]) == (8, 8)
+    # the input's bytes read drop by its elements x 4 bits, the weight's by its elements x 4 bits
+    assert m[0].bytes_read == w88.gemm_ops()[0].bytes_read - (64 * 256 + 256 * 256) // 2
+    bad = root / "bad.yaml"
+    bad.write_text("layers:\n  '0': {w_bits: 4, a_bits: 8}\n  layer9.fc: {w_bits: 4, a_bits: 8}\n")
+    with pytest.raises(InputError, match=r"missing from the configuration: 2.*not in the model: layer9.fc"):
+        apply_precision(w88, str(bad))
+    with pytest.raises(InputError, match="choose one as hawq-v3:NAME"):
+        apply_precision(w88, "hawq-v3")
+    capsys.readouterr()
+    assert main(["evaluate", "--workload", str(dirs[(8, 8)]), "--precision", str(bad),
+                 "--cache-dir", str(root / "cache")]) == 2
+    assert "not in the model: layer9.fc" in capsys.readouterr().err
+    assert main(["evaluate", "--workload", str(dirs[(8, 8)]), "--precision", str(f), "--placement", "smem",
+                 "--primitive", "analog6T", "--json", "--cache-dir", str(root / "cache")]) == 0
+    via = json.loads(capsys.readouterr().out)
+    direct = evaluate_cli(root, dirs[(4, 8)], capsys)
+    assert [o["extra"].get("cim_bits") for o in via["ops"]] == [o["extra"].get("cim_bits") for o in direct["ops"]]
+    g = [(o["energy_pJ"], o["cycles"]) for o in via["ops"] if o["op_class"] == "GEMM"]
+    assert g == [(o["energy_pJ"], o["cycles"]) for o in direct["ops"] if o["op_class"] == "GEMM"]

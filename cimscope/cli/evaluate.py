@@ -54,6 +54,9 @@ SHARED_OPTIONS = {
     "no_duplicate": (False, "--no-duplicate", "do not copy weights into idle arrays"),
     "rounding": ("www", "--rounding", "equal-area array count: www | floor | ceil"),
     "cache_dir": (DEFAULT_CACHE, "--cache-dir", "export and result cache"),
+    "precision": (None, "--precision", "per-layer weight/activation bits applied to the GEMMs: intN, hawq-v3:NAME, "
+                                       "or a YAML file (HAWQ-V3 or bitfluid format; FILE:NAME picks one of "
+                                       "several), layers matched by module path"),
     "dispatch": ("all", "--dispatch", "all: every GEMM in CiM | best: each GEMM in CiM or on the tensor cores, "
                                       "whichever has the lower EDP (reported per operator with the reason)"),
 }
@@ -87,6 +90,14 @@ def load_workloads(models: list[str], workload_dirs: list[str], *, batch: int, i
     if not out:
         raise InputError("give at least one model (--model) or exported workload (--workload)")
     return out
+
+
+def with_precision(wls: dict[str, Workload], spec: Optional[str]) -> dict[str, Workload]:
+    """The workloads with the per-layer bits of ``spec`` (unchanged without one)."""
+    if not spec:
+        return wls
+    from cimscope.pipeline.precision import apply_precision
+    return {name: apply_precision(wl, spec) for name, wl in wls.items()}
 
 
 def write(writer, result, out: Path, **kw) -> list[str]:
@@ -135,6 +146,7 @@ def evaluate(
     no_duplicate: bool = option("no_duplicate"),
     rounding: str = option("rounding"),
     dispatch: str = option("dispatch"),
+    precision: Optional[str] = option("precision"),
     cache_dir: Path = option("cache_dir"),
     top: Optional[int] = typer.Option(None, "--top", help="show only the N slowest operators"),
     out: Optional[Path] = typer.Option(None, "--out", help="write JSON + per-operator CSV here"),
@@ -152,8 +164,11 @@ def evaluate(
     if len(split(workload)) > 1:
         raise InputError(f"evaluate takes one --workload folder, got {len(split(workload))}: use compare for several")
     check_dirs(out, cache_dir)
-    wls = load_workloads([model], split(workload), batch=batch, image_size=image_size, seq=seq,
-                         cache_dir=cache_dir)
+    if precision:
+        from cimscope.pipeline.precision import choose_config
+        choose_config(precision)               # checked before any export
+    wls = with_precision(load_workloads([model], split(workload), batch=batch, image_size=image_size, seq=seq,
+                                        cache_dir=cache_dir), precision)
     nr = evaluate_workload(next(iter(wls.values())), study, cache=ResultCache(cache_dir / "results"),
                            progress=True)
     files = write(write_network, nr, out) if out is not None else []
@@ -187,6 +202,7 @@ def compare(
     rounding: str = option("rounding"),
     dispatch: str = typer.Option("all", "--dispatch",
                                  help=SHARED_OPTIONS["dispatch"][2] + "; comma separated: all,best compares both"),
+    precision: Optional[str] = option("precision"),
     cache_dir: Path = option("cache_dir"),
     no_plots: bool = typer.Option(False, "--no-plots", help="skip the PNG plots"),
     out: Optional[Path] = typer.Option(None, "--out", help="write CSV/JSON/plots here"),
@@ -203,8 +219,11 @@ def compare(
     if workers is not None and workers < 1:
         raise InputError(f"--workers must be >= 1, got {workers}")
     check_dirs(out, cache_dir)
-    wls = load_workloads(split(model), split(workload), batch=batch, image_size=image_size, seq=seq,
-                         cache_dir=cache_dir)
+    if precision:
+        from cimscope.pipeline.precision import choose_config
+        choose_config(precision)               # checked before any export
+    wls = with_precision(load_workloads(split(model), split(workload), batch=batch, image_size=image_size,
+                                        seq=seq, cache_dir=cache_dir), precision)
     grid = run_grid(wls, studies, workers=workers, scheduler=scheduler, cache_dir=str(cache_dir / "results"),
                     progress=True)
     files = write(write_compare, grid, out, plots=not no_plots) if out is not None else []
