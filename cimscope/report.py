@@ -152,7 +152,8 @@ def network_text(nr: ir.NetworkResult, *, top: Optional[int] = None) -> str:
 
 def write_network(nr: ir.NetworkResult, out_dir) -> list[str]:
     out = Path(out_dir)
-    stem = f"{nr.model}_{nr.arch}_{nr.placement}" + (f"_{nr.primitive}" if nr.primitive else "")
+    stem = (f"{nr.model}_{nr.arch}_{nr.placement}" + (f"_{nr.primitive}" if nr.primitive else "")
+            + ("+best" if "dispatch" in nr.meta else ""))
     p1 = write_json(out / f"{stem}.json", nr.to_dict())
     p2 = write_text(out / f"{stem}_ops.csv", csv_text(op_rows(nr)))
     return [str(p1), str(p2)]

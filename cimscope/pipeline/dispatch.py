@@ -107,8 +107,7 @@ def pick_network(mixed: ir.NetworkResult, all_cim: Optional[ir.NetworkResult], b
     chosen, nr = min(((k, v) for k, v in options if v is not None), key=lambda kv: kv[1].edp_Js)
     if nr is not mixed:
         text = f"dispatch: {chosen} has a lower network EDP than the per-operator mix"
-        ops = [annotate(o, text, o.unit if o.op_class == ir.GEMM else o.extra.get("dispatch", ""))
-               if o.op_class == ir.GEMM else o for o in nr.ops]
+        ops = [annotate(o, text, o.unit) if o.op_class == ir.GEMM else o for o in nr.ops]
         nr = replace(nr, ops=ops, placement=mixed.placement, primitive=mixed.primitive, options=mixed.options,
                      cim=mixed.cim, meta=dict(nr.meta))
         summary = {**summary, "cim_ops": sum(1 for o in ops if o.op_class == ir.GEMM and o.unit == CIM),
