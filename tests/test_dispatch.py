@@ -141,3 +141,14 @@ def test_cli_dispatch(workload, tmp_path, capsys):
     assert main(["evaluate", *common, "--placement", "smem", "--dispatch", "best"]) == 0
     out = capsys.readouterr().out
     assert "dispatch best:" in out and ("dispatch: CiM" in out or "dispatch: tensor cores" in out)
+
+
+def test_gemms_beyond_cim_capacity_go_to_the_tensor_cores(workload):
+    from cimscope.errors import CimscopeError
+    kw = dict(weight_reload=False, mapper_max_evaluations=EVALS)
+    with pytest.raises(CimscopeError, match="whole array tiles"):      # all: a GEMM CiM cannot hold stops it
+        evaluate_network(workload, "a100_sm", "rf", "digital6T", **kw)
+    nr = evaluate_network(workload, "a100_sm", "rf", "digital6T", dispatch="best", **kw)
+    rows = {o.name: o for o in nr.ops}
+    assert rows["convolution_2"].unit == "tensor_core" and "CiM cannot run it" in rows["convolution_2"].note
+    assert nr.meta["dispatch"]["all_cim_edp_Js"] is None
