@@ -296,9 +296,12 @@ def cim_gemm_arch(base: ir.Arch, cp: CimPlacement) -> ir.Arch:
 
 
 def place(arch_name: str, placement: str, primitive: Optional[str] = None, *, bits: int = 8,
-          rounding: str = "www") -> PlacedArch:
+          rounding: str = "www", input_bits: Optional[int] = None, weight_bits: Optional[int] = None
+          ) -> PlacedArch:
     """Build ``arch_name`` with CiM ``primitive`` arrays at ``placement`` ("none": the baseline). A fresh
-    object each call (:func:`cimscope.study.placed` caches them per study)."""
+    object each call (:func:`cimscope.study.placed` caches them per study). ``bits``: the datapath word width
+    (memories, tensor cores); ``input_bits``/``weight_bits``: the CiM arrays' input passes and weight cells
+    (default ``bits``)."""
     base = build_arch(arch_name, bits=bits)
     if placement not in PLACEMENTS:
         raise UnknownNameError("placement", placement, valid_placements(base))
@@ -312,7 +315,8 @@ def place(arch_name: str, placement: str, primitive: Optional[str] = None, *, bi
     if primitive not in arrays:
         raise UnknownNameError("primitive", str(primitive), tuple(arrays))
     prim = cim_array(primitive, arrays[primitive], technology_nm=float(base.technology.replace("nm", "")),
-                     cycle_seconds=base.cycle_seconds, bits=bits)
+                     cycle_seconds=base.cycle_seconds, bits=bits, input_bits=input_bits,
+                     weight_bits=weight_bits)
     cp = cim_placement(base, placement, prim, rounding)
     return PlacedArch(name=arch_name, placement=placement, primitive=primitive, base=base,
                       gemm=cim_gemm_arch(base, cp), cim=cp, options={"rounding": rounding})

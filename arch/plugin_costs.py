@@ -8,7 +8,7 @@ vector access of ``width`` bits) and the ART row its area per instance.
 from __future__ import annotations
 
 import math
-from typing import Any
+from typing import Any, Optional
 
 from cimscope import ir
 from cimscope.errors import CimscopeError, InputError
@@ -73,7 +73,7 @@ def fill_ert(arch: ir.Arch, plugin_map: dict[str, dict]) -> None:
 
 
 def cim_array(name: str, spec: dict[str, Any], *, technology_nm: float, cycle_seconds: float,
-              bits: int = 8) -> ir.CimArray:
+              bits: int = 8, input_bits: Optional[int] = None, weight_bits: Optional[int] = None) -> ir.CimArray:
     """The CiM array ``name`` as hardware (:class:`ir.CimArray`) from the CiM plug-in ``spec["component"]``
     (any of them: the ``cim_macro`` WWW primitives, the parametric ``analog_cim_array`` /
     ``digital_cim_array``, or a new plug-in with the same actions) at a node, clock and bit width.
@@ -83,10 +83,16 @@ def cim_array(name: str, spec: dict[str, Any], *, technology_nm: float, cycle_se
     Rh = Ch = 1) and stores rows x columns bits. Parallel MACs per wave may differ from the table's Rp x Cp at
     other bit widths (bit-sliced weights): Rp is kept and the rest folded into Cp so that Rp x Cp = parallel
     MACs. The wave latency is counted in cycles of the architecture's clock (rounded up); the area relative
-    to a plain SRAM array of the same bytes (sram_buffer plug-in) sets the equal-area array count."""
+    to a plain SRAM array of the same bytes (sram_buffer plug-in) sets the equal-area array count.
+
+    Bit widths: ``input_bits`` (the activations applied to the array: input passes) and ``weight_bits`` (the
+    stored weights: cells/columns per weight, write energy) reach the plug-in separately; each defaults to
+    ``bits``. ``word_bits`` of the result is the weight width (weight capacity in bytes)."""
     component = spec["component"]
     declared = get_estimator(component).attributes
-    attrs = {k: v for k, v in (("technology", technology_nm), ("input_bits", bits), ("weight_bits", bits))
+    bi = int(bits if input_bits is None else input_bits)
+    bw = int(bits if weight_bits is None else weight_bits)
+    attrs = {k: v for k, v in (("technology", technology_nm), ("input_bits", bi), ("weight_bits", bw))
              if k in declared}
     attrs.update(spec.get("attributes") or {})
     est = estimate(component, attrs)
@@ -111,7 +117,7 @@ def cim_array(name: str, spec: dict[str, Any], *, technology_nm: float, cycle_se
         latency_s=wave, latency_cycles=max(1, math.ceil(wave / cycle_seconds - 1e-9)),
         mac_energy_pJ=est.actions["mac"].energy_pJ, write_energy_pJ=est.actions["write"].energy_pJ,
         read_energy_pJ=est.actions["read"].energy_pJ if "read" in est.actions else 0.0,
-        leak_W=est.leakage_W, word_bits=bits, write_latency_s=est.actions["write"].latency_s,
+        leak_W=est.leakage_W, word_bits=bw, write_latency_s=est.actions["write"].latency_s,
         source=f"{component} plug-in ({src}); {est.actions['mac'].source}", array_bytes=array_bytes)
 
 

@@ -33,18 +33,21 @@ def evaluate_network(workload: ir.Workload, arch_name: str = "a100_like", placem
                      primitive: Optional[str] = None, engine: str = "builtin", *, interleave: bool = True,
                      duplicate: bool = True, weight_reload: bool = True, rounding: str = "www",
                      mapper_budget_s: Optional[float] = None, mapper_max_evaluations: Optional[int] = None,
-                     cache=None, progress: bool = False, resident_weights: bool = False) -> ir.NetworkResult:
+                     cache=None, progress: bool = False, resident_weights: bool = False,
+                     dispatch: str = "all") -> ir.NetworkResult:
     """Evaluate every operator of ``workload`` on ``arch_name`` with CiM ``primitive`` at ``placement``.
 
     ``primitive`` is ignored for placement "none". ``cache``: a :class:`cimscope.sweep.ResultCache` (or any
     object with ``get(key)``/``put(key, value)``) for per-operator GEMM results; without one, results are
     kept in memory for this call only. ``resident_weights``: the steady state of repeated inference
     (:mod:`cimscope.pipeline.residency`); InputError naming the missing bytes when they do not fit.
+    ``dispatch``: ``all`` (every GEMM in CiM) or ``best`` (each GEMM in CiM or on the tensor cores,
+    :mod:`cimscope.pipeline.dispatch`).
     """
     study = Study(arch=arch_name, placement=placement, primitive=primitive, engine=engine, interleave=interleave,
                   duplicate=duplicate, weight_reload=weight_reload, rounding=rounding,
                   mapper_budget_s=mapper_budget_s, mapper_max_evaluations=mapper_max_evaluations,
-                  resident_weights=bool(resident_weights))
+                  resident_weights=bool(resident_weights), dispatch=dispatch)
     return evaluate(workload, study, cache=cache, progress=progress)
 
 

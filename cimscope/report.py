@@ -14,6 +14,7 @@ from typing import Any, Optional
 
 from cimscope import ir
 from cimscope.atomic import write_bytes, write_json, write_text
+from cimscope.pipeline.dispatch import reuse_threshold
 
 # ---------------------------------------------------------------------------------------------------------
 # formatting
@@ -120,6 +121,14 @@ def network_text(nr: ir.NetworkResult, *, top: Optional[int] = None) -> str:
         lines.append(f"  CiM: {c['arrays']} {c['primitive']['name']} arrays replacing {c['level']} "
                      f"({c['arrays_per_group']} per {c['group_level']}; {c['capacity_bytes']:,} B, weights "
                      f"{c['weight_capacity_bytes']:,} B; area {100 * c['area_overhead']:+.1f}% vs replaced SRAM)")
+    if "dispatch" in nr.meta:
+        d = nr.meta["dispatch"]
+        thr = d["pays_from_reuse_macs_per_weight_byte"]
+        lines.append(f"  dispatch best: {d['cim_ops']} of {d['gemm_ops']} GEMMs in CiM (CiM pays from reuse "
+                     + ("- (never)" if thr is None else f"{thr:.4g} MACs/B")
+                     + f"); network from the {d['chosen']} (EDP {d['mix_edp_Js']:.4g} J*s mix, baseline "
+                     f"{d['baseline_edp_Js']:.4g} J*s"
+                     + ("" if d["all_cim_edp_Js"] is None else f", all in CiM {d['all_cim_edp_Js']:.4g} J*s") + ")")
     lines.append(f"  energy  {fmt_energy(nr.energy_pJ)} ({nr.energy_pJ:.6g} pJ)")
     lines.append(f"  latency {nr.cycles:,.0f} cycles = {fmt_time(nr.latency_s)} ({nr.latency_s:.6g} s)")
     lines.append(f"  EDP     {nr.edp_Js:.6g} J*s")
@@ -143,7 +152,8 @@ def network_text(nr: ir.NetworkResult, *, top: Optional[int] = None) -> str:
 
 def write_network(nr: ir.NetworkResult, out_dir) -> list[str]:
     out = Path(out_dir)
-    stem = f"{nr.model}_{nr.arch}_{nr.placement}" + (f"_{nr.primitive}" if nr.primitive else "")
+    stem = (f"{nr.model}_{nr.arch}_{nr.placement}" + (f"_{nr.primitive}" if nr.primitive else "")
+            + ("+best" if "dispatch" in nr.meta else ""))
     p1 = write_json(out / f"{stem}.json", nr.to_dict())
     p2 = write_text(out / f"{stem}_ops.csv", csv_text(op_rows(nr)))
     return [str(p1), str(p2)]
@@ -168,9 +178,11 @@ def compare_rows(grid) -> list[dict]:
             nr = grid.networks.get((model, label))
             if nr is None:
                 rows.append({"model": model, "arch": cfg.arch, "placement": cfg.placement,
-                             "primitive": cfg.primitive or "", "error": grid.errors.get((model, label), "")})
+                             "primitive": cfg.primitive or "", "dispatch": cfg.dispatch,
+                             "error": grid.errors.get((model, label), "")})
                 continue
             d = network_summary(nr)
+            d["dispatch"] = cfg.dispatch
             if base is not None:
                 d["energy_x"] = nr.energy_pJ / base.energy_pJ
                 d["latency_x"] = nr.latency_s / base.latency_s
@@ -184,6 +196,7 @@ def compare_rows(grid) -> list[dict]:
 
 
 COMPARE_COLUMNS = [("model", "model"), ("placement", "placement"), ("primitive", "primitive"),
+                   ("dispatch", "dispatch"),
                    ("energy_uJ", "energy (uJ)"), ("latency_s", "latency (s)"), ("edp_Js", "EDP (J*s)"),
                    ("energy_x", "energy x"), ("latency_x", "latency x"), ("edp_x", "EDP x"),
                    ("gemm_latency_x", "GEMM lat x"), ("nongemm_latency_share", "NonGEMM lat share"),
@@ -200,7 +213,7 @@ def gains_rows(grid) -> list[dict]:
             continue
         bops = {o.name: o for o in base.ops if o.op_class == ir.GEMM}
         for cfg in grid.configs:
-            if cfg.placement == "none":
+            if cfg.placement == "none" or cfg.dispatch != "all":     # the mix's rows are in dispatch_rows
                 continue
             nr = grid.networks.get((model, cfg.label()))
             if nr is None:
@@ -232,19 +245,37 @@ def break_even(gains: list[dict], metric: str = "edp_x") -> list[dict]:
         groups.setdefault((g["model"], g["placement"], g["primitive"]), []).append(g)
     out = []
     for (model, pl, pr), rows in groups.items():
-        reuse = sorted({r["reuse_macs_per_weight_byte"] for r in rows})
-        best = None
-        for thr in reuse + [math.inf]:
-            wrong = sum(1 for r in rows if (r["reuse_macs_per_weight_byte"] >= thr) != (r[metric] < 1.0))
-            if best is None or wrong < best[0]:
-                best = (wrong, thr)
+        thr, wrong, n = reuse_threshold((r["reuse_macs_per_weight_byte"], r[metric] < 1.0) for r in rows)
         n_gain = sum(1 for r in rows if r[metric] < 1.0)
-        thr = None if best[1] == math.inf else best[1]
         out.append({"model": model, "placement": pl, "primitive": pr, "metric": metric, "gemm_ops": len(rows),
                     "gaining_ops": n_gain, "pays_from_reuse_macs_per_weight_byte": thr,
-                    "rule_agreement": 1.0 - best[0] / len(rows),
+                    "rule_agreement": 1.0 - wrong / n,
                     "min_ratio": min(r[metric] for r in rows), "max_ratio": max(r[metric] for r in rows)})
     return out
+
+
+def dispatch_rows(grid) -> list[dict]:
+    """Per GEMM operator of every ``dispatch="best"`` configuration: where it runs and why."""
+    rows = []
+    for model in grid.models:
+        for cfg in grid.configs:
+            nr = grid.networks.get((model, cfg.label()))
+            if cfg.dispatch != "best" or nr is None:
+                continue
+            for o in nr.ops:
+                if o.op_class != ir.GEMM:
+                    continue
+                rows.append({"model": model, "placement": cfg.placement, "primitive": cfg.primitive, "op": o.name,
+                             "module": o.module, "count": o.count,
+                             "reuse_macs_per_weight_byte": o.reuse_macs_per_weight_byte,
+                             "cim_edp_x": o.extra.get("dispatch_cim_edp_x"), "unit": o.unit,
+                             "reason": o.note.rsplit("dispatch: ", 1)[-1]})
+    return rows
+
+
+DISPATCH_COLUMNS = [("model", "model"), ("placement", "placement"), ("primitive", "primitive"), ("op", "op"),
+                    ("module", "module"), ("reuse_macs_per_weight_byte", "reuse (MACs/B)"),
+                    ("cim_edp_x", "CiM EDP x"), ("unit", "runs on")]
 
 
 def compare_text(grid) -> str:
@@ -258,6 +289,17 @@ def compare_text(grid) -> str:
                                      ("pays_from_reuse_macs_per_weight_byte", "pays from reuse (MACs/B)"),
                                      ("rule_agreement", "rule fits"),
                                      ("min_ratio", "best EDP x"), ("max_ratio", "worst EDP x")]))
+    disp = dispatch_rows(grid)
+    if disp:
+        parts.append("\nper-operator dispatch (best: CiM or tensor cores by EDP; CiM EDP x = CiM / tensor cores):")
+        parts.append(text_table(disp, DISPATCH_COLUMNS))
+        for model in grid.models:
+            for cfg in grid.configs:
+                nr = grid.networks.get((model, cfg.label()))
+                if cfg.dispatch == "best" and nr is not None:
+                    d = nr.meta["dispatch"]
+                    parts.append(f"{model} {cfg.label()}: {d['cim_ops']} of {d['gemm_ops']} GEMMs in CiM, "
+                                 f"network from the {d['chosen']}")
     if grid.stats:
         s = grid.stats
         parts.append(f"\n{s.get('gemm_tasks', 0)} GEMM tasks: {s.get('cache_hits', 0)} from cache, "
@@ -269,7 +311,7 @@ def compare_text(grid) -> str:
 def compare_json(grid) -> dict:
     gains = gains_rows(grid)
     return {"configurations": compare_rows(grid), "break_even": break_even(gains) + break_even(gains, "energy_x"),
-            "gains": gains, "stats": grid.stats,
+            "gains": gains, "dispatch": dispatch_rows(grid), "stats": grid.stats,
             "errors": {f"{m}|{c}": e for (m, c), e in grid.errors.items()}}
 
 

@@ -21,7 +21,7 @@ from __future__ import annotations
 import functools
 import hashlib
 import json
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, replace
 from typing import Optional
 
 from cimscope import ir
@@ -30,6 +30,7 @@ from cimscope.arch.placements import (PLACEMENTS, ROUNDINGS, PlacedArch, catalog
                                       valid_placements)
 from cimscope.engine import ENGINES, get_engine
 from cimscope.errors import InputError, UnknownNameError
+from cimscope.pipeline.dispatch import DISPATCHES
 from cimscope.validation import BATCH_RANGE, IMAGE_SIZE_RANGE, SEQ_LEN_RANGE, in_range
 from cimscope.workloads.zoo import check_model_name
 
@@ -60,6 +61,7 @@ class Study:
     mapper_budget_s: Optional[float] = None
     mapper_max_evaluations: Optional[int] = None
     resident_weights: bool = False     # steady state: static weights preloaded once (pipeline.residency)
+    dispatch: str = "all"              # all: every GEMM in CiM; best: CiM or tensor cores (pipeline.dispatch)
 
     def __post_init__(self) -> None:
         if self.arch not in available_archs():
@@ -71,9 +73,11 @@ class Study:
             raise UnknownNameError("placement", self.placement, valid, hint=hint)
         if self.rounding not in ROUNDINGS:      # before placement none resets it: a typo is never ignored
             raise UnknownNameError("array rounding", self.rounding, ROUNDINGS)
+        if self.dispatch not in DISPATCHES:
+            raise UnknownNameError("dispatch", self.dispatch, DISPATCHES)
         if self.placement == "none":
             for name, value in (("primitive", None), ("interleave", True), ("duplicate", True),
-                                ("weight_reload", True), ("rounding", "www")):
+                                ("weight_reload", True), ("rounding", "www"), ("dispatch", "all")):
                 object.__setattr__(self, name, value)
         elif self.primitive not in primitives():
             raise UnknownNameError("primitive", str(self.primitive), primitives())
@@ -94,10 +98,14 @@ class Study:
         d = asdict(self)
         for k in ("arch", "placement", "primitive", "engine"):
             d.pop(k)
+        if self.dispatch == "all":
+            d.pop("dispatch")          # the default's options stay what they were before the field existed
         return d
 
     def label(self) -> str:
-        return "baseline" if self.placement == "none" else f"{self.placement}/{self.primitive}"
+        if self.placement == "none":
+            return "baseline"
+        return f"{self.placement}/{self.primitive}" + ("" if self.dispatch == "all" else f"+{self.dispatch}")
 
 
 @dataclass(frozen=True)
@@ -124,33 +132,46 @@ def op_bits(op: ir.Op) -> int:
     return max(t.bits for t in op.tensors) if op.tensors else 8
 
 
+def cim_bits(op: ir.Op) -> tuple[int, int]:
+    """(input bits, weight bits) a GEMM applies to CiM arrays: its input and weight tensors' own widths
+    (input passes and weight cells are costed separately); a missing role falls back to :func:`op_bits`."""
+    i, w = op.tensor("input"), op.tensor("weight")
+    return (i.bits if i else op_bits(op)), (w.bits if w else op_bits(op))
+
+
 @functools.lru_cache(maxsize=256)
 def placed_cached(arch: str, placement: str, primitive: Optional[str], bits: int, rounding: str,
-                  catalog: str) -> PlacedArch:
+                  catalog: str, input_bits: Optional[int] = None, weight_bits: Optional[int] = None) -> PlacedArch:
     """The one cache of placed architectures, each built once per process (``catalog``: which CiM array data
     folders were read). Everything derived from an architecture (valid placements, fingerprint, SIMT levels)
     is computed from these objects."""
-    return place(arch, placement, primitive, bits=bits, rounding=rounding)
+    return place(arch, placement, primitive, bits=bits, rounding=rounding, input_bits=input_bits,
+                 weight_bits=weight_bits)
 
 
-def placed(study: Study, bits: int = 8) -> PlacedArch:
-    """The architecture of ``study`` at datapath width ``bits`` (shared: do not modify it)."""
-    return placed_cached(study.arch, study.placement, study.primitive, int(bits), study.rounding, catalog_key())
+def placed(study: Study, bits: int = 8, cim: Optional[tuple[int, int]] = None) -> PlacedArch:
+    """The architecture of ``study`` at datapath width ``bits`` (shared: do not modify it); ``cim``: the CiM
+    arrays' (input bits, weight bits), default ``bits`` for both."""
+    bi, bw = (None, None) if (cim is None or study.placement == "none") else (int(cim[0]), int(cim[1]))
+    if bi == bw == int(bits):
+        bi = bw = None                 # the same arrays as the plain width: one cache entry
+    return placed_cached(study.arch, study.placement, study.primitive, int(bits), study.rounding, catalog_key(),
+                         bi, bw)
 
 
-def fingerprint(study: Study, bits: int) -> str:
+def fingerprint(study: Study, bits: int, cim: Optional[tuple[int, int]] = None) -> str:
     """Hash of the placed architecture (its full ERT and CiM arrays included)."""
-    return placed(study, bits).fingerprint
+    return placed(study, bits, cim).fingerprint
 
 
 def result_key(op: ir.Op, study: Study) -> str:
     """The cache key of one operator's result under ``study``: operator shape, the study's fields, the
     placed architecture's fingerprint, and the result format version."""
     bits = op_bits(op)
-    c = asdict(study)
+    c = asdict(replace(study, dispatch="all"))   # a GEMM's records do not depend on the dispatch: shared
     if not c["resident_weights"]:
         c.pop("resident_weights")      # per-inference keys stay what they were before the flag existed
     else:
         c["static_weight"] = not op.attrs.get("dynamic_weight")
-    payload = {"v": RESULT_VERSION, "shape": op.shape_key(), "cfg": c, "arch": fingerprint(study, bits)}
+    payload = {"v": RESULT_VERSION, "shape": op.shape_key(), "cfg": c, "arch": fingerprint(study, bits, cim_bits(op))}
     return hashlib.sha1(json.dumps(payload, sort_keys=True, default=str).encode()).hexdigest()

@@ -25,7 +25,7 @@ from cimscope import ir
 from cimscope.atomic import write_json
 from cimscope.errors import CimscopeError, InputError
 from cimscope.pipeline.gemm import evaluate_gemm
-from cimscope.pipeline.network import assemble, op_evaluation
+from cimscope.pipeline.network import assemble, baseline_of, dispatched, op_evaluation
 from cimscope.pipeline.nongemm import evaluate_nongemm
 from cimscope.pipeline.residency import check_capacity
 from cimscope.study import Study, result_key
@@ -110,8 +110,9 @@ def gemm_tasks(workloads: dict[str, ir.Workload], configs: list[Study], errors: 
                 except InputError as exc:
                     errors[(model, cfg.label())] = str(exc)
                     continue
-            for op in wl.gemm_ops():
-                tasks.setdefault(result_key(op, cfg), (op, cfg))
+            for c in ([cfg, baseline_of(cfg)] if cfg.dispatch == "best" else [cfg]):
+                for op in wl.gemm_ops():
+                    tasks.setdefault(result_key(op, c), (op, c))
     return tasks
 
 
@@ -160,6 +161,36 @@ def run_local(todo: list[str], tasks: dict, finish, workers: Optional[int]) -> s
     return f"process pool ({n})"
 
 
+def rows_of(wl: ir.Workload, cfg: Study, results: dict, failures: dict
+            ) -> tuple[list[Optional[ir.OpEvaluation]], list[str]]:
+    """Operator rows of ``wl`` under ``cfg`` from the GEMM records (NonGEMM costed here); a failed GEMM's row
+    is None and its error is in the second list."""
+    rows: list[Optional[ir.OpEvaluation]] = []
+    errs: list[str] = []
+    for op in wl.ops:
+        err = ""
+        if op.is_gemm:
+            key = result_key(op, cfg)
+            err = failures.get(key, "")
+            rows.append(None if err else op_evaluation(op, results[key], cfg.arch))
+        else:
+            rows.append(op_evaluation(op, evaluate_nongemm(op, cfg), cfg.arch))
+        errs.append(err)
+    return rows, errs
+
+
+def network_of(wl: ir.Workload, cfg: Study, results: dict, failures: dict) -> ir.NetworkResult | str:
+    """One (workload, configuration) network, or the first GEMM error (``dispatch="best"``: a GEMM CiM
+    cannot run goes to the tensor cores)."""
+    rows, errs = rows_of(wl, cfg, results, failures)
+    if cfg.dispatch == "best":
+        base_rows, base_errs = rows_of(wl, baseline_of(cfg), results, failures)
+        first = next((e for e in base_errs if e), "")
+        return first or dispatched(wl, cfg, rows, errs, base_rows)
+    first = next((e for e in errs if e), "")
+    return first or assemble(wl, cfg, rows)
+
+
 def networks_of(workloads: dict[str, ir.Workload], configs: list[Study], results: dict, failures: dict,
                 errors: dict) -> dict[tuple[str, str], ir.NetworkResult]:
     """Assemble every (model, configuration) from the GEMM records (NonGEMM operators costed here)."""
@@ -168,20 +199,11 @@ def networks_of(workloads: dict[str, ir.Workload], configs: list[Study], results
         for cfg in configs:
             if (model, cfg.label()) in errors:
                 continue
-            rows, err = [], None
-            for op in wl.ops:
-                if op.is_gemm:
-                    key = result_key(op, cfg)
-                    if key in failures:
-                        err = failures[key]
-                        break
-                    rows.append(op_evaluation(op, results[key], cfg.arch))
-                else:
-                    rows.append(op_evaluation(op, evaluate_nongemm(op, cfg), cfg.arch))
-            if err is not None:
-                errors[(model, cfg.label())] = err
+            nr = network_of(wl, cfg, results, failures)
+            if isinstance(nr, str):
+                errors[(model, cfg.label())] = nr
             else:
-                networks[(model, cfg.label())] = assemble(wl, cfg, rows)
+                networks[(model, cfg.label())] = nr
     return networks
 
 

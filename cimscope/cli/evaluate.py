@@ -55,6 +55,11 @@ SHARED_OPTIONS = {
     "no_duplicate": (False, "--no-duplicate", "do not copy weights into idle arrays"),
     "rounding": ("www", "--rounding", "equal-area array count: www | floor | ceil"),
     "cache_dir": (DEFAULT_CACHE, "--cache-dir", "export and result cache"),
+    "precision": (None, "--precision", "per-layer weight/activation bits applied to the GEMMs: intN, hawq-v3:NAME, "
+                                       "or a YAML file (HAWQ-V3 or bitfluid format; FILE:NAME picks one of "
+                                       "several), layers matched by module path"),
+    "dispatch": ("all", "--dispatch", "all: every GEMM in CiM | best: each GEMM in CiM or on the tensor cores, "
+                                      "whichever has the lower EDP (reported per operator with the reason)"),
 }
 
 
@@ -88,6 +93,14 @@ def load_workloads(models: list[str], workload_dirs: list[str], *, batch: int, i
     return out
 
 
+def with_precision(wls: dict[str, Workload], spec: Optional[str]) -> dict[str, Workload]:
+    """The workloads with the per-layer bits of ``spec`` (unchanged without one)."""
+    if not spec:
+        return wls
+    from cimscope.pipeline.precision import apply_precision
+    return {name: apply_precision(wl, spec) for name, wl in wls.items()}
+
+
 def write(writer, result, out: Path, **kw) -> list[str]:
     """Write the result files (atomically, :mod:`cimscope.atomic`); an OS failure (disk full ...) is one line."""
     try:
@@ -96,15 +109,19 @@ def write(writer, result, out: Path, **kw) -> list[str]:
         raise InputError(f"--out {str(out)!r}: cannot write the results ({exc.strerror or exc})") from None
 
 
-def grid_studies(arch: str, placements: list[str], prims: list[str], **kw) -> list:
-    """The Studies of a placement x primitive grid (placement none once), each validated."""
+def grid_studies(arch: str, placements: list[str], prims: list[str], dispatches: tuple[str, ...] = ("all",),
+                 **kw) -> list:
+    """The Studies of a placement x primitive (x dispatch) grid (placement none once), each validated."""
     from cimscope.study import Study
+    from cimscope.sweep import unique
     if not placements:
         raise InputError("give at least one placement")
     if any(p != "none" for p in placements) and not prims:
         raise InputError("give at least one primitive for the CiM placements")
-    return [Study(arch=arch, placement=pl, primitive=pr, **kw)
-            for pl in placements for pr in ([None] if pl == "none" else prims)]
+    if not dispatches:
+        raise InputError("give at least one dispatch: all | best")
+    return unique([Study(arch=arch, placement=pl, primitive=pr, dispatch=d, **kw)
+                   for pl in placements for pr in ([None] if pl == "none" else prims) for d in dispatches])
 
 
 def register(app: typer.Typer) -> None:
@@ -129,6 +146,8 @@ def evaluate(
     resident_weights: bool = option("resident_weights"),
     no_duplicate: bool = option("no_duplicate"),
     rounding: str = option("rounding"),
+    dispatch: str = option("dispatch"),
+    precision: Optional[str] = option("precision"),
     cache_dir: Path = option("cache_dir"),
     top: Optional[int] = typer.Option(None, "--top", help="show only the N slowest operators"),
     out: Optional[Path] = typer.Option(None, "--out", help="write JSON + per-operator CSV here"),
@@ -145,15 +164,18 @@ def evaluate(
 
     study = Study(arch=arch, placement=placement, primitive=primitive, engine=engine,
                   interleave=not no_interleave, duplicate=not no_duplicate, weight_reload=not no_weight_reload,
-                  rounding=rounding, resident_weights=resident_weights)
+                  rounding=rounding, resident_weights=resident_weights, dispatch=dispatch)
     if len(split(workload)) > 1:
         raise InputError(f"evaluate takes one --workload folder, got {len(split(workload))}: use compare for several")
     ModelInputs(() if split(workload) else (model,), batch=batch, image_size=image_size, seq=seq)
     if top is not None:
         in_range(top, "--top", 1, unit=" (operators shown)")
     check_dirs(out, cache_dir)
-    wls = load_workloads([model], split(workload), batch=batch, image_size=image_size, seq=seq,
-                         cache_dir=cache_dir)
+    if precision:
+        from cimscope.pipeline.precision import choose_config
+        choose_config(precision)               # checked before any export
+    wls = with_precision(load_workloads([model], split(workload), batch=batch, image_size=image_size, seq=seq,
+                                        cache_dir=cache_dir), precision)
     wl = next(iter(wls.values()))
     nr = evaluate_workload(wl, study, cache=ResultCache(cache_dir / "results"), progress=True)
     gs = gpu_summary(wl, "fp16")         # the GPU execution model: NonGEMM shares by NonGEMM Bench class
@@ -187,6 +209,9 @@ def compare(
     resident_weights: bool = option("resident_weights"),
     no_duplicate: bool = option("no_duplicate"),
     rounding: str = option("rounding"),
+    dispatch: str = typer.Option("all", "--dispatch",
+                                 help=SHARED_OPTIONS["dispatch"][2] + "; comma separated: all,best compares both"),
+    precision: Optional[str] = option("precision"),
     cache_dir: Path = option("cache_dir"),
     no_plots: bool = typer.Option(False, "--no-plots", help="skip the PNG plots"),
     out: Optional[Path] = typer.Option(None, "--out", help="write CSV/JSON/plots here"),
@@ -199,13 +224,17 @@ def compare(
 
     studies = grid_studies(arch, split(placements), split(primitives_), engine=engine,
                            interleave=not no_interleave, duplicate=not no_duplicate,
-                           weight_reload=not no_weight_reload, rounding=rounding, resident_weights=resident_weights)
+                           weight_reload=not no_weight_reload, rounding=rounding, resident_weights=resident_weights,
+                           dispatches=tuple(split(dispatch)))
     if workers is not None and workers < 1:
         raise InputError(f"--workers must be >= 1, got {workers}")
     ModelInputs(() if split(workload) else tuple(split(model)), batch=batch, image_size=image_size, seq=seq)
     check_dirs(out, cache_dir)
-    wls = load_workloads(split(model), split(workload), batch=batch, image_size=image_size, seq=seq,
-                         cache_dir=cache_dir)
+    if precision:
+        from cimscope.pipeline.precision import choose_config
+        choose_config(precision)               # checked before any export
+    wls = with_precision(load_workloads(split(model), split(workload), batch=batch, image_size=image_size,
+                                        seq=seq, cache_dir=cache_dir), precision)
     grid = run_grid(wls, studies, workers=workers, scheduler=scheduler, cache_dir=str(cache_dir / "results"),
                     progress=True)
     files = write(write_compare, grid, out, plots=not no_plots) if out is not None else []

@@ -26,7 +26,7 @@ from cimscope.pipeline.candidates import padded_cim_mappings, padded_problems_tr
 from cimscope.pipeline.cim_map import CimOptions
 from cimscope.pipeline.reduce import best_index, edp
 from cimscope.pipeline.score import choose
-from cimscope.study import Study, op_bits, placed
+from cimscope.study import Study, cim_bits, op_bits, placed
 
 Post = Optional[Callable[[ir.Result], ir.Result]]
 
@@ -88,8 +88,9 @@ def baseline_gemm(op: ir.Op, study: Study, bits: int) -> tuple[ir.Result, Option
 
 
 def cim_gemm(op: ir.Op, study: Study, bits: int) -> tuple[ir.Result, Optional[dict], int, str, dict]:
-    """(result, padding, padded candidates, bound, extra) on the CiM arrays."""
-    pa = placed(study, bits)
+    """(result, padding, padded candidates, bound, extra) on the CiM arrays (input passes at the input
+    tensor's bits, weight cells at the weight tensor's bits, :func:`cimscope.study.cim_bits`)."""
+    pa = placed(study, bits, cim_bits(op))
     problem = op.to_problem()
     resident = residency.is_resident(op, study)
     # resident weights: the arrays hold every weight of the network once, so no copies into idle arrays
@@ -103,7 +104,7 @@ def cim_gemm(op: ir.Op, study: Study, bits: int) -> tuple[ir.Result, Optional[di
     cands = padded_cim_mappings(problem, pa.gemm, opts)
     best, result = choose(cands, pa.gemm, get_engine(study.engine), post)
     bound = "cim waves" if result.extra["cim"]["bound"] == "cim" else "bandwidth"
-    extra: dict[str, Any] = {"unit": "cim", "cim": result.extra["cim"]}
+    extra: dict[str, Any] = {"unit": "cim", "cim": result.extra["cim"], "cim_bits": list(cim_bits(op))}
     if resident:
         extra["resident"] = {"level": pa.cim_level.name, **result.extra["resident"]}
     return result, best.padding, padded_problems_tried(cands), bound, extra

@@ -8,12 +8,16 @@ latencies, each occurrence counted (``Op.count``).
 from __future__ import annotations
 
 
+from dataclasses import replace
+from typing import Optional
+
 from tqdm import tqdm
 
 from cimscope import ir
 from cimscope.errors import CimscopeError
 from cimscope.gpu.roofline import roofline_s
 from cimscope.pipeline import residency
+from cimscope.pipeline.dispatch import mix, pick_network
 from cimscope.pipeline.gemm import evaluate_gemm
 from cimscope.pipeline.nongemm import evaluate_nongemm
 from cimscope.study import Study, op_bits, placed, result_key
@@ -104,6 +108,41 @@ def assemble(workload: ir.Workload, study: Study, rows: list[ir.OpEvaluation]) -
         cim=None if pa.cim is None else pa.cim.to_dict(), meta=meta)
 
 
+def baseline_of(study: Study) -> Study:
+    """The study's baseline: the same arch preset and engine with no CiM (the tensor cores' records)."""
+    return replace(study, placement="none", primitive=None, dispatch="all")
+
+
+def dispatched(workload: ir.Workload, study: Study, cim_rows: list[Optional[ir.OpEvaluation]],
+               errors: list[str], base_rows: list[ir.OpEvaluation]) -> ir.NetworkResult:
+    """The network of ``study.dispatch == "best"`` (:mod:`cimscope.pipeline.dispatch`) from the study's rows
+    (None: a GEMM CiM cannot run, ``errors`` saying why) and its baseline's rows."""
+    baseline = assemble(workload, baseline_of(study), base_rows)
+    all_cim = None if any(r is None for r in cim_rows) else assemble(workload, study, cim_rows)
+    rows, summary = mix(cim_rows, base_rows, errors)
+    return pick_network(assemble(workload, study, rows), all_cim, baseline, summary)
+
+
+def evaluate_best(workload: ir.Workload, study: Study, cache, bar=None) -> ir.NetworkResult:
+    """Every operator under ``study`` and under its baseline, then the per-operator dispatch."""
+    base = baseline_of(study)
+    cim_rows: list[Optional[ir.OpEvaluation]] = []
+    errors, base_rows = [], []
+    for op in workload.ops:
+        try:
+            cim_rows.append(evaluate_op(op, study, cache))
+            errors.append("")
+        except CimscopeError as exc:
+            if not op.is_gemm:
+                raise
+            cim_rows.append(None)
+            errors.append(str(exc))
+        base_rows.append(evaluate_op(op, base, cache))
+        if bar is not None:
+            bar.update(1)
+    return dispatched(workload, study, cim_rows, errors, base_rows)
+
+
 def evaluate(workload: ir.Workload, study: Study, *, cache=None, progress: bool = False) -> ir.NetworkResult:
     """Every operator of ``workload`` under ``study`` (the one API call of ``cimscope evaluate``).
 
@@ -116,6 +155,11 @@ def evaluate(workload: ir.Workload, study: Study, *, cache=None, progress: bool 
     bar = None
     if progress:
         bar = tqdm(total=len(workload.ops), desc=f"{workload.model} {study.label()}", unit="op", leave=False)
+    if study.dispatch == "best":
+        nr = evaluate_best(workload, study, cache, bar)
+        if bar is not None:
+            bar.close()
+        return nr
     rows = []
     for op in workload.ops:
         rows.append(evaluate_op(op, study, cache))
@@ -126,4 +170,4 @@ def evaluate(workload: ir.Workload, study: Study, *, cache=None, progress: bool 
     return assemble(workload, study, rows)
 
 
-__all__ = ["evaluate", "evaluate_op", "op_evaluation", "assemble", "MemoryCache"]
+__all__ = ["evaluate", "evaluate_op", "op_evaluation", "assemble", "MemoryCache", "baseline_of", "dispatched"]
