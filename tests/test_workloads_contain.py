@@ -153,3 +153,27 @@ def test_failed_export_keeps_an_existing_out_folder(factory, tmp_path, capfd):
     rc = main(["export", factory("raises"), "--out", str(out)])
     capfd.readouterr()
     assert rc == 2 and (out / "notes.txt").read_text() == "keep me"
+
+
+def test_contained_outside_the_main_thread_converts_exit_without_a_timer():
+    """Outside the main thread (a Dask thread worker) no process-wide timer or stdout swap: the code runs to
+    its end, and sys.exit is still one ExportError."""
+    import signal
+    import sys
+    import threading
+    from cimscope.workloads.contain import contained
+    seen = {}
+
+    def work():
+        try:
+            with contained("x.py:make", 0.01):
+                seen["timer"] = signal.getitimer(signal.ITIMER_REAL)
+                seen["stdout"] = sys.stdout
+                sys.exit(4)
+        except BaseException as exc:  # noqa: BLE001
+            seen["error"] = exc
+    t = threading.Thread(target=work)
+    t.start()
+    t.join()
+    assert seen["timer"] == (0.0, 0.0) and seen["stdout"] is sys.stdout
+    assert isinstance(seen["error"], ExportError) and "sys.exit(4)" in str(seen["error"])

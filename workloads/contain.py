@@ -8,10 +8,11 @@
 * **a timeout** (``timeout_s``, default :data:`DEFAULT_TIMEOUT_S`): a ``SIGALRM`` timer
   (``signal.setitimer``) interrupts the user code and the run ends with :class:`ExportError`. Chosen over a
   child process because the built ``nn.Module`` of a factory file cannot be pickled back to the parent and
-  torch need not be imported twice. Limits, on purpose: the timer is armed only in the main thread of a
-  process on a platform with ``SIGALRM`` (Linux, macOS; a Dask thread worker runs user code unbounded), and a
-  Python signal handler runs between bytecodes, so one single native call (a huge torch kernel) is stopped
-  when it returns;
+  torch need not be imported twice. Limits, on purpose: a Python signal handler runs between bytecodes, so
+  one single native call (a huge torch kernel) is stopped when it returns;
+* both need the main thread of the process (stdout and the timer are process-wide): in another thread (a
+  Dask thread worker) the user code runs without redirection and without a timer, and only the next point
+  applies; a process-pool worker or the CLI runs it in its main thread;
 * **sys.exit / SystemExit** and any other exception raised by the user code are reported as an
   :class:`ExportError` (the CLI prints one line and exits 2). ``KeyboardInterrupt`` passes through: Ctrl-C
   still interrupts the run.
@@ -33,7 +34,7 @@ from cimscope.validation import FACTORY_TIMEOUT_S, FinitePositiveFloat, validate
 #: Seconds a factory file's code may run by default (one source: :data:`cimscope.validation.FACTORY_TIMEOUT_S`).
 DEFAULT_TIMEOUT_S: float = FACTORY_TIMEOUT_S
 
-_depth = 0
+_state = threading.local()                  # depth of nested contained() blocks, per thread
 
 
 class _TimedOut(BaseException):
@@ -49,8 +50,8 @@ def check_timeout(timeout_s: Optional[float], where: str = "--timeout") -> Optio
     return validate(FinitePositiveFloat, timeout_s, where, "a finite number of seconds > 0")
 
 
-def _timer_available() -> bool:
-    return hasattr(signal, "setitimer") and threading.current_thread() is threading.main_thread()
+def _in_main_thread() -> bool:
+    return threading.current_thread() is threading.main_thread()
 
 
 @contextlib.contextmanager
@@ -79,7 +80,7 @@ def _stdout_to_stderr() -> Iterator[None]:
 
 @contextlib.contextmanager
 def _alarm(timeout_s: Optional[float]) -> Iterator[None]:
-    if timeout_s is None or not _timer_available():
+    if timeout_s is None or not hasattr(signal, "setitimer"):
         yield
         return
 
@@ -99,13 +100,14 @@ def _alarm(timeout_s: Optional[float]) -> Iterator[None]:
 def contained(spec: str, timeout_s: Optional[float] = DEFAULT_TIMEOUT_S) -> Iterator[None]:
     """Run the block as user code of factory ``spec``: stdout to stderr, stopped after ``timeout_s`` seconds
     (None: no limit), SystemExit and exceptions turned into one-line :class:`ExportError`s (see the module)."""
-    global _depth
-    if _depth:
+    depth = getattr(_state, "depth", 0)
+    if depth:
         yield
         return
-    _depth += 1
+    _state.depth = depth + 1
+    main = _in_main_thread()
     try:
-        with _stdout_to_stderr(), _alarm(timeout_s):
+        with (_stdout_to_stderr() if main else contextlib.nullcontext()), _alarm(timeout_s if main else None):
             yield
     except _TimedOut:
         raise ExportError(f"{spec}: the model's code did not finish within {timeout_s:g} s (--timeout); "
@@ -119,4 +121,4 @@ def contained(spec: str, timeout_s: Optional[float] = DEFAULT_TIMEOUT_S) -> Iter
         msg = " ".join(str(exc).split())[:300]
         raise ExportError(f"{spec}: the model's code raised {type(exc).__name__}: {msg}") from exc
     finally:
-        _depth -= 1
+        _state.depth = depth

@@ -7,7 +7,11 @@ Output folder (``--out``, default ``cimscope-export/<model>``)::
     problems/index.yaml    problem file -> occurrence count, operators, modules
     summary.json           per class / per operator MACs, element ops, bytes; GEMM vs NonGEMM shares
 
-A summary table goes to stderr; ``--json`` prints the summary JSON alone on stdout.
+A summary table goes to stderr; ``--json`` prints the summary JSON alone on stdout. Every option is checked
+before torch is imported or a folder is made; ``--out`` is created only by a run that gets to write it, and a
+failed or interrupted run removes the folders it created. A ``file.py:factory`` model's code runs contained
+(cimscope.workloads.contain): what it prints goes to stderr, ``--timeout`` seconds stop it, sys.exit or an
+exception in it is one error line (exit 2).
 """
 from __future__ import annotations
 
