@@ -51,6 +51,10 @@ StrictBool = _PydanticStrictBool
 BATCH_RANGE: tuple[int, int] = (1, 1024)
 IMAGE_SIZE_RANGE: tuple[int, int] = (8, 1024)
 SEQ_LEN_RANGE: tuple[int, int] = (1, 131072)
+#: Seconds the code of a ``file.py:factory`` model (load, factory call, capture) may run by default before it is
+#: stopped (``--timeout``; cimscope.workloads.contain): generous, the largest named models export in about a
+#: minute on a laptop CPU, so it stops only code that never returns.
+FACTORY_TIMEOUT_S: float = 600.0
 
 _INT_TEXT = re.compile(r"^[+-]?\d+$")
 _FLOAT_TEXT = re.compile(r"^[+-]?(\d+\.?\d*|\.\d+)([eE][+-]?\d+)?$")

@@ -158,7 +158,7 @@ def test_unknown_model_lists_known_ones():
 
 
 def test_bad_options():
-    with pytest.raises(InputError, match="weight bits"):
+    with pytest.raises(InputError, match=r"--weight-bits: 0 is invalid.*\[1, 64\]"):
         export_model("resnet18", weight_bits=0)
     with pytest.raises(InputError, match="capture mode"):
         export_model("resnet18", capture="magic")

@@ -20,19 +20,23 @@ import json
 import os
 import time
 from pathlib import Path
-from typing import Optional
+from typing import Any, Optional
 
 from cimscope import __version__
 from cimscope.errors import InputError
 from cimscope.ir import Workload
+from cimscope.validation import in_range
 from cimscope.workloads import symbolic
-from cimscope.workloads.zoo import (build, build_model, check_model_name, check_phase, config_source,
-                                    default_image_size,
-                                    is_factory_spec,
-                                    known_models, model_fingerprint)
+from cimscope.workloads.contain import DEFAULT_TIMEOUT_S, check_timeout, contained
+from cimscope.workloads.zoo import (build, build_model, check_model_name, check_phase, check_sizes,
+                                    config_source, default_image_size, is_factory_spec, known_models,
+                                    model_fingerprint)
 
-__all__ = ["export_model", "known_models", "build_model", "save_workload", "load_workload", "cache_key",
-           "EXPORT_FORMAT"]
+__all__ = ["export_model", "check_export_options", "known_models", "build_model", "save_workload",
+           "load_workload", "cache_key", "EXPORT_FORMAT", "DEFAULT_TIMEOUT_S"]
+
+#: Bit widths of weights and activations (the range of :data:`cimscope.validation.Bits`).
+BITS_RANGE: tuple[int, int] = (1, 64)
 
 #: Bumped whenever the lowering changes what an export produces (part of the cache key).
 EXPORT_FORMAT = 2          # 2: meta-device builds, grouped_mm/roi lowerings, composite owners
@@ -56,7 +60,8 @@ def cache_key(model: str, *, batch: int, image_size: Optional[int], seq_len: int
 
 def export_model(model: str, *, batch: int = 1, image_size: Optional[int] = None, seq_len: int = 128,
                  weight_bits: int = 8, act_bits: int = 8, cache_dir: Optional[str] = None,
-                 capture: str = "auto", phase: str = "prefill", kv_len: Optional[int] = None) -> Workload:
+                 capture: str = "auto", phase: str = "prefill", kv_len: Optional[int] = None,
+                 timeout_s: Optional[float] = DEFAULT_TIMEOUT_S) -> Workload:
     """Export ``model`` (a known name, or ``path/to/file.py:factory``) to a :class:`Workload` of Einsum Ops in
     execution order.
 
@@ -67,19 +72,16 @@ def export_model(model: str, *, batch: int = 1, image_size: Optional[int] = None
 
     ``capture``: "auto" (torch.export, falling back to torch.fx), "export" or "fx". With ``cache_dir``, the
     result is cached on disk under a key of every option + torch version (atomic writes); a cached workload
-    is returned as is. Raises UnknownNameError (unknown model; lists the known ones), InputError (bad option)
+    is returned as is. Every option is checked (:func:`check_export_options`) before torch is imported. A
+    ``file.py:factory`` model runs contained (:mod:`cimscope.workloads.contain`): its stdout goes to stderr, it
+    is stopped after ``timeout_s`` seconds (None: no limit) and sys.exit is an ExportError.
+    Raises UnknownNameError (unknown model; lists the known ones), InputError (bad option)
     or ExportError (the model cannot be captured; names the construct and what to try).
     """
-    for label, v in (("weight bits", weight_bits), ("activation bits", act_bits)):
-        if not isinstance(v, int) or v < 1 or v > 64:
-            raise InputError(f"{label} must be an integer in 1..64, got {v!r}")
-    from cimscope.workloads.capture import CAPTURE_MODES
-    if capture not in CAPTURE_MODES:
-        raise InputError(f"unknown capture mode {capture!r}; valid capture modes: {', '.join(CAPTURE_MODES)}")
+    check_export_options(model, batch=batch, image_size=image_size, seq_len=seq_len, weight_bits=weight_bits,
+                         act_bits=act_bits, capture=capture, phase=phase, kv_len=kv_len, timeout_s=timeout_s)
     opts = dict(batch=batch, image_size=image_size, seq_len=seq_len, weight_bits=weight_bits, act_bits=act_bits,
                 phase=phase, kv_len=kv_len)
-    check_model_name(model)
-    check_phase(model, phase, kv_len)
     if image_size is None:
         opts["image_size"] = default_image_size(model)
     cache_file: Optional[Path] = None
@@ -90,7 +92,11 @@ def export_model(model: str, *, batch: int = 1, image_size: Optional[int] = None
                 return Workload.from_dict(json.loads(cache_file.read_text(encoding="utf-8")))
             except (ValueError, KeyError, TypeError):
                 pass                                  # unreadable cache entry: export again and replace it
-    wl = _export(model, capture=capture, **opts)
+    if is_factory_spec(model):
+        with contained(model, timeout_s):            # load, factory call and capture run the user's code
+            wl = _export(model, capture=capture, timeout_s=timeout_s, **opts)
+    else:
+        wl = _export(model, capture=capture, timeout_s=timeout_s, **opts)
     if cache_file is not None:
         from cimscope.atomic import write_text
         try:
@@ -101,6 +107,24 @@ def export_model(model: str, *, batch: int = 1, image_size: Optional[int] = None
     return wl
 
 
+def check_export_options(model: str, *, batch: Any = 1, image_size: Any = None, seq_len: Any = 128,
+                         weight_bits: Any = 8, act_bits: Any = 8, capture: str = "auto", phase: str = "prefill",
+                         kv_len: Any = None, timeout_s: Any = DEFAULT_TIMEOUT_S) -> None:
+    """Every option of :func:`export_model` checked, with no torch import and nothing built or written (the
+    CLI calls it before it makes a folder): sizes in the ranges of :mod:`cimscope.validation`, bit widths
+    1-64, a known capture mode, phase and KV length, a known model name, the timeout. One-line
+    :class:`InputError` (UnknownNameError for a model name) naming the option and its valid values."""
+    check_sizes(batch=batch, image_size=image_size, seq_len=seq_len, kv_len=kv_len)
+    in_range(weight_bits, "--weight-bits", *BITS_RANGE)
+    in_range(act_bits, "--act-bits", *BITS_RANGE)
+    from cimscope.workloads.capture import CAPTURE_MODES     # (no torch at import)
+    if capture not in CAPTURE_MODES:
+        raise InputError(f"unknown capture mode {capture!r}; valid capture modes: {', '.join(CAPTURE_MODES)}")
+    check_timeout(timeout_s)
+    check_model_name(model)
+    check_phase(model, phase, kv_len)
+
+
 def safe_name(name: str) -> str:
     """A file-name-safe stem for a model name (a factory spec gives its file's stem), at most 60 characters."""
     stem = Path(name.split(":")[0]).stem if is_factory_spec(name) else name
@@ -108,7 +132,7 @@ def safe_name(name: str) -> str:
 
 
 def _export(model: str, *, batch: int, image_size: Optional[int], seq_len: int, weight_bits: int, act_bits: int,
-            capture: str, phase: str, kv_len: Optional[int]) -> Workload:
+            capture: str, phase: str, kv_len: Optional[int], timeout_s: Optional[float]) -> Workload:
     import torch
     from cimscope.workloads.capture import capture as do_capture
     from cimscope.workloads.lower import lower_captured
@@ -125,7 +149,7 @@ def _export(model: str, *, batch: int, image_size: Optional[int], seq_len: int, 
         # torch.export reads shapes only: named models are built on the meta device (same graph as real
         # weights, measured on resnet18; Llama-2-7B in < 1 GB). torch.fx's ShapeProp runs the module.
         built = build(model, batch=batch, image_size=image_size, seq_len=seq_len, phase=phase, kv_len=kv_len,
-                      device="meta" if capture in ("export", "auto") else None)
+                      device="meta" if capture in ("export", "auto") else None, timeout_s=timeout_s)
         notes, input_shapes = built.notes, [list(t.shape) for t in built.inputs if hasattr(t, "shape")]
         t1 = time.perf_counter()
         cap = do_capture(built.module, built.inputs, mode=capture, label=model)

@@ -23,6 +23,8 @@ from pathlib import Path
 from typing import Any, Callable, NamedTuple, Optional
 
 from cimscope.errors import ExportError, InputError, UnknownNameError
+from cimscope.validation import BATCH_RANGE, IMAGE_SIZE_RANGE, SEQ_LEN_RANGE, in_range
+from cimscope.workloads.contain import DEFAULT_TIMEOUT_S, check_timeout, contained
 from cimscope.workloads.configs import HF_MODELS, HFSpec  # noqa: F401  (HFSpec: re-exported)
 from cimscope.workloads.detection import DETECTION_MODELS
 
@@ -75,41 +77,40 @@ def model_fingerprint(name: str) -> str:
 
 
 def build_model(name: str, *, batch: int = 1, image_size: Optional[int] = None, seq_len: int = 128,
-                device: str | None = None, phase: str = "prefill",
-                kv_len: Optional[int] = None) -> tuple["torch.nn.Module", tuple]:  # noqa: F821
+                device: str | None = None, phase: str = "prefill", kv_len: Optional[int] = None,
+                timeout_s: Optional[float] = DEFAULT_TIMEOUT_S) -> tuple["torch.nn.Module", tuple]:  # noqa: F821
     """Build ``(module, example_inputs)`` for ``name`` in eval mode, with random weights and no download
     (see :func:`build` for the options; ``device=None`` gives real weights, as eager profiling needs)."""
     built = build(name, batch=batch, image_size=image_size, seq_len=seq_len, device=device, phase=phase,
-                  kv_len=kv_len)
+                  kv_len=kv_len, timeout_s=timeout_s)
     return built.module, built.inputs
 
 
 def build(name: str, *, batch: int = 1, image_size: Optional[int] = None, seq_len: int = 128,
-          device: str | None = None, phase: str = "prefill", kv_len: Optional[int] = None) -> Built:
+          device: str | None = None, phase: str = "prefill", kv_len: Optional[int] = None,
+          timeout_s: Optional[float] = DEFAULT_TIMEOUT_S) -> Built:
     """Build ``name`` in eval mode with random weights and no download, with its example inputs and notes.
 
     ``device="meta"``: parameters and inputs are shapes only, no memory (what torch.export needs; Llama-2-7B
     is captured in < 1 GB). ``device="uninitialized"``: torchvision models in uninitialised CPU memory (the
     fx fallback runs the module). ``device=None``: real random weights (eager profiling). ``image_size``
     None is the model's own default (224 px; SegFormer 512, DETR 800 ...). ``phase``/``kv_len``: decoder
-    LLMs, see :mod:`cimscope.workloads.hf`.
+    LLMs, see :mod:`cimscope.workloads.hf`. A factory file runs contained (:mod:`cimscope.workloads.contain`:
+    its stdout to stderr, stopped after ``timeout_s`` seconds, sys.exit reported as an error).
 
     Raises :class:`UnknownNameError` (listing the known names) for an unknown name, :class:`InputError` for
     bad sizes, and :class:`ExportError` when a factory file cannot be loaded or returns something else.
     """
-    if batch < 1:
-        raise InputError(f"batch must be >= 1, got {batch}")
-    if image_size is not None and image_size < 1:
-        raise InputError(f"image size must be >= 1, got {image_size}")
-    if seq_len < 1:
-        raise InputError(f"sequence length must be >= 1, got {seq_len}")
+    check_sizes(batch=batch, image_size=image_size, seq_len=seq_len, kv_len=kv_len)
+    check_timeout(timeout_s)
     check_model_name(name)
     check_phase(name, phase, kv_len)
     import torch
 
     notes: list = []
     if is_factory_spec(name):
-        module, inputs = _build_factory(name, batch=batch, image_size=image_size or 224, seq_len=seq_len)
+        with contained(name, timeout_s):
+            module, inputs = _build_factory(name, batch=batch, image_size=image_size or 224, seq_len=seq_len)
     elif name in HF_MODELS:
         from cimscope.workloads.hf import build_hf
         module, inputs, notes = build_hf(name, batch=batch, seq_len=seq_len, image_size=image_size, phase=phase,
@@ -133,6 +134,18 @@ def build(name: str, *, batch: int = 1, image_size: Optional[int] = None, seq_le
     module.eval()
     torch.manual_seed(0)
     return Built(module, tuple(inputs), list(notes))
+
+
+def check_sizes(*, batch: Any, image_size: Any, seq_len: Any, kv_len: Any = None) -> None:
+    """The input-shape options checked against the ranges of :mod:`cimscope.validation` (the same ones
+    evaluate/compare/profile use); one-line :class:`InputError` naming the option and its range otherwise.
+    Light: no torch import, nothing built (every door calls it first)."""
+    in_range(batch, "--batch", *BATCH_RANGE)
+    if image_size is not None:
+        in_range(image_size, "--image-size", *IMAGE_SIZE_RANGE, " (pixels)")
+    in_range(seq_len, "--seq", *SEQ_LEN_RANGE, " (tokens)")
+    if kv_len is not None:
+        in_range(kv_len, "--kv-len", 0, SEQ_LEN_RANGE[1], " (tokens)")
 
 
 def default_image_size(name: str) -> int:
@@ -202,6 +215,11 @@ def _split_factory(spec: str) -> tuple[str, str]:
     return path, func
 
 
+def _one_line(exc: BaseException, limit: int = 300) -> str:
+    """An exception's message on one line (an error is one line on stderr)."""
+    return " ".join(str(exc).split())[:limit]
+
+
 def _build_factory(spec: str, *, batch: int, image_size: int, seq_len: int):
     import torch
 
@@ -221,7 +239,7 @@ def _build_factory(spec: str, *, batch: int, image_size: int, seq_len: int):
     try:
         loader_spec.loader.exec_module(module)
     except Exception as exc:
-        raise ExportError(f"loading {path}: {type(exc).__name__}: {exc}") from exc
+        raise ExportError(f"loading {path}: {type(exc).__name__}: {_one_line(exc)}") from exc
     factory: Callable | None = getattr(module, func_name, None)
     if not callable(factory):
         names = [n for n, v in vars(module).items() if inspect.isfunction(v) and not n.startswith("_")
@@ -237,7 +255,7 @@ def _build_factory(spec: str, *, batch: int, image_size: int, seq_len: int):
     try:
         out = factory(**kwargs)
     except Exception as exc:
-        raise ExportError(f"{spec}: the factory raised {type(exc).__name__}: {exc}") from exc
+        raise ExportError(f"{spec}: the factory raised {type(exc).__name__}: {_one_line(exc)}") from exc
     if isinstance(out, torch.nn.Module):
         return out, (torch.randn(batch, 3, image_size, image_size),)
     if isinstance(out, (tuple, list)) and len(out) == 2 and isinstance(out[0], torch.nn.Module):

@@ -7,14 +7,22 @@ Output folder (``--out``, default ``cimscope-export/<model>``)::
     problems/index.yaml    problem file -> occurrence count, operators, modules
     summary.json           per class / per operator MACs, element ops, bytes; GEMM vs NonGEMM shares
 
-A summary table goes to stderr; ``--json`` prints the summary JSON alone on stdout.
+A summary table goes to stderr; ``--json`` prints the summary JSON alone on stdout. Every option is checked
+before torch is imported or a folder is made; ``--out`` is created only by a run that gets to write it, and a
+failed or interrupted run removes the folders it created. A ``file.py:factory`` model's code runs contained
+(cimscope.workloads.contain): what it prints goes to stderr, ``--timeout`` seconds stop it, sys.exit or an
+exception in it is one error line (exit 2).
 """
 from __future__ import annotations
 
+import contextlib
+import os
+import shutil
 from pathlib import Path
-from typing import Optional
+from typing import Iterator, Optional
 
 import typer
+
 
 
 def register(app: typer.Typer) -> None:
@@ -39,6 +47,9 @@ def register(app: typer.Typer) -> None:
                                                                  "MODEL-decode for --phase decode)"),
         capture: str = typer.Option("auto", "--capture", help="auto (torch.export, then torch.fx) | export | fx"),
         cache_dir: Optional[Path] = typer.Option(None, "--cache-dir", help="reuse/store exports in this folder"),
+        timeout: Optional[float] = typer.Option(None, "--timeout", help="file.py:factory models: seconds their "
+                                                "code (load, factory, capture) may run before it is stopped "
+                                                "(default: cimscope.validation.FACTORY_TIMEOUT_S, 600)"),
         as_json: bool = typer.Option(False, "--json", help="print the summary JSON (only) on stdout"),
     ) -> None:
         """Export a PyTorch model to a cimscope workload and Timeloop v0.4 problem files."""
@@ -46,41 +57,30 @@ def register(app: typer.Typer) -> None:
         from rich.console import Console
         from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
 
-        from cimscope.atomic import write_json
         from cimscope.cli._common import print_json
-        from cimscope.workloads import export_model, save_workload
-        from cimscope.workloads.zoo import check_model_name, check_phase, is_factory_spec
-        from cimscope.workloads.problem import write_problems
-        from cimscope.workloads.summary import render, summarize
+        from cimscope.workloads import check_export_options, export_model
+        from cimscope.workloads.summary import render
+        from cimscope.validation import FACTORY_TIMEOUT_S
 
+        timeout = FACTORY_TIMEOUT_S if timeout is None else timeout
         err = Console(file=sys.stderr)
+        # every option first (no torch, no folder), then where it will write (checked, not created yet)
+        check_export_options(model, batch=batch, image_size=image_size, seq_len=seq, weight_bits=weight_bits,
+                             act_bits=act_bits, capture=capture, phase=phase, kv_len=kv_len, timeout_s=timeout)
         folder = out if out is not None else Path("cimscope-export") / _folder_name(model, phase)
-        ensure_writable_dir(folder, "--out")             # before the export, not after it
+        check_writable_dir(folder, "--out")
         if cache_dir is not None:
-            ensure_writable_dir(cache_dir, "--cache-dir")
-        if not is_factory_spec(model):
-            check_model_name(model)                      # an unknown name lists the known ones first
-        check_phase(model, phase, kv_len)
+            check_writable_dir(cache_dir, "--cache-dir")
         with Progress(TextColumn("{task.description}"), BarColumn(), TextColumn("{task.completed}/{task.total}"),
                       TimeElapsedColumn(), console=err, transient=True) as progress:
             task = progress.add_task(f"export {model}", total=4)
             progress.update(task, description=f"capture + lower {model}")
-            wl = export_model(model, batch=batch, image_size=image_size, seq_len=seq, weight_bits=weight_bits,
-                              act_bits=act_bits, cache_dir=str(cache_dir) if cache_dir else None, capture=capture,
-                              phase=phase, kv_len=kv_len)
-            progress.advance(task)
-            progress.update(task, description="write workload.yaml")
-            save_workload(wl, folder / "workload.yaml")
-            progress.advance(task)
-            progress.update(task, description="write Timeloop problems")
-            problems = write_problems(wl, folder / "problems")
-            progress.advance(task)
-            progress.update(task, description="summary")
-            summary = summarize(wl)
-            summary["out"] = str(folder)
-            summary["problem_files"] = len(problems)
-            write_json(folder / "summary.json", summary)
-            progress.advance(task)
+            with _made_here(folder, cache_dir):      # a failed run leaves no folder it created behind
+                wl = export_model(model, batch=batch, image_size=image_size, seq_len=seq, weight_bits=weight_bits,
+                                  act_bits=act_bits, cache_dir=str(cache_dir) if cache_dir else None,
+                                  capture=capture, phase=phase, kv_len=kv_len, timeout_s=timeout)
+                progress.advance(task)
+                summary, problems = _write(wl, folder, progress, task)
         if as_json:
             print_json(summary)
             return
@@ -89,6 +89,67 @@ def register(app: typer.Typer) -> None:
             err.print(f"assumption: {note}")
         err.print(f"wrote {folder / 'workload.yaml'} ({len(wl.ops)} operators), {len(problems)} problem files "
                   f"in {folder / 'problems'} (index.yaml), {folder / 'summary.json'}")
+
+
+def _write(wl, folder: Path, progress, task) -> tuple[dict, list]:
+    """workload.yaml, the Timeloop problems and summary.json written to ``folder`` (created here)."""
+    from cimscope.atomic import write_json
+    from cimscope.workloads import save_workload
+    from cimscope.workloads.problem import write_problems
+    from cimscope.workloads.summary import summarize
+
+    progress.update(task, description="write workload.yaml")
+    save_workload(wl, folder / "workload.yaml")
+    progress.advance(task)
+    progress.update(task, description="write Timeloop problems")
+    problems = write_problems(wl, folder / "problems")
+    progress.advance(task)
+    progress.update(task, description="summary")
+    summary = summarize(wl)
+    summary["out"] = str(folder)
+    summary["problem_files"] = len(problems)
+    write_json(folder / "summary.json", summary)
+    progress.advance(task)
+    return summary, problems
+
+
+@contextlib.contextmanager
+def _made_here(*folders: Optional[Path]) -> Iterator[None]:
+    """On any failure (an error, Ctrl-C), remove each of ``folders`` (and the parents) that did not exist
+    before the block: what this run created, nothing that was there."""
+    missing = [p for f in folders if f is not None for p in _missing_chain(Path(f))]
+    try:
+        yield
+    except BaseException:
+        for p in missing:                                # deepest first
+            shutil.rmtree(p, ignore_errors=True)
+        raise
+
+
+def _missing_chain(path: Path) -> list[Path]:
+    """``path`` and its ancestors that do not exist yet, deepest first."""
+    chain = []
+    p = path.absolute()
+    while not p.exists() and p != p.parent:
+        chain.append(p)
+        p = p.parent
+    return chain
+
+
+def check_writable_dir(path: Path, option: str) -> Path:
+    """Raise :class:`InputError` unless ``path`` (given by ``option``) is a writable folder or can be made
+    one, without creating anything: its nearest existing ancestor must be a writable folder."""
+    from cimscope.errors import InputError
+
+    p = Path(path)
+    missing = _missing_chain(p)
+    base = missing[-1].parent if missing else p.absolute()
+    if not base.is_dir():
+        raise InputError(f"{option} {str(path)!r}: cannot create this folder ({str(base)!r} is not a folder)")
+    if not os.access(base, os.W_OK | os.X_OK):
+        what = "cannot create this folder in" if missing else "this folder is not writable:"
+        raise InputError(f"{option} {str(path)!r}: {what} {str(base)!r} (permission denied)")
+    return p
 
 
 def _folder_name(model: str, phase: str = "prefill") -> str:
