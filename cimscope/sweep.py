@@ -7,6 +7,12 @@ result cache of cimscope is keyed on it. Equal shapes within and
 across models are computed once. Workers only compute; the calling process writes every result to the cache
 as soon as it arrives (atomic writes: an interrupted run keeps everything finished so far) and assembles the
 network results (NonGEMM operators are costed there: they take microseconds).
+
+Interrupts: Ctrl-C, or SIGTERM (turned into the same interrupt), stops a sweep at once: local pool workers are
+terminated, not waited for (:mod:`cimscope.cleanup`; they also exit by themselves within a second when the
+run's process is killed), tasks submitted to a Dask cluster are cancelled, the results finished so far stay in
+the cache, a line on stderr says how many, and KeyboardInterrupt propagates: the CLI exits 130 and writes no
+output files (they would describe part of the grid only); the same command run again resumes from the cache.
 """
 from __future__ import annotations
 

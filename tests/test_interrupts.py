@@ -21,7 +21,7 @@ from cimscope.workloads import save_workload
 psutil = pytest.importorskip("psutil")
 
 CLI = [sys.executable, "-m", "cimscope"]
-SHAPES = 12                     # x 2 configurations = 24 GEMM tasks, ~0.2-1 s each
+SHAPES = 8                      # x 2 configurations = 16 GEMM tasks, ~0.2-1 s each
 
 
 @pytest.fixture
@@ -39,9 +39,10 @@ def compare_cmd(wdir, cache, out):
 
 
 def start(cmd, tmp_path, name):
+    """The run in its own session (process group), as a shell runs a command."""
     env = {**os.environ, "CIMSCOPE_CACHE": str(tmp_path / "mapper-cache")}
     return subprocess.Popen(cmd, stdout=open(tmp_path / f"{name}.out", "w"), stderr=open(tmp_path / f"{name}.err", "w"),
-                            env=env)
+                            env=env, start_new_session=True)
 
 
 def cache_entries(cache):
@@ -68,14 +69,18 @@ def gone(kids, timeout):
     return wait_for(lambda: not any(alive(k.pid) and k.is_running() for k in kids), timeout)
 
 
-@pytest.mark.parametrize("sig", [signal.SIGINT, signal.SIGTERM])
-def test_interrupt_exits_130_keeps_the_cache_and_a_rerun_completes(tmp_path, wdir, sig):
+@pytest.mark.parametrize("sig, group", [(signal.SIGINT, True), (signal.SIGTERM, False)],
+                         ids=["ctrl-c to the process group", "sigterm to the run"])
+def test_interrupt_exits_130_keeps_the_cache_and_a_rerun_completes(tmp_path, wdir, sig, group):
     cache, out = tmp_path / "cache", tmp_path / "out"
     p = start(compare_cmd(wdir, cache, out), tmp_path, "run")
     assert wait_for(lambda: len(cache_entries(cache)) >= 2, 120), (tmp_path / "run.err").read_text()
     kids = running_workers(p)
     t0 = time.monotonic()
-    p.send_signal(sig)
+    if group:                # a terminal's Ctrl-C reaches every process of the foreground group
+        os.killpg(p.pid, sig)
+    else:
+        p.send_signal(sig)
     assert p.wait(timeout=15) == 130
     assert time.monotonic() - t0 < 5
     err = (tmp_path / "run.err").read_text()
@@ -93,13 +98,15 @@ def test_interrupt_exits_130_keeps_the_cache_and_a_rerun_completes(tmp_path, wdi
 
 
 def test_sigkill_of_the_parent_leaves_no_worker(tmp_path, wdir):
-    cache = tmp_path / "cache"
-    p = start(compare_cmd(wdir, cache, tmp_path / "out"), tmp_path, "run")
+    cache, out = tmp_path / "cache", tmp_path / "out"
+    p = start(compare_cmd(wdir, cache, out), tmp_path, "run")
     assert wait_for(lambda: len(cache_entries(cache)) >= 2, 120), (tmp_path / "run.err").read_text()
     kids = running_workers(p)
     p.kill()
     p.wait(timeout=5)
     assert gone(kids, 6), [(k.pid, k.cmdline()[-1][:60]) for k in kids if k.is_running()]
+    assert (out / LOCK_NAME).read_text() == f"{p.pid}\n"          # left behind, and stale: it does not block
+    OutLock(out).acquire().release()
 
 
 def test_second_run_on_one_out_says_so_and_exits_2(tmp_path, wdir):
@@ -138,3 +145,4 @@ def test_a_held_lock_blocks_another_holder(tmp_path):
             OutLock(tmp_path).acquire()
     finally:
         lock.release()
+
