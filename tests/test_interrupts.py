@@ -146,3 +146,12 @@ def test_a_held_lock_blocks_another_holder(tmp_path):
     finally:
         lock.release()
 
+
+
+def test_a_zombie_parent_counts_as_dead():
+    """A killed run stays a zombie until its parent (a shell, a test) reaps it: workers must not wait for that."""
+    child = subprocess.Popen([sys.executable, "-c", "pass"])
+    assert wait_for(lambda: psutil.Process(child.pid).status() == psutil.STATUS_ZOMBIE, 10)
+    assert not alive(child.pid)
+    child.wait()
+    assert not alive(child.pid) and alive(os.getpid())
