@@ -13,7 +13,8 @@ from pathlib import Path
 from typing import Any, Optional
 
 from cimscope import ir
-from cimscope.atomic import write_bytes, write_json, write_text
+from cimscope.atomic import write_json, write_text
+from cimscope.compare_plots import plot_model
 from cimscope.pipeline.dispatch import reuse_threshold
 
 # ---------------------------------------------------------------------------------------------------------
@@ -316,90 +317,8 @@ def compare_json(grid) -> dict:
 
 
 # ---------------------------------------------------------------------------------------------------------
-# plots
+# files (the plots: cimscope.compare_plots)
 # ---------------------------------------------------------------------------------------------------------
-
-
-def level_category(name: str) -> str:
-    """Group per-level energies for the stacked plots."""
-    if name.startswith("CiM_") and name.endswith("_MAC"):
-        return "CiM MACs"
-    if name.startswith("CiM_") and name.endswith("_arrays"):
-        return "CiM MACs"
-    if name.startswith("CiM_"):
-        return "CiM weight writes"
-    if name in ("MAC",):
-        return "tensor-core MACs"
-    if name == "SIMT":
-        return "SIMT lanes"
-    return name
-
-
-def _png(fig) -> bytes:
-    buf = io.BytesIO()
-    fig.savefig(buf, format="png", dpi=110, bbox_inches="tight")
-    return buf.getvalue()
-
-
-def plot_model(grid, model: str, out_dir) -> list[str]:
-    """energy per level stacked per configuration, latency (GEMM/NonGEMM) and EDP normalised to the baseline."""
-    import matplotlib
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
-    out = Path(out_dir)
-    nets = [(cfg.label(), grid.networks[(model, cfg.label())]) for cfg in grid.configs
-            if (model, cfg.label()) in grid.networks]
-    if not nets:
-        return []
-    base = _baseline(grid, model)
-    labels = [lbl for lbl, _ in nets]
-    cats: list[str] = []
-    for _, nr in nets:
-        for lv in nr.energy_pJ_per_level:
-            c = level_category(lv)
-            if c not in cats:
-                cats.append(c)
-    files = []
-
-    fig, ax = plt.subplots(figsize=(max(6, 0.55 * len(labels) + 2), 4.5))
-    bottom = [0.0] * len(nets)
-    for c in cats:
-        vals = [sum(v for lv, v in nr.energy_pJ_per_level.items() if level_category(lv) == c) * 1e-6
-                for _, nr in nets]
-        ax.bar(labels, vals, bottom=bottom, label=c)
-        bottom = [b + v for b, v in zip(bottom, vals)]
-    ax.set_ylabel("energy (uJ)")
-    ax.set_title(f"{model}: energy per level ({nets[0][1].arch})")
-    ax.tick_params(axis="x", rotation=60)
-    ax.legend(fontsize=7, ncol=2)
-    files.append(str(write_bytes(out / f"energy_per_level_{model}.png", _png(fig))))
-    plt.close(fig)
-
-    fig, ax = plt.subplots(figsize=(max(6, 0.55 * len(labels) + 2), 4.5))
-    g = [nr.gemm_latency_s for _, nr in nets]
-    n = [nr.nongemm_latency_s for _, nr in nets]
-    ax.bar(labels, g, label="GEMM")
-    ax.bar(labels, n, bottom=g, label="NonGEMM (SIMT)")
-    ax.set_ylabel("latency (s)")
-    ax.set_yscale("log")
-    ax.set_title(f"{model}: latency")
-    ax.tick_params(axis="x", rotation=60)
-    ax.legend(fontsize=8)
-    files.append(str(write_bytes(out / f"latency_{model}.png", _png(fig))))
-    plt.close(fig)
-
-    if base is not None and base.edp_Js > 0:
-        fig, ax = plt.subplots(figsize=(max(6, 0.55 * len(labels) + 2), 4.5))
-        ax.bar(labels, [nr.edp_Js / base.edp_Js for _, nr in nets])
-        ax.axhline(1.0, color="k", lw=0.8)
-        ax.set_yscale("log")
-        ax.set_ylabel("EDP / baseline EDP")
-        ax.set_title(f"{model}: EDP normalised to the baseline (< 1: CiM better)")
-        ax.tick_params(axis="x", rotation=60)
-        files.append(str(write_bytes(out / f"edp_{model}.png", _png(fig))))
-        plt.close(fig)
-    return files
 
 
 def write_compare(grid, out_dir, *, plots: bool = True) -> list[str]:

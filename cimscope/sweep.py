@@ -7,14 +7,24 @@ result cache of cimscope is keyed on it. Equal shapes within and
 across models are computed once. Workers only compute; the calling process writes every result to the cache
 as soon as it arrives (atomic writes: an interrupted run keeps everything finished so far) and assembles the
 network results (NonGEMM operators are costed there: they take microseconds).
+
+Interrupts: Ctrl-C, or SIGTERM (turned into the same interrupt), stops a sweep at once: local pool workers are
+terminated, not waited for (:mod:`cimscope.cleanup`; they also exit by themselves within a second when the
+run's process is killed), tasks submitted to a Dask cluster are cancelled, the results finished so far stay in
+the cache, a line on stderr says how many, and KeyboardInterrupt propagates: the CLI exits 130 and writes no
+output files (they would describe part of the grid only); the same command run again resumes from the cache.
 """
 from __future__ import annotations
 
 import json
 import multiprocessing
 import os
+import signal
+import sys
+import threading
 import time
 from concurrent.futures import ProcessPoolExecutor, as_completed
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Optional
@@ -23,6 +33,7 @@ from tqdm import tqdm
 
 from cimscope import ir
 from cimscope.atomic import write_json
+from cimscope.cleanup import stop_pool, watch_parent
 from cimscope.errors import CimscopeError, InputError
 from cimscope.pipeline.gemm import evaluate_gemm
 from cimscope.pipeline.network import assemble, baseline_of, dispatched, op_evaluation
@@ -134,9 +145,13 @@ def run_dask(todo: list[str], tasks: dict, finish, scheduler: Optional[str], cli
         for key in todo:
             op, cfg = tasks[key]
             futs[client.submit(compute, op.to_dict(), cfg, key=f"cimscope-{key}", pure=False)] = key
-        for f in dask_completed(list(futs)):
-            value, err = f.result()
-            finish(futs[f], value, err)
+        try:
+            for f in dask_completed(list(futs)):
+                value, err = f.result()
+                finish(futs[f], value, err)
+        except BaseException:              # Ctrl-C, SIGTERM: nothing of ours keeps running on the cluster
+            client.cancel(list(futs))
+            raise
     finally:
         if own is not None:
             own.close()
@@ -154,10 +169,17 @@ def run_local(todo: list[str], tasks: dict, finish, workers: Optional[int]) -> s
     # threads) could deadlock the children
     methods = multiprocessing.get_all_start_methods()
     ctx = multiprocessing.get_context("forkserver" if "forkserver" in methods else "spawn")
-    with ProcessPoolExecutor(max_workers=n, mp_context=ctx) as pool:
+    # workers ignore SIGINT and exit when this process dies (cimscope.cleanup.watch_parent); on any exception
+    # here (Ctrl-C, SIGTERM, an error in finish) they are terminated, not waited for
+    pool = ProcessPoolExecutor(max_workers=n, mp_context=ctx, initializer=watch_parent, initargs=(os.getpid(),))
+    try:
         futs = {pool.submit(compute, tasks[k][0].to_dict(), tasks[k][1]): k for k in todo}
         for f in as_completed(futs):
             finish(futs[f], *f.result())
+    except BaseException:
+        stop_pool(pool)
+        raise
+    pool.shutdown(wait=True)
     return f"process pool ({n})"
 
 
@@ -189,6 +211,31 @@ def network_of(wl: ir.Workload, cfg: Study, results: dict, failures: dict) -> ir
         return first or dispatched(wl, cfg, rows, errs, base_rows)
     first = next((e for e in errs if e), "")
     return first or assemble(wl, cfg, rows)
+
+
+@contextmanager
+def sigterm_raises():
+    """Within the block, SIGTERM raises KeyboardInterrupt (as Ctrl-C does) so that the workers are stopped
+    and the cache keeps what is done; the previous handler is restored after. Main thread only."""
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+
+    def handler(signum, frame):
+        raise KeyboardInterrupt(f"signal {signum}")
+    old = signal.signal(signal.SIGTERM, handler)
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGTERM, old)
+
+
+def interrupted_message(total: int, cache: Optional[ResultCache]) -> str:
+    """What an interrupted sweep kept, for stderr (the CLI writes no outputs for an interrupted sweep)."""
+    if cache is None:
+        return f"interrupted: nothing kept of {total} GEMM tasks (no result cache). No results written."
+    return (f"interrupted: {cache.hits + cache.writes} of {total} GEMM task results are in the result cache "
+            f"{cache.root}; run the same command again to resume. No results written: they would be partial.")
 
 
 def networks_of(workloads: dict[str, ir.Workload], configs: list[Study], results: dict, failures: dict,
@@ -244,11 +291,18 @@ def run_grid(workloads: dict[str, ir.Workload], configs: list, *, workers: Optio
             bar.update(1)
 
     backend = "none"
-    if todo and (client is not None or scheduler):
-        backend = "dask"
-        run_dask(todo, tasks, finish, scheduler, client)
-    elif todo:
-        backend = run_local(todo, tasks, finish, workers)
+    try:
+        with sigterm_raises():
+            if todo and (client is not None or scheduler):
+                backend = "dask"
+                run_dask(todo, tasks, finish, scheduler, client)
+            elif todo:
+                backend = run_local(todo, tasks, finish, workers)
+    except KeyboardInterrupt:
+        if bar is not None:
+            bar.close()
+        print(interrupted_message(len(tasks), cache), file=sys.stderr)
+        raise
     if bar is not None:
         bar.close()
     networks = networks_of(workloads, configs, results, failures, errors)

@@ -25,8 +25,10 @@ from typing import Optional
 import typer
 
 from cimscope.cli._common import print_json, writable_dir
+from cimscope.cli.guard import guarded
 from cimscope.errors import InputError
 from cimscope.ir import Workload
+from cimscope.outlock import lock_out
 
 #: Listed in --help; the full catalog (plug-ins and data files): cimscope.arch.placements.primitives().
 PRIMITIVES_HELP = ("a CiM array: analog6T | analog8T | digital6T | digital8T (WWW), parametric_analog | "
@@ -73,6 +75,7 @@ def check_dirs(out: Optional[Path], cache_dir: Path) -> None:
     """--out and --cache-dir must take files: checked before the (long) export and evaluation."""
     if out is not None:
         writable_dir(out, "--out")
+        lock_out(out)                 # one run writes a folder at a time (released by cli.guard)
     writable_dir(cache_dir, "--cache-dir")
 
 
@@ -125,8 +128,8 @@ def grid_studies(arch: str, placements: list[str], prims: list[str], dispatches:
 
 
 def register(app: typer.Typer) -> None:
-    app.command("evaluate")(evaluate)
-    app.command("compare")(compare)
+    app.command("evaluate")(guarded(evaluate))
+    app.command("compare")(guarded(compare))
 
 
 def evaluate(
