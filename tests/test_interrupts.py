@@ -155,3 +155,21 @@ def test_a_zombie_parent_counts_as_dead():
     assert not alive(child.pid)
     child.wait()
     assert not alive(child.pid) and alive(os.getpid())
+
+
+def test_ctrl_c_during_export_exits_130(tmp_path):
+    """Every command (here export, through the typer app) exits 130 on Ctrl-C with one line, not 0."""
+    import signal
+    import subprocess
+    import sys
+    import time
+    factory = tmp_path / "slow.py"
+    factory.write_text("import time\n\ndef make(batch=1):\n    time.sleep(60)\n")
+    p = subprocess.Popen([sys.executable, "-m", "cimscope", "export", f"{factory}:make", "--out", str(tmp_path / "o")],
+                         stderr=subprocess.PIPE, stdout=subprocess.PIPE, text=True)
+    time.sleep(3)
+    p.send_signal(signal.SIGINT)
+    out, err = p.communicate(timeout=30)
+    assert p.returncode == 130, (p.returncode, err)
+    assert err.strip().splitlines()[-1] == "cimscope: interrupted"
+    assert not out

@@ -92,7 +92,7 @@ def run_app(argv: list[str]) -> int:
     import typer
 
     try:
-        build_app()(args=argv, standalone_mode=False)
+        rc = build_app()(args=argv, standalone_mode=False)
     except typer.Exit as exc:
         return exc.exit_code
     except typer.Abort:
@@ -106,7 +106,11 @@ def run_app(argv: list[str]) -> int:
             exc.show()
             return exc.exit_code
         raise
-    return 0
+    # with standalone_mode=False click returns what the command returns, or 1 on Ctrl-C (it then returns
+    # typer's 130 for an Abort it caught itself): pass an integer code on instead of dropping it
+    if rc == 130:
+        print("cimscope: interrupted", file=sys.stderr)
+    return rc if isinstance(rc, int) else 0
 
 
 if __name__ == "__main__":
