@@ -1,22 +1,8 @@
 """Associative Processor (AP) model: the estimator (1D memory AP, 2D compute AP), over its parts.
 
-An AP is a content-addressable memory (CAM) of ``rows`` words x ``columns`` bit columns with a tag register per
-row. It computes bit-serially and word-parallel (SIMD): one *pass* of a look-up-table (LUT) program is one
-**compare** (the key, a few masked bit columns, is searched in all rows at once; matching rows are tagged)
-followed by one **write** (a pattern is written into masked columns of every tagged row). Arithmetic is the
-truth table of the operation applied bit by bit, one pass per truth-table entry whose output differs from its
-input. References for the algorithms and their cost:
-
-* [Yavits15] L. Yavits, A. Morad, R. Ginosar, "Computer Architecture with Associative Processor Replacing
-  Last-Level Cache and SIMD Accelerator", IEEE Trans. Computers 64(2), 2015: in-place M-bit addition in
-  ``8M`` cycles (4 compare + 4 write per bit), multiplication in ``O(M^2)`` (about ``8M^2``) cycles.
-* [Fouda22] M. E. Fouda, H. E. Yantir, A. M. Eltawil, F. Kurdahi, "In-Memory Associative Processors:
-  Tutorial, Potential, and Challenges", arXiv 2203.00662: LUT passes of in-place addition/subtraction, 1D
-  (horizontal) and 2D (horizontal + vertical) APs, ``O(M)`` add, ``O(M^2)`` multiply, ``O(M log N)`` reduction
-  of N words in a 2D AP.
-* [BF-IMNA] M. Rakka, R. Karami, A. M. Eltawil, M. E. Fouda, F. Kurdahi, "BF-IMNA: A Bit Fluid In-Memory
-  Neural Architecture for Neural Network Acceleration", arXiv 2411.01417: 1D APs as memories (MAPs), 2D APs
-  as compute (CAPs); conv/activation/pooling by AP arithmetic at any bit width without reconfiguration.
+An AP is a CAM of ``rows`` words x ``columns`` bit columns that computes bit-serially and word-parallel by
+compare/write passes of look-up-table programs; the algorithms, their pass counts and the references
+([Yavits15], [Fouda22], [BF-IMNA]) are in :mod:`cimscope.plugins.ap_programs`.
 
 The model is split by concern; every public name stays importable from here:
 
