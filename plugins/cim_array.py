@@ -49,7 +49,7 @@ import math
 
 from cimscope.errors import InputError
 from cimscope.plugins.base import ActionCost, Attr, Estimate, Estimator, register
-from cimscope.plugins.common import TECH_ATTR, VOLTAGE_ATTR, bits_attr, fa_bit_pJ, int_add_pJ, tech, tech_source
+from cimscope.plugins.common import NODE_ATTRS, bits_attr, fa_bit_pJ, int_add_pJ, tech, tech_source
 from cimscope.plugins.gpu_compute import FA_AREA_UM2
 from cimscope.plugins.sram import DFF_AREA_UM2, WWW_REG_WRITE_PJ, array_area_um2
 
@@ -142,8 +142,7 @@ class AnalogCimArray(Estimator):
         "columns_per_adc": Attr(8, "columns sharing one ADC", kind=int, low=1, high=4096),
         "input_bits": bits_attr(8, "input bits"),
         "weight_bits": bits_attr(8, "weight bits"),
-        "technology": TECH_ATTR,
-        "voltage": VOLTAGE_ATTR,
+        **NODE_ATTRS,
     }
 
     def estimate(self) -> Estimate:
@@ -208,8 +207,7 @@ class DigitalCimArray(Estimator):
         **_common_attrs(),
         "input_bits": bits_attr(8, "input bits (one per pass)"),
         "weight_bits": bits_attr(8, "weight bits (one per column)"),
-        "technology": TECH_ATTR,
-        "voltage": VOLTAGE_ATTR,
+        **NODE_ATTRS,
     }
 
     def estimate(self) -> Estimate:
