@@ -13,6 +13,7 @@ from dataclasses import dataclass, field, replace
 from typing import Any, Optional
 
 from cimscope.errors import InputError, UnknownNameError
+from cimscope.validation import named_number
 
 
 @dataclass(frozen=True)
@@ -170,12 +171,7 @@ def apply_overrides(p: CellParams, overrides: Optional[dict[str, Any]]) -> CellP
     for k, v in overrides.items():
         if v is None:
             continue
-        if k not in OVERRIDES:
-            raise UnknownNameError("AP cell override", k, OVERRIDES)
-        try:
-            x = float(v)
-        except (TypeError, ValueError):
-            raise InputError(f"AP cell override {k}={v!r} is not a number") from None
+        x = named_number("AP cell override", k, v, OVERRIDES)
         if x <= 0:
             raise InputError(f"AP cell override {k}={v!r} must be positive")
         changes[OVERRIDES[k]] = x * 1e-9 if k.endswith("_ns") else x
