@@ -19,8 +19,8 @@ input. References for the algorithms and their cost:
   as compute (CAPs); conv/activation/pooling by AP arithmetic at any bit width without reconfiguration.
 
 The pass programs below are derived from the truth tables (each program is also executable on the bit-level
-functional model :class:`cimscope.plugins.ap_array.ApArray`, and the tests check both the arithmetic and that the closed forms of
-:func:`ap_passes` equal the counted passes):
+functional model :class:`cimscope.plugins.ap_array.ApArray`, and the tests check both the arithmetic and that
+the closed forms of :func:`ap_passes` equal the counted passes):
 
 ================  ==========================================  ============================================
 operation         compares                                    writes
