@@ -330,8 +330,22 @@ class LevelStats:
     dataspaces: dict[str, DataspaceStats] = field(default_factory=dict)
 
 
+class EdpMixin:
+    """The energy-delay product of a record with ``energy_pJ`` (pJ) and ``latency_s`` (s), in J*s; its
+    ``to_dict`` is the record's fields plus ``edp_Js``."""
+
+    @property
+    def edp_Js(self) -> float:
+        return self.energy_pJ * 1e-12 * self.latency_s  # type: ignore[attr-defined]
+
+    def to_dict(self) -> dict:
+        d = asdict(self)  # type: ignore[call-overload]
+        d["edp_Js"] = self.edp_Js
+        return d
+
+
 @dataclass
-class Result:
+class Result(EdpMixin):
     """Evaluation of one operator on one architecture under one mapping."""
 
     energy_pJ: float
@@ -356,10 +370,6 @@ class Result:
     def compute_cycles(self) -> float:
         """Cycles of the arithmetic level alone (before any bandwidth slowdown)."""
         return next((float(s.cycles) for s in self.level_stats.values() if s.kind == "arithmetic"), 0.0)
-
-    @property
-    def edp_Js(self) -> float:
-        return self.energy_pJ * 1e-12 * self.latency_s
 
     def to_dict(self) -> dict:
         d = asdict(self)
@@ -409,7 +419,7 @@ class CimArray:
 # ---------------------------------------------------------------------------------------------------------
 
 @dataclass
-class OpEvaluation:
+class OpEvaluation(EdpMixin):
     """One operator of a network evaluation. Figures are for ONE occurrence; the network totals multiply
     them by ``count``."""
 
@@ -433,18 +443,9 @@ class OpEvaluation:
     note: str = ""
     extra: dict[str, Any] = field(default_factory=dict)
 
-    @property
-    def edp_Js(self) -> float:
-        return self.energy_pJ * 1e-12 * self.latency_s
-
-    def to_dict(self) -> dict:
-        d = asdict(self)
-        d["edp_Js"] = self.edp_Js
-        return d
-
 
 @dataclass
-class NetworkResult:
+class NetworkResult(EdpMixin):
     """Whole-network evaluation: every operator (GEMM and NonGEMM) of ``model`` on ``arch`` with CiM at
     ``placement`` (``none``: the GPU baseline) built from ``primitive``. Operators run one after another, so
     latencies add; totals count every occurrence."""
@@ -468,13 +469,8 @@ class NetworkResult:
     cim: Optional[dict[str, Any]] = None
     meta: dict[str, Any] = field(default_factory=dict)
 
-    @property
-    def edp_Js(self) -> float:
-        return self.energy_pJ * 1e-12 * self.latency_s
-
     def to_dict(self) -> dict:
-        d = asdict(self)
-        d["edp_Js"] = self.edp_Js
+        d = super().to_dict()
         for o, od in zip(self.ops, d["ops"]):
             od["edp_Js"] = o.edp_Js
         return d

@@ -31,7 +31,7 @@ import yaml
 from pydantic import BeforeValidator, Field, Strict, TypeAdapter, ValidationError
 from pydantic import StrictBool as _PydanticStrictBool
 
-from cimscope.errors import InputError
+from cimscope.errors import InputError, UnknownNameError
 
 #: A real number, finite (NaN and +-inf are refused); ints are taken as floats, booleans and text are not.
 FiniteFloat = Annotated[float, Strict(), Field(allow_inf_nan=False)]
@@ -231,3 +231,14 @@ def load_yaml(path: str | Path, what: str = "YAML file") -> Any:
         at = f" at line {mark.line + 1}, column {mark.column + 1}" if mark is not None else ""
         problem = getattr(exc, "problem", None) or str(exc).splitlines()[0]
         raise InputError(f"{what} {str(Path(path))!r} is not valid YAML ({problem}{at})") from None
+
+
+def named_number(what: str, key: str, value: Any, names: Any) -> float:
+    """``value`` of the named setting ``key`` (an override) as a float: an UnknownNameError listing ``names``
+    for an unknown key, a one-line InputError for a value that is not a number. Ranges stay with the caller."""
+    if key not in names:
+        raise UnknownNameError(what, key, names)
+    try:
+        return float(value)
+    except (TypeError, ValueError):
+        raise InputError(f"{what} {key}={value!r} is not a number") from None

@@ -46,10 +46,11 @@ rows=256, columns=128 gives 0.50 pJ per 8-bit MAC at 45 nm vs 0.34 pJ for WWW's 
 from __future__ import annotations
 
 import math
+from typing import NamedTuple
 
 from cimscope.errors import InputError
 from cimscope.plugins.base import ActionCost, Attr, Estimate, Estimator, register
-from cimscope.plugins.common import TECH_ATTR, VOLTAGE_ATTR, bits_attr, fa_bit_pJ, int_add_pJ, tech, tech_source
+from cimscope.plugins.common import NODE_ATTRS, bits_attr, fa_bit_pJ, int_add_pJ, tech, tech_source
 from cimscope.plugins.gpu_compute import FA_AREA_UM2
 from cimscope.plugins.sram import DFF_AREA_UM2, WWW_REG_WRITE_PJ, array_area_um2
 
@@ -126,11 +127,50 @@ def _array_actions(e_mac: float, e_wave: float, wave_s: float, macs: int, src: s
     }
 
 
+class Wave(NamedTuple):
+    """One wave of a parametric CiM array (every row's input applied to every stored weight): its energy (pJ),
+    latency (cycles), MACs, the source line of the MAC actions, the array area (um^2) and notes."""
+
+    energy_pJ: float
+    cycles: float
+    macs: int
+    source: str
+    area_um2: float
+    notes: dict
+
+
+def weight_columns(component: str, rows: int, columns: int, bw: int, cw: int, how: str = "") -> tuple[int, int, int]:
+    """(weights per row, columns used, MACs per wave) of ``rows`` x ``columns`` cells holding ``bw``-bit weights
+    on ``cw`` columns each; an InputError when not even one weight fits a row (``how``: why it takes cw)."""
+    W = columns // cw
+    if W < 1:
+        raise InputError(f"{component}: a {bw}-bit weight needs {cw} columns{how} but columns={columns}; "
+                         f"valid: columns >= {cw}")
+    return W, W * cw, rows * W
+
+
+class ParametricCimArray(Estimator):
+    """What the parametric CiM arrays share: the per-wave figures of :meth:`wave` become the actions of
+    :func:`_array_actions` and one Estimate."""
+
+    percent_accuracy = 50
+
+    def wave(self, a: dict, t) -> Wave:
+        raise NotImplementedError
+
+    def estimate(self) -> Estimate:
+        a = self.attrs
+        t = tech(a)
+        w = self.wave(a, t)
+        actions = _array_actions(w.energy_pJ / w.macs, w.energy_pJ, w.cycles * t.cycle_s, w.macs, w.source,
+                                 a["rows"] * a["columns"], a["weight_bits"], t, a["columns"])
+        return Estimate(self.component_name, dict(a), actions, w.area_um2, 0.0, self.percent_accuracy, w.notes)
+
+
 @register
-class AnalogCimArray(Estimator):
+class AnalogCimArray(ParametricCimArray):
     component_name = "analog_cim_array"
     aliases = ("analog_cim",)
-    percent_accuracy = 50
     description = ("parametric analog SRAM CiM array: DAC, array, ADC (Murmann survey model), shift-add; "
                    "bit-serial inputs")
     attributes = {
@@ -142,22 +182,14 @@ class AnalogCimArray(Estimator):
         "columns_per_adc": Attr(8, "columns sharing one ADC", kind=int, low=1, high=4096),
         "input_bits": bits_attr(8, "input bits"),
         "weight_bits": bits_attr(8, "weight bits"),
-        "technology": TECH_ATTR,
-        "voltage": VOLTAGE_ATTR,
+        **NODE_ATTRS,
     }
 
-    def estimate(self) -> Estimate:
-        a = self.attrs
-        t = tech(a)
+    def wave(self, a: dict, t) -> Wave:
         R, C = a["rows"], a["columns"]
         bi, bw, bc, bd = a["input_bits"], a["weight_bits"], a["bits_per_cell"], a["dac_bits"]
         cw = math.ceil(bw / bc)
-        W = C // cw
-        if W < 1:
-            raise InputError(f"analog_cim_array: a {bw}-bit weight needs {cw} columns at bits_per_cell={bc}, "
-                             f"but columns={C}; valid: columns >= {cw}")
-        U = W * cw
-        macs = R * W
+        _, U, macs = weight_columns("analog_cim_array", R, C, bw, cw, f" at bits_per_cell={bc},")
         passes = math.ceil(bi / bd)
         lossless = math.ceil(math.log2(R * (2 ** bd - 1) * (2 ** bc - 1) + 1))
         ba = a["adc_bits"] if a["adc_bits"] is not None else min(14, lossless)
@@ -174,9 +206,7 @@ class AnalogCimArray(Estimator):
         e_adc = U * e_adc_conv
         e_pass = (e_dac + e_wl + e_bl + e_sa) * t.energy + e_adc
         e_wave = passes * e_pass
-        e_mac = e_wave / macs
         wave_cycles = passes * (1 + conv_per_adc)
-        wave_s = wave_cycles * t.cycle_s
         breakdown = {"dac": e_dac * t.energy * passes / macs, "wordline": e_wl * t.energy * passes / macs,
                      "bitline": e_bl * t.energy * passes / macs, "adc": e_adc * passes / macs,
                      "shift_add": e_sa * t.energy * passes / macs}
@@ -184,7 +214,6 @@ class AnalogCimArray(Estimator):
         src = (f"per wave = {passes} passes x (DAC + wordline + bitline + {U} ADC conversions of {ba} b at "
                f"{fs / 1e9:.3g} GS/s ({e_adc_conv:.4g} pJ each, {MURMANN}) + shift-add); {macs} MACs per wave; "
                f"latency {passes} x (1 + {conv_per_adc}) cycles{ts}")
-        actions = _array_actions(e_mac, e_wave, wave_s, macs, src, R * C, bw, t, C)
         a_adc = adc_area_um2(ba, fs, t.nm)
         sa_bits = ba + bi + bw
         area = ((ANALOG_CELL_AREA_X * array_area_um2(R * C, 1) + R * (2 ** bd) * A_DAC_UNIT_UM2
@@ -195,33 +224,24 @@ class AnalogCimArray(Estimator):
                  "energy_per_mac_breakdown_pJ": breakdown,
                  "area_source": "1.34 x SRAM (WWW analog6T overhead) + Murmann-survey ADCs + DAC caps + "
                                 "shift-adders" + ts}
-        return Estimate(self.component_name, dict(a), actions, area, 0.0, self.percent_accuracy, notes)
+        return Wave(e_wave, wave_cycles, macs, src, area, notes)
 
 
 @register
-class DigitalCimArray(Estimator):
+class DigitalCimArray(ParametricCimArray):
     component_name = "digital_cim_array"
     aliases = ("digital_cim",)
-    percent_accuracy = 50
     description = "parametric digital SRAM CiM array: bitwise products in cells + adder trees, bit-serial inputs"
     attributes = {
         **_common_attrs(),
         "input_bits": bits_attr(8, "input bits (one per pass)"),
         "weight_bits": bits_attr(8, "weight bits (one per column)"),
-        "technology": TECH_ATTR,
-        "voltage": VOLTAGE_ATTR,
+        **NODE_ATTRS,
     }
 
-    def estimate(self) -> Estimate:
-        a = self.attrs
-        t = tech(a)
+    def wave(self, a: dict, t) -> Wave:
         R, C, bi, bw = a["rows"], a["columns"], a["input_bits"], a["weight_bits"]
-        W = C // bw
-        if W < 1:
-            raise InputError(f"digital_cim_array: a {bw}-bit weight needs {bw} columns but columns={C}; "
-                             f"valid: columns >= {bw}")
-        U = W * bw
-        macs = R * W
+        W, U, macs = weight_columns("digital_cim_array", R, C, bw, bw)
         fa = fa_bit_pJ()
         tree_bits = adder_tree_fa_bits(R)
         tree_out = math.ceil(math.log2(R)) + 1 if R > 1 else 1
@@ -233,15 +253,12 @@ class DigitalCimArray(Estimator):
         e_reg = W * acc_bits * WWW_REG_WRITE_PJ / 8
         e_pass = (e_gates + e_tree + e_shift + e_reg) * t.energy
         e_wave = bi * e_pass
-        e_mac = e_wave / macs
         wave_cycles = 2 * bi + 2
-        wave_s = wave_cycles * t.cycle_s
         ts = tech_source(t)
         src = (f"per wave = {bi} passes x ({U * R} bit products + {U} adder trees of {tree_bits} FA bits + "
                f"{W} shift-accumulates of {shift_bits + acc_bits} FA bits + accumulator writes); FA bit "
                f"{fa * 1e3:.4g} fJ (Horowitz 2014 adder slope, taken to 1.0 V); {macs} MACs per wave; latency "
                f"2*bi+2 = {wave_cycles} cycles{ts}")
-        actions = _array_actions(e_mac, e_wave, wave_s, macs, src, R * C, bw, t, C)
         area = (array_area_um2(R * C, 1) + R * C * NOR2_AREA_UM2
                 + (C * tree_bits + W * (shift_bits + acc_bits)) * FA_AREA_UM2
                 + W * acc_bits * DFF_AREA_UM2) * t.area
@@ -250,4 +267,4 @@ class DigitalCimArray(Estimator):
         notes = {"macs_per_wave": macs, "passes": bi, "columns_used": U, "wave_latency_cycles": wave_cycles,
                  "adder_tree_fa_bits_per_column": tree_bits, "energy_per_mac_breakdown_pJ": breakdown,
                  "area_source": "SRAM + NanGate NOR2/FA/DFF cells" + ts}
-        return Estimate(self.component_name, dict(a), actions, area, 0.0, self.percent_accuracy, notes)
+        return Wave(e_wave, wave_cycles, macs, src, area, notes)

@@ -32,7 +32,7 @@ from pathlib import Path
 import yaml
 
 from cimscope.plugins.base import ActionCost, Attr, Estimate, Estimator, register
-from cimscope.plugins.common import TECH_ATTR, VOLTAGE_ATTR, bits_attr, tech, tech_source
+from cimscope.plugins.common import NODE_ATTRS, bits_attr, tech, tech_source
 from cimscope.plugins.sram import array_area_um2
 
 #: Primitives whose weights are also processed bit-serially (digital8T: compute SRAM with bit-serial
@@ -70,8 +70,7 @@ class CimMacro(Estimator):
                    "table values at 45 nm/8 bit, scaled by node, voltage and bit widths")
     attributes = {
         "primitive": Attr(None, "CiM primitive of WWW", kind=str, choices=tuple(PRIMITIVES), required=True),
-        "technology": TECH_ATTR,
-        "voltage": VOLTAGE_ATTR,
+        **NODE_ATTRS,
         "input_bits": bits_attr(8, "input (activation) bits, applied bit-serially"),
         "weight_bits": bits_attr(8, "weight bits, stored bit-sliced (one bit per cell)"),
     }

@@ -41,6 +41,10 @@ VOLTAGE_ATTR = Attr(None, "supply voltage (V); default: the node's nominal (Stil
                     low=0.2, high=2.0)
 CLOCK_ATTR = Attr(None, "clock for the latency (default: 1 GHz at 45 nm, node-scaled)", kind=float,
                   low=0.01, high=10)
+#: The attributes :func:`tech` reads (node and supply), as one block for a model's ``attributes``.
+NODE_ATTRS = {"technology": TECH_ATTR, "voltage": VOLTAGE_ATTR}
+#: :data:`NODE_ATTRS` and the optional clock of models with a latency per cycle.
+CLOCKED_NODE_ATTRS = {**NODE_ATTRS, "clock_GHz": CLOCK_ATTR}
 
 
 def bits_attr(default: int, doc: str, low: int = 1, high: int = 16) -> Attr:

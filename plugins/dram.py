@@ -18,7 +18,7 @@ Leakage/refresh: not modelled.
 from __future__ import annotations
 
 from cimscope.plugins.base import ActionCost, Attr, Estimate, Estimator, register
-from cimscope.plugins.common import TECH_ATTR, VOLTAGE_ATTR
+from cimscope.plugins.common import NODE_ATTRS
 
 DRAM_TYPES = {
     "LPDDR4": {"pJ_per_bit": 512 / 64, "GBps": 32.0,
@@ -58,8 +58,7 @@ def _attrs(default_type: str, types: tuple[str, ...], width: int) -> dict:
         "width_bits": Attr(width, "bits per access", kind=int, low=1, high=8192),
         "bandwidth_GBps": Attr(None, "bandwidth in GB/s for the latency per access (default: per type)",
                                kind=float, low=1e-3, high=1e5),
-        "technology": TECH_ATTR,
-        "voltage": VOLTAGE_ATTR,
+        **NODE_ATTRS,
     }
 
 

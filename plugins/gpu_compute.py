@@ -32,8 +32,8 @@ from __future__ import annotations
 
 from cimscope.errors import InputError
 from cimscope.plugins.base import ActionCost, Attr, Estimate, Estimator, register
-from cimscope.plugins.common import (CLOCK_ATTR, TECH_ATTR, VOLTAGE_ATTR, horowitz_pJ, int_add_pJ,
-                                     int_mul_pJ, tech, tech_source)
+from cimscope.plugins.common import (CLOCKED_NODE_ATTRS, horowitz_pJ, int_add_pJ, int_mul_pJ, tech,
+                                     tech_source)
 from cimscope.plugins.sram import DFF_AREA_UM2
 
 FA_AREA_UM2 = 4.256          # NanGate 45 nm Open Cell Library FA_X1
@@ -90,9 +90,7 @@ class TensorCoreMac(Estimator):
         "weight_bits": Attr(8, "integer weight bits (datatype=int)", kind=int, low=1, high=32),
         "accumulator_bits": Attr(None, "accumulator bits (default: 32 for int, fp32 for floating point)",
                                  kind=int, low=8, high=64),
-        "technology": TECH_ATTR,
-        "voltage": VOLTAGE_ATTR,
-        "clock_GHz": CLOCK_ATTR,
+        **CLOCKED_NODE_ATTRS,
     }
 
     def estimate(self) -> Estimate:
@@ -159,9 +157,7 @@ class SimtLane(Estimator):
         "op": Attr("add", "lane operation", kind=str, choices=tuple(LANE_OPS)),
         "datatype": Attr("fp", "int or fp", kind=str, choices=("int", "fp")),
         "bits": Attr(32, "operand bits (fp: 16 or 32)", kind=int, low=1, high=64),
-        "technology": TECH_ATTR,
-        "voltage": VOLTAGE_ATTR,
-        "clock_GHz": CLOCK_ATTR,
+        **CLOCKED_NODE_ATTRS,
     }
 
     def estimate(self) -> Estimate:

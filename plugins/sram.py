@@ -44,7 +44,7 @@ from __future__ import annotations
 import math
 
 from cimscope.plugins.base import ActionCost, Attr, Estimate, Estimator, register
-from cimscope.plugins.common import HOROWITZ_TO_REF, TECH_ATTR, VOLTAGE_ATTR, tech, tech_source
+from cimscope.plugins.common import HOROWITZ_TO_REF, NODE_ATTRS, tech, tech_source
 
 # --- published calibration points (a100.yaml, www_tensor_core_like_sm) -----------------------------------
 # Row widths from WWW's Timeloop architecture (RF: depth 4096 x width 8; SMEM: depth 8192 x width 256).
@@ -120,8 +120,7 @@ class SramBuffer(Estimator):
         "banks": Attr(1, "number of banks (an access activates one)", kind=int, low=1, high=4096),
         "calibration": Attr("www", "energy constants: fitted to WWW's RF/SMEM figures (default) or to Horowitz's "
                                    "2014 cache reads", kind=str, choices=CALIBRATIONS),
-        "technology": TECH_ATTR,
-        "voltage": VOLTAGE_ATTR,
+        **NODE_ATTRS,
     }
 
     def estimate(self) -> Estimate:
@@ -173,8 +172,7 @@ class Register(Estimator):
     attributes = {
         "width_bits": Attr(8, "bits per access", kind=int, low=1, high=4096),
         "depth": Attr(1, "number of words", kind=int, low=1, high=1024),
-        "technology": TECH_ATTR,
-        "voltage": VOLTAGE_ATTR,
+        **NODE_ATTRS,
     }
 
     def estimate(self) -> Estimate:

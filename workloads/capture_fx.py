@@ -7,12 +7,32 @@ import contextlib
 import io
 import operator
 from collections import Counter
+from dataclasses import dataclass, field
 from typing import Any, Optional, Sequence
 
 from cimscope.workloads.capture_records import (RESULT_FIELDS, Captured, NodeRecord, TArg, convert_args, flatten,
                                                 module_of, module_stack, ntuple, outputs_from_value,
                                                 targ_from_value, use_output)
 from cimscope.workloads.taxonomy import composite_owner
+
+
+@dataclass
+class _FxWalk:
+    """What the walk over a traced graph has built so far: each node's value (a TArg, a list of them for a
+    multi-result op, or None), the records, the records by node name, and the skipped node counts."""
+
+    gm: Any
+    modules: dict[str, Any]
+    values: dict[str, Any] = field(default_factory=dict)
+    records: list[NodeRecord] = field(default_factory=list)
+    by_name: dict[str, NodeRecord] = field(default_factory=dict)
+    skipped: Counter = field(default_factory=Counter)
+
+    def producer(self, node) -> Any:
+        """The value of ``node.args[0]`` when it is a graph node (None otherwise)."""
+        import torch.fx
+        return self.values.get(node.args[0].name) if isinstance(node.args[0], torch.fx.Node) else None
+
 
 def capture_fx(module, inputs: tuple) -> Captured:
     import torch
@@ -23,110 +43,141 @@ def capture_fx(module, inputs: tuple) -> Captured:
     # ShapeProp prints the traceback of a failing node to sys.stderr itself; capture() reports it once
     with torch.no_grad(), contextlib.redirect_stderr(io.StringIO()):
         ShapeProp(gm).propagate(*inputs)
-    values: dict[str, Any] = {}
-    records: list[NodeRecord] = []
-    by_name: dict[str, NodeRecord] = {}
-    skipped: Counter = Counter()
-    modules = dict(gm.named_modules())
-
-    def meta_out(node, source):
-        return outputs_from_value(node.meta.get("tensor_meta"), source, node.name)
-
-    def param(mod, attr, path) -> Optional[TArg]:
-        t = getattr(mod, attr, None)
-        if t is None or not isinstance(t, torch.Tensor):
-            return None
-        src = "param" if isinstance(t, torch.nn.Parameter) else "buffer"
-        return targ_from_value(t, src, f"{path}.{attr}" if path else attr)
-
+    walk = _FxWalk(gm, dict(gm.named_modules()))
     for node in gm.graph.nodes:
-        if node.op == "placeholder":
-            outs = meta_out(node, "input")
-            values[node.name] = outs[0] if len(outs) == 1 else outs
-            continue
-        if node.op == "output":
-            continue
-        if node.op == "get_attr":
-            obj = gm
-            for part in str(node.target).split("."):
-                obj = getattr(obj, part, None)
-            if isinstance(obj, torch.Tensor):
-                src = "param" if isinstance(obj, torch.nn.Parameter) else "buffer"
-                values[node.name] = targ_from_value(obj, src, str(node.target))
-            skipped["get_attr"] += 1
-            continue
-        args = convert_args(tuple(node.args), values)
-        kwargs = convert_args(dict(node.kwargs), values)
-        if node.op == "call_function" and node.target is getattr and len(node.args) == 2:
-            pv = values.get(node.args[0].name) if isinstance(node.args[0], torch.fx.Node) else None
-            if isinstance(pv, list):                      # a field of a multi-result op: x.max(dim).values
-                idx = RESULT_FIELDS.get(str(node.args[1]))
-                values[node.name] = pv[idx] if idx is not None and idx < len(pv) else None
-                use_output(by_name.get(node.args[0].name), idx)
-                skipped["getattr"] += 1
-                continue
-            if isinstance(pv, TArg):                      # a tensor attribute (x.T, x.mT, x.real): a view
-                node_target, args, kwargs = "aten.alias.default", (pv,), {}
-                outs = meta_out(node, pv.source if pv.is_static else "act")
-                if outs and outs[0] is not None:
-                    values[node.name] = outs[0]
-                    path, cls = module_of(node)
-                    records.append(NodeRecord(node.name, node_target, path, cls, args, kwargs, outs))
-                else:
-                    skipped["getattr"] += 1
-                continue
-        if node.op == "call_function" and node.target is operator.getitem:
-            pv = values.get(node.args[0].name) if isinstance(node.args[0], torch.fx.Node) else None
-            if isinstance(pv, list):                      # unpacking a tuple result
-                idx = node.args[1]
-                values[node.name] = pv[idx] if isinstance(idx, int) and idx < len(pv) else None
-                use_output(by_name.get(node.args[0].name), idx)
-                skipped["getitem"] += 1
-                continue
-            if not isinstance(pv, TArg):
-                skipped["getitem"] += 1
-                continue
-            idx = node.args[1]
-            basic = all(isinstance(i, (int, slice, type(None), type(Ellipsis)))
-                        for i in (idx if isinstance(idx, tuple) else (idx,)))
-            target = "aten.select.int" if basic else "aten.index.Tensor"
-            args = (pv,)
-            kwargs = {}
-        elif node.op == "call_module" and isinstance(modules[node.target], torch.nn.MultiheadAttention):
-            mod = modules[node.target]
-            outs = meta_out(node, "act")
-            cls = f"{type(mod).__module__}.{type(mod).__name__}"
-            recs = _fx_mha_records(node.name, str(node.target), cls, mod, args, kwargs, outs, param)
-            records.extend(recs)
-            values[node.name] = outs[0] if len(outs) == 1 else outs
-            continue
-        elif node.op == "call_module":
-            mod = modules[node.target]
-            target, args, kwargs = _fx_module_call(mod, str(node.target), args, kwargs, param)
-        elif node.op == "call_function":
-            target, args, kwargs = _fx_function_call(node.target, args, kwargs)
-        else:  # call_method: x.view(...), x.softmax(dim), x.mean(dim) ... take the ATen spelling
-            target = f"aten.{_FN_ALIASES.get(str(node.target), str(node.target))}.default"
-        tensor_ins = [a for a in flatten(list(args) + list(kwargs.values())) if isinstance(a, TArg)]
-        out_source = "act" if any(not a.is_static for a in tensor_ins) else "const"
-        outs = meta_out(node, out_source)
-        if not any(o is not None for o in outs):
-            skipped[str(target)] += 1
-            continue
-        values[node.name] = outs[0] if len(outs) == 1 else outs
-        stack = module_stack(node)
-        if node.op == "call_module":
-            path, cls = str(node.target), f"{type(modules[node.target]).__module__}.{type(modules[node.target]).__name__}"
-            stack = stack + [(path, cls)]
-        else:
-            path, cls = module_of(node)
-        records.append(NodeRecord(node.name, str(target), path, cls, tuple(args), dict(kwargs), outs,
-                                  used_outputs=None if len(outs) == 1 else [], owner=composite_owner(stack)))
-        by_name[node.name] = records[-1]
-    for rec in records:                   # multi-output ops nobody unpacks: count the first result
+        _visit(walk, node)
+    for rec in walk.records:              # multi-output ops nobody unpacks: count the first result
         if rec.used_outputs == []:
             rec.used_outputs = [0]
-    return Captured("torch.fx", records, skipped=dict(skipped))
+    return Captured("torch.fx", walk.records, skipped=dict(walk.skipped))
+
+
+def _meta_out(node, source):
+    return outputs_from_value(node.meta.get("tensor_meta"), source, node.name)
+
+
+def _param(mod, attr, path) -> Optional[TArg]:
+    """The parameter or buffer ``attr`` of ``mod`` as a static operand (None when absent or not a tensor)."""
+    import torch
+    t = getattr(mod, attr, None)
+    if t is None or not isinstance(t, torch.Tensor):
+        return None
+    src = "param" if isinstance(t, torch.nn.Parameter) else "buffer"
+    return targ_from_value(t, src, f"{path}.{attr}" if path else attr)
+
+
+def _visit(walk: _FxWalk, node) -> None:
+    """One graph node: inputs and constants become values; a call becomes a record in ATen spelling."""
+    if node.op == "placeholder":
+        outs = _meta_out(node, "input")
+        walk.values[node.name] = outs[0] if len(outs) == 1 else outs
+        return
+    if node.op == "output":
+        return
+    if node.op == "get_attr":
+        _visit_get_attr(walk, node)
+        return
+    args = convert_args(tuple(node.args), walk.values)
+    kwargs = convert_args(dict(node.kwargs), walk.values)
+    call = _aten_call(walk, node, args, kwargs)
+    if call is not None:
+        _record_call(walk, node, *call)
+
+
+def _visit_get_attr(walk: _FxWalk, node) -> None:
+    import torch
+    obj = walk.gm
+    for part in str(node.target).split("."):
+        obj = getattr(obj, part, None)
+    if isinstance(obj, torch.Tensor):
+        src = "param" if isinstance(obj, torch.nn.Parameter) else "buffer"
+        walk.values[node.name] = targ_from_value(obj, src, str(node.target))
+    walk.skipped["get_attr"] += 1
+
+
+def _aten_call(walk: _FxWalk, node, args, kwargs) -> Optional[tuple[str, Any, Any]]:
+    """The ATen (target, args, kwargs) of a call node, or None when the node was handled here (a result
+    field, a tuple unpacking, a tensor attribute, nn.MultiheadAttention) or skipped."""
+    import torch
+    if node.op == "call_function" and node.target is getattr and len(node.args) == 2:
+        if _visit_attribute(walk, node):
+            return None
+    if node.op == "call_function" and node.target is operator.getitem:
+        return _getitem_call(walk, node)
+    if node.op == "call_module" and isinstance(walk.modules[node.target], torch.nn.MultiheadAttention):
+        mod = walk.modules[node.target]
+        outs = _meta_out(node, "act")
+        cls = f"{type(mod).__module__}.{type(mod).__name__}"
+        walk.records.extend(_fx_mha_records(node.name, str(node.target), cls, mod, args, kwargs, outs, _param))
+        walk.values[node.name] = outs[0] if len(outs) == 1 else outs
+        return None
+    if node.op == "call_module":
+        return _fx_module_call(walk.modules[node.target], str(node.target), args, kwargs, _param)
+    if node.op == "call_function":
+        return _fx_function_call(node.target, args, kwargs)
+    # call_method: x.view(...), x.softmax(dim), x.mean(dim) ... take the ATen spelling
+    return f"aten.{_FN_ALIASES.get(str(node.target), str(node.target))}.default", args, kwargs
+
+
+def _visit_attribute(walk: _FxWalk, node) -> bool:
+    """``getattr(x, name)``: a field of a multi-result op (x.max(dim).values) or a tensor attribute (x.T,
+    x.mT, x.real: a view). False when it is neither (then it is an ordinary function call)."""
+    pv = walk.producer(node)
+    if isinstance(pv, list):
+        idx = RESULT_FIELDS.get(str(node.args[1]))
+        walk.values[node.name] = pv[idx] if idx is not None and idx < len(pv) else None
+        use_output(walk.by_name.get(node.args[0].name), idx)
+        walk.skipped["getattr"] += 1
+        return True
+    if not isinstance(pv, TArg):
+        return False
+    outs = _meta_out(node, pv.source if pv.is_static else "act")
+    if outs and outs[0] is not None:
+        walk.values[node.name] = outs[0]
+        path, cls = module_of(node)
+        walk.records.append(NodeRecord(node.name, "aten.alias.default", path, cls, (pv,), {}, outs))
+    else:
+        walk.skipped["getattr"] += 1
+    return True
+
+
+def _getitem_call(walk: _FxWalk, node) -> Optional[tuple[str, Any, Any]]:
+    """``x[idx]``: unpacking a tuple result (handled here, None) or indexing a tensor (select or index)."""
+    pv = walk.producer(node)
+    idx = node.args[1]
+    if isinstance(pv, list):
+        walk.values[node.name] = pv[idx] if isinstance(idx, int) and idx < len(pv) else None
+        use_output(walk.by_name.get(node.args[0].name), idx)
+        walk.skipped["getitem"] += 1
+        return None
+    if not isinstance(pv, TArg):
+        walk.skipped["getitem"] += 1
+        return None
+    basic = all(isinstance(i, (int, slice, type(None), type(Ellipsis)))
+                for i in (idx if isinstance(idx, tuple) else (idx,)))
+    return ("aten.select.int" if basic else "aten.index.Tensor"), (pv,), {}
+
+
+def _record_call(walk: _FxWalk, node, target, args, kwargs) -> None:
+    """Record a call with its outputs from the shape propagation (skipped when it has none) and the module
+    stack that owns it."""
+    tensor_ins = [a for a in flatten(list(args) + list(kwargs.values())) if isinstance(a, TArg)]
+    out_source = "act" if any(not a.is_static for a in tensor_ins) else "const"
+    outs = _meta_out(node, out_source)
+    if not any(o is not None for o in outs):
+        walk.skipped[str(target)] += 1
+        return
+    walk.values[node.name] = outs[0] if len(outs) == 1 else outs
+    stack = module_stack(node)
+    if node.op == "call_module":
+        mod = walk.modules[node.target]
+        path, cls = str(node.target), f"{type(mod).__module__}.{type(mod).__name__}"
+        stack = stack + [(path, cls)]
+    else:
+        path, cls = module_of(node)
+    walk.records.append(NodeRecord(node.name, str(target), path, cls, tuple(args), dict(kwargs), outs,
+                                   used_outputs=None if len(outs) == 1 else [], owner=composite_owner(stack)))
+    walk.by_name[node.name] = walk.records[-1]
 
 
 def _fx_mha_records(name, path, cls, mod, args, kwargs, outs, param) -> list[NodeRecord]:

@@ -50,6 +50,7 @@ import yaml
 from cimscope.errors import InputError, UnknownNameError
 from cimscope.gpu.fusion import Kernel, calls, eager_kernels, fused_kernels
 from cimscope.ir import GEMM, NONGEMM_CLASSES, OP_CLASSES, Op, Workload
+from cimscope.validation import named_number
 
 DTYPES = ("fp16", "bf16", "int8")
 EXECUTIONS = ("eager", "fused")
@@ -96,12 +97,7 @@ def gpu_params(overrides: Optional[Mapping[str, float]] = None, base: Optional[G
     names = [f.name for f in dataclasses.fields(GpuParams)]
     clean = {}
     for k, v in (overrides or {}).items():
-        if k not in names:
-            raise UnknownNameError("GPU parameter", k, names)
-        try:
-            x = float(v)
-        except (TypeError, ValueError):
-            raise InputError(f"GPU parameter {k} must be a number, got {v!r}") from None
+        x = named_number("GPU parameter", k, v, names)
         if x < 0 or (x == 0 and not k.endswith("_us")):
             raise InputError(f"GPU parameter {k} must be {'>= 0' if k.endswith('_us') else '> 0'}, got {v!r}")
         clean[k] = x

@@ -21,8 +21,8 @@ from cimscope import ir
 from cimscope.errors import InputError, MappingError
 from cimscope.timeloop.arch import collect_components
 from cimscope.timeloop.mapping import target_level
-from cimscope.timeloop.parsing import (as_int, as_number, bypass_directive, listify, parse_factors, perm_list,
-                                       split_dims)
+from cimscope.timeloop.parsing import (as_int, as_number, bypass_directive, list_of_mappings, listify, parse_factors,
+                                       perm_list, split_dims)
 
 
 @dataclass
@@ -125,12 +125,7 @@ def _targets(block: Any, where: str) -> list[dict]:
         return []
     if isinstance(block, dict):
         block = block.get("targets", block.get("constraints", []))
-    if not isinstance(block, list):
-        raise InputError(f"{where}: constraints must be a list of targets, found {type(block).__name__}")
-    for t in block:
-        if not isinstance(t, dict):
-            raise InputError(f"{where}: each constraint target must be a mapping, found {t!r}")
-    return block
+    return list_of_mappings(block, where, "constraints must be a list of targets", "constraint target")
 
 
 def component_targets(arch_spec: Any, ds_names: list[str], dims: list[str], where: str) -> list[dict]:

@@ -7,8 +7,8 @@ from typing import Any, Optional
 
 from cimscope import ir
 from cimscope.errors import InputError, MappingError
-from cimscope.timeloop.parsing import (as_int, bypass_directive, listify, pad_perm, parse_factors, parse_name,
-                                       perm_str, split_dims)
+from cimscope.timeloop.parsing import (as_int, bypass_directive, list_of_mappings, listify, pad_perm, parse_factors,
+                                       parse_name, perm_str, split_dims)
 
 
 def _directives(spec: Any, where: str) -> list[dict]:
@@ -17,12 +17,7 @@ def _directives(spec: Any, where: str) -> list[dict]:
             if key in spec:
                 return _directives(spec[key], where)
         raise InputError(f"{where}: expected a list of directives (target, type, factors, permutation)")
-    if not isinstance(spec, list):
-        raise InputError(f"{where}: expected a list of directives, found {type(spec).__name__}")
-    for d in spec:
-        if not isinstance(d, dict):
-            raise InputError(f"{where}: each directive must be a mapping, found {d!r}")
-    return spec
+    return list_of_mappings(spec, where, "expected a list of directives", "directive")
 
 
 def target_level(d: dict, arch: ir.Arch, where: str) -> ir.Level:

@@ -134,6 +134,17 @@ def as_int(value: Any, what: str, *, low: Optional[int] = None) -> int:
     return _checked(value, what, True, low)
 
 
+def list_of_mappings(block: Any, where: str, expected: str, item: str) -> list[dict]:
+    """``block`` itself when it is a list of mappings; otherwise an InputError: "``where``: ``expected``, found
+    <type>" or "``where``: each ``item`` must be a mapping, found <item>"."""
+    if not isinstance(block, list):
+        raise InputError(f"{where}: {expected}, found {type(block).__name__}")
+    for x in block:
+        if not isinstance(x, dict):
+            raise InputError(f"{where}: each {item} must be a mapping, found {x!r}")
+    return block
+
+
 def first_attr(attrs: dict, *names: str, default: Any = None) -> Any:
     for n in names:
         if n in attrs and attrs[n] is not None:
