@@ -48,11 +48,11 @@ setup(
     extras_require={
         "torch": ["torch>=2.4,<2.15", "torchvision>=0.19,<0.30", "transformers>=4.40"],
         "hwcomponents": ["hwcomponents>=1.0.114; python_version>='3.12'"],
-        "test": ["pytest>=8", "hypothesis>=6"],
+        "test": ["pytest>=8", "pytest-xdist>=3", "hypothesis>=6"],
         "all": [
             "torch>=2.4,<2.15", "torchvision>=0.19,<0.30", "transformers>=4.40",
             "hwcomponents>=1.0.114; python_version>='3.12'",
-            "pytest>=8", "hypothesis>=6",
+            "pytest>=8", "pytest-xdist>=3", "hypothesis>=6",
         ],
     },
     entry_points={"console_scripts": ["cimscope=cimscope.cli:main"]},

@@ -12,6 +12,17 @@ import yaml
 from cimscope.errors import InputError
 
 
+#: Width of human tables on stderr when it is not a terminal (a file, a pipe, CI): rich's default of 80
+#: columns would truncate their cells with an ellipsis.
+PIPE_WIDTH = 200
+
+
+def stderr_console(**kwargs: Any) -> Any:
+    """A rich console on stderr: the terminal's width on a terminal, PIPE_WIDTH columns otherwise."""
+    from rich.console import Console
+    return Console(stderr=True, width=None if sys.stderr.isatty() else PIPE_WIDTH, **kwargs)
+
+
 def print_json(obj: Any) -> None:
     """``--json``: one JSON document on stdout and nothing else."""
     sys.stdout.write(json.dumps(obj, indent=2, default=str) + "\n")

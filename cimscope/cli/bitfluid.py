@@ -90,11 +90,11 @@ def register(app: typer.Typer) -> None:
 
 
 def _run_with_progress(bf, grid):
-    from rich.console import Console
+    from cimscope.cli._common import stderr_console
     from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
 
     with Progress(TextColumn("{task.description}"), BarColumn(), TextColumn("{task.completed}/{task.total}"),
-                  TimeElapsedColumn(), console=Console(stderr=True), transient=True) as progress:
+                  TimeElapsedColumn(), console=stderr_console(), transient=True) as progress:
         task = progress.add_task("bitfluid", total=grid.steps)
         first = [True]
 

@@ -102,9 +102,9 @@ def register(app: typer.Typer) -> None:
 
 
 def _print_list(comps: list[dict]) -> None:
-    from rich.console import Console
+    from cimscope.cli._common import stderr_console
     from rich.table import Table
-    con = Console(stderr=True)
+    con = stderr_console()
     for c in comps:
         alias = f" (aliases: {', '.join(c['aliases'])})" if c["aliases"] else ""
         con.print(f"[bold]{c['component']}[/bold]{alias}: {c['description']} "
@@ -121,9 +121,9 @@ def _print_list(comps: list[dict]) -> None:
 
 
 def _print_estimate(est) -> None:
-    from rich.console import Console
+    from cimscope.cli._common import stderr_console
     from rich.table import Table
-    con = Console(stderr=True)
+    con = stderr_console()
     attrs = ", ".join(f"{k}={v}" for k, v in est.attributes.items())
     con.print(f"[bold]{est.component}[/bold]({attrs})")
     t = Table(show_header=True, header_style="bold")

@@ -54,16 +54,15 @@ def register(app: typer.Typer) -> None:
     ) -> None:
         """Export a PyTorch model to a cimscope workload and Timeloop v0.4 problem files."""
         import sys
-        from rich.console import Console
         from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
 
-        from cimscope.cli._common import print_json
+        from cimscope.cli._common import print_json, stderr_console
         from cimscope.workloads import check_export_options, export_model
         from cimscope.workloads.summary import render
         from cimscope.validation import FACTORY_TIMEOUT_S
 
         timeout = FACTORY_TIMEOUT_S if timeout is None else timeout
-        err = Console(file=sys.stderr)
+        err = stderr_console()
         # every option first (no torch, no folder), then where it will write (checked, not created yet)
         check_export_options(model, batch=batch, image_size=image_size, seq_len=seq, weight_bits=weight_bits,
                              act_bits=act_bits, capture=capture, phase=phase, kv_len=kv_len, timeout_s=timeout)

@@ -38,16 +38,15 @@ def register(app: typer.Typer) -> None:
         """Measure the GEMM/NonGEMM latency breakdown of models with torch.profiler (operator self time: host
         on CPU, host + kernel on CUDA, grouped by NonGEMM Bench's classes) and set it beside cimscope's
         modelled a100_like breakdown and the GPU execution model's eager and fused shares."""
-        from rich.console import Console
         from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
-        from cimscope.cli._common import print_json
+        from cimscope.cli._common import print_json, stderr_console
         from cimscope.cli.export import ensure_writable_dir
         from cimscope.profile import report
         from cimscope.profile.run import ProfileOptions, profile_document, profile_models, split_models
 
         # not a terminal (a log file, a pipe): wide enough for the side-by-side table on one line per class
-        console = Console(stderr=True, soft_wrap=True, width=None if sys.stderr.isatty() else 200)
+        console = stderr_console(soft_wrap=True)
         options = ProfileOptions(device=device, batch=batch, dtype=dtype, runs=runs, warmup=warmup,
                                  threads=threads, image_size=image_size, seq_len=seq_len, compile=compile_,
                                  no_model=no_model)
