@@ -139,8 +139,9 @@ def test_cli_dispatch(workload, tmp_path, capsys):
     rows = {r["dispatch"]: r for r in doc["configurations"]}
     assert rows["best"]["edp_Js"] <= min(r["edp_Js"] for r in doc["configurations"]) * (1 + 1e-12)
     assert main(["evaluate", *common, "--placement", "smem", "--dispatch", "best"]) == 0
-    out = capsys.readouterr().out
-    assert "dispatch best:" in out and ("dispatch: CiM" in out or "dispatch: tensor cores" in out)
+    cap = capsys.readouterr()
+    err = cap.err                                         # human tables go to stderr, stdout stays empty
+    assert cap.out == "" and "dispatch best:" in err and ("dispatch: CiM" in err or "dispatch: tensor cores" in err)
 
 
 def test_gemms_beyond_cim_capacity_go_to_the_tensor_cores(workload):

@@ -186,7 +186,7 @@ def evaluate(
     if as_json:
         print_json({**nr.to_dict(), "gpu_execution": gs})
         return
-    print(network_text(nr, top=top))
+    print(network_text(nr, top=top), file=sys.stderr)
     print(shares_text(gs), file=sys.stderr)
     for f in files:
         print(f"wrote {f}", file=sys.stderr)
@@ -244,6 +244,6 @@ def compare(
     if as_json:
         print_json(compare_json(grid))
     else:
-        print(compare_text(grid))
+        print(compare_text(grid), file=sys.stderr)
     for f in files:
         print(f"wrote {f}", file=sys.stderr)
