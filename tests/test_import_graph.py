@@ -15,7 +15,6 @@ PACKAGES = {"cimscope": "cimscope", "cimscope.arch": "arch", "cimscope.plugins":
             "cimscope.workloads": "workloads", "cimscope.mappers": "mappers"}
 
 
-
 def modules() -> dict[str, Path]:
     out = {}
     for pkg, folder in PACKAGES.items():
