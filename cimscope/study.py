@@ -37,7 +37,7 @@ from cimscope.workloads.zoo import check_model_name
 #: The primitive reported with placement "none" (no CiM: it changes nothing).
 DEFAULT_PRIMITIVE = "analog6T"
 #: Bump when the meaning of cached per-operator results changes.
-RESULT_VERSION = 2          # 2: awkward dimensions padded (cimscope.padding)
+RESULT_VERSION = 3          # 2: awkward dimensions padded (cimscope.padding); 3: constraint-safe mapper (budget in evaluations)
 
 
 def arch_placements(arch: str) -> tuple[str, ...]:
