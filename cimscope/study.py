@@ -32,7 +32,7 @@ from cimscope.engine import ENGINES, get_engine
 from cimscope.errors import InputError, UnknownNameError
 from cimscope.pipeline.dispatch import DISPATCHES
 from cimscope.validation import BATCH_RANGE, IMAGE_SIZE_RANGE, SEQ_LEN_RANGE, in_range
-from cimscope.workloads.zoo import check_model_name
+from cimscope.workloads.zoo import check_model_name, check_phase, check_sizes
 
 #: The primitive reported with placement "none" (no CiM: it changes nothing).
 DEFAULT_PRIMITIVE = "analog6T"
@@ -112,19 +112,29 @@ class Study:
 class ModelInputs:
     """The models to export (none when exported workload folders are given) and their input shape; validated
     at construction, before any export: sizes are integers in their ranges (``--batch``, ``--image-size`` in
-    pixels, ``--seq`` in tokens), each model name is known (one line listing the known models otherwise)."""
+    pixels, ``--seq`` and ``--kv-len`` in tokens), each model name is known (one line listing the known models
+    otherwise), ``phase`` is prefill or decode and decode is asked of decoder language models only. An
+    exported workload carries its own phase: ``--phase decode``/``--kv-len`` with no model is an error, not
+    ignored."""
 
     models: tuple[str, ...] = ()
     batch: int = 1
     image_size: int = 224
     seq: int = 128
+    phase: str = "prefill"
+    kv_len: Optional[int] = None
 
     def __post_init__(self) -> None:
         in_range(self.batch, "--batch", *BATCH_RANGE)
         in_range(self.image_size, "--image-size", *IMAGE_SIZE_RANGE, " (pixels)")
         in_range(self.seq, "--seq", *SEQ_LEN_RANGE, " (tokens)")
+        check_sizes(batch=self.batch, image_size=self.image_size, seq_len=self.seq, kv_len=self.kv_len)
+        if not self.models and (self.phase != "prefill" or self.kv_len is not None):
+            raise InputError("--phase/--kv-len apply to models exported by name (--model); an exported workload "
+                             "(--workload) keeps the phase it was exported with")
         for name in self.models:
             check_model_name(name)
+            check_phase(name, self.phase, self.kv_len)
 
 
 def op_bits(op: ir.Op) -> int:

@@ -50,6 +50,9 @@ SHARED_OPTIONS = {
     "batch": (1, "--batch", "batch size"),
     "seq": (128, "--seq", "sequence length (text models), tokens"),
     "image_size": (224, "--image-size", "image height = width (vision models), px"),
+    "phase": ("prefill", "--phase", "decoder language models: prefill (--seq tokens) | decode (one token per "
+                                    "sequence with a KV cache)"),
+    "kv_len": (None, "--kv-len", "decode: tokens in the KV cache (default: --seq)"),
     "no_interleave": (False, "--no-interleave", "pack weight tiles into arrays in order"),
     "resident_weights": (False, "--resident-weights",
                          "steady state: static weights preloaded once into the CiM arrays (baseline: largest "
@@ -80,16 +83,17 @@ def check_dirs(out: Optional[Path], cache_dir: Path) -> None:
 
 
 def load_workloads(models: list[str], workload_dirs: list[str], *, batch: int, image_size: int, seq: int,
-                   cache_dir: Path) -> dict[str, Workload]:
-    """The workloads by name: exported folders as they are, else the models exported (and cached)."""
+                   cache_dir: Path, phase: str = "prefill", kv_len: Optional[int] = None) -> dict[str, Workload]:
+    """The workloads by name: exported folders as they are, else the models exported (and cached), language
+    models in ``phase`` (decode: one token with a KV cache of ``kv_len`` tokens)."""
     from cimscope.workloads import export_model, load_workload      # torch only when a model is exported
     out: dict[str, Workload] = {}
     for d in workload_dirs:
         wl = load_workload(d)
         out[wl.model] = wl
     for m in ([] if workload_dirs else models):
-        print(f"exporting {m} ...", file=sys.stderr)
-        out[m] = export_model(m, batch=batch, image_size=image_size, seq_len=seq,
+        print(f"exporting {m}" + (" (decode)" if phase == "decode" else "") + " ...", file=sys.stderr)
+        out[m] = export_model(m, batch=batch, image_size=image_size, seq_len=seq, phase=phase, kv_len=kv_len,
                               cache_dir=str(cache_dir / "workloads"))
     if not out:
         raise InputError("give at least one model (--model) or exported workload (--workload)")
@@ -143,6 +147,8 @@ def evaluate(
     batch: int = option("batch"),
     seq: int = option("seq"),
     image_size: int = option("image_size"),
+    phase: str = option("phase"),
+    kv_len: Optional[int] = option("kv_len"),
     no_weight_reload: bool = typer.Option(False, "--no-weight-reload",
                                           help="weight-stationary only: error if weights do not fit the CiM"),
     no_interleave: bool = option("no_interleave"),
@@ -170,7 +176,8 @@ def evaluate(
                   rounding=rounding, resident_weights=resident_weights, dispatch=dispatch)
     if len(split(workload)) > 1:
         raise InputError(f"evaluate takes one --workload folder, got {len(split(workload))}: use compare for several")
-    ModelInputs(() if split(workload) else (model,), batch=batch, image_size=image_size, seq=seq)
+    ModelInputs(() if split(workload) else (model,), batch=batch, image_size=image_size, seq=seq, phase=phase,
+                kv_len=kv_len)
     if top is not None:
         in_range(top, "--top", 1, unit=" (operators shown)")
     check_dirs(out, cache_dir)
@@ -178,7 +185,7 @@ def evaluate(
         from cimscope.pipeline.precision import choose_config
         choose_config(precision)               # checked before any export
     wls = with_precision(load_workloads([model], split(workload), batch=batch, image_size=image_size, seq=seq,
-                                        cache_dir=cache_dir), precision)
+                                        cache_dir=cache_dir, phase=phase, kv_len=kv_len), precision)
     wl = next(iter(wls.values()))
     nr = evaluate_workload(wl, study, cache=ResultCache(cache_dir / "results"), progress=True)
     gs = gpu_summary(wl, "fp16")         # the GPU execution model: NonGEMM shares by NonGEMM Bench class
@@ -203,6 +210,8 @@ def compare(
     batch: int = option("batch"),
     seq: int = option("seq"),
     image_size: int = option("image_size"),
+    phase: str = option("phase"),
+    kv_len: Optional[int] = option("kv_len"),
     scheduler: Optional[str] = typer.Option(None, "--scheduler", help="Dask scheduler address (tcp://host:port)"),
     workers: Optional[int] = typer.Option(None, "--workers", help="local worker processes [default: CPUs]"),
     no_weight_reload: bool = typer.Option(False, "--no-weight-reload",
@@ -231,13 +240,14 @@ def compare(
                            dispatches=tuple(split(dispatch)))
     if workers is not None and workers < 1:
         raise InputError(f"--workers must be >= 1, got {workers}")
-    ModelInputs(() if split(workload) else tuple(split(model)), batch=batch, image_size=image_size, seq=seq)
+    ModelInputs(() if split(workload) else tuple(split(model)), batch=batch, image_size=image_size, seq=seq,
+                phase=phase, kv_len=kv_len)
     check_dirs(out, cache_dir)
     if precision:
         from cimscope.pipeline.precision import choose_config
         choose_config(precision)               # checked before any export
     wls = with_precision(load_workloads(split(model), split(workload), batch=batch, image_size=image_size,
-                                        seq=seq, cache_dir=cache_dir), precision)
+                                        seq=seq, cache_dir=cache_dir, phase=phase, kv_len=kv_len), precision)
     grid = run_grid(wls, studies, workers=workers, scheduler=scheduler, cache_dir=str(cache_dir / "results"),
                     progress=True)
     files = write(write_compare, grid, out, plots=not no_plots) if out is not None else []
