@@ -66,7 +66,7 @@ def reason(row: ir.OpEvaluation, cim: Optional[ir.OpEvaluation], base: ir.OpEval
     else:
         rule = f"reuse {r:.4g} MACs/B {'>=' if r >= thr else '<'} {thr:.4g} MACs/B (CiM pays from)"
         agrees = (r >= thr) == (row.unit == CIM)
-    return (f"dispatch: {where}; {rule}; CiM EDP {x:.3g}x tensor cores"
+    return (f"dispatch: {where}; {rule}; CiM EDP {x:.4g}x tensor cores"
             + ("" if agrees else " (exception to the reuse rule)"))
 
 
