@@ -63,11 +63,9 @@ def summary_text(r, problem, arch) -> str:
 
 def price_energies(ti, counts_only: bool, *, what: str = "model") -> list:
     """Price the levels without energies with cimscope's plug-ins (:mod:`cimscope.arch.level_pricing`, the
-    attributes Accelergy would pass), print ``priced LEVEL with COMPONENT {attrs}`` per level on stderr, and
-    return the :class:`LevelPricing` records. A level no plug-in prices is refused (no silent zeros), naming
+    attributes Accelergy would pass) and return their :class:`LevelPricing` records (``cimscope model``
+    prints them once the evaluation succeeded, so an error stays one line). A level no plug-in prices is refused (no silent zeros), naming
     its class and the classes cimscope prices, unless ``--counts-only``."""
-    import sys
-
     from cimscope.arch.level_pricing import known_classes
     from cimscope.engine import price_missing_levels
     from cimscope.errors import InputError
@@ -79,8 +77,6 @@ def price_energies(ti, counts_only: bool, *, what: str = "model") -> list:
                          f"Accelergy v0.4 ERT, e.g. timeloop-model.ERT.yaml)"
                          + (" or --counts-only to report access counts with those energies at 0 pJ"
                             if what == "model" else ""))
-    for p in priced:
-        print(p.line(), file=sys.stderr)
     return priced
 
 
@@ -105,7 +101,9 @@ def parser() -> argparse.ArgumentParser:
     p.add_argument("inputs", nargs="+", type=Path,
                    help="Timeloop v0.4 YAML inputs (architecture, problem, mapping) or the timeloopfe source files "
                         "(Jinja2 top files, nodes trees)")
-    p.add_argument("--ert", type=Path, help="Accelergy ERT YAML (energy per action)")
+    p.add_argument("--ert", type=Path, help="Accelergy ERT YAML (energy per action); without it, levels are "
+                                             "priced by cimscope's plug-ins, one 'priced LEVEL with COMPONENT "
+                                             "{attributes}' line each on stderr")
     p.add_argument("--art", type=Path, help="Accelergy ART YAML (area per component)")
     p.add_argument("--out", type=Path, help="folder for timeloop-model.stats.txt/.map.txt/.map.yaml")
     p.add_argument("--json", dest="json_out", action="store_true", help="print one JSON document on stdout")
@@ -156,6 +154,8 @@ def run(argv: list[str]) -> None:
     filled = {p.level: p.source for p in priced}
     r = get_engine(a.engine).evaluate(ti.problem, ti.arch, ti.mapping)
     r.extra["warnings"] = list(ti.warnings) + list(r.extra.get("warnings", []))
+    for p in priced:                       # which estimator and attributes priced each level without an ERT
+        print(p.line(), file=sys.stderr)
     files = write_outputs(a.out, "timeloop-model", r, ti.arch, ti.problem, ti.mapping,
                           ti.raw if ti.from_sources else None) if a.out else []
     if a.json_out:
