@@ -11,7 +11,7 @@ import math
 from typing import Any, Optional
 
 from cimscope import ir
-from cimscope.errors import CimscopeError, InputError
+from cimscope.errors import InputError
 from cimscope.plugins.base import estimate
 from cimscope.plugins.base import get_estimator
 
@@ -119,42 +119,3 @@ def cim_array(name: str, spec: dict[str, Any], *, technology_nm: float, cycle_se
         read_energy_pJ=est.actions["read"].energy_pJ if "read" in est.actions else 0.0,
         leak_W=est.leakage_W, word_bits=bw, write_latency_s=est.actions["write"].latency_s,
         source=f"{component} plug-in ({src}); {est.actions['mac'].source}", array_bytes=array_bytes)
-
-
-# ---------------------------------------------------------------------------------------------------------
-# Energies for levels without an ERT row (a Timeloop input read without one)
-# ---------------------------------------------------------------------------------------------------------
-
-def fill_missing_energies(arch: ir.Arch) -> dict[str, str]:
-    """Estimate ``action_energy_pJ`` (and area) of levels that have none, with cimscope's own plug-in models
-    (:func:`cimscope.plugins.base.estimate`) when a level's class is one of them. Returns level -> source
-    for the levels filled; levels whose class no plug-in knows are left empty (the caller reports them)."""
-    filled: dict[str, str] = {}
-    for lv in list(arch.levels) + [arch.compute]:
-        if lv.action_energy_pJ or getattr(lv, "is_dummy", False):
-            continue
-        try:
-            cls = get_estimator(lv.cls)
-        except CimscopeError:
-            continue
-        attrs = {k: v for k, v in (lv.attributes or {}).items() if k in cls.attributes}
-        try:
-            est = cls(**attrs).estimate()
-        except CimscopeError:
-            continue
-        acts = {a: float(c.energy_pJ) for a, c in est.actions.items()}
-        if "leak" not in acts and est.leakage_W:
-            acts["leak"] = est.leakage_W * arch.cycle_seconds * 1e12
-        lv.action_energy_pJ = acts
-        if not lv.area_um2:
-            lv.area_um2 = float(est.area_um2)
-        filled[lv.name] = f"cimscope.plugins {cls.component_name} ({est.percent_accuracy}% accuracy)"
-    return filled
-
-
-def missing_energy_levels(arch: ir.Arch) -> list[str]:
-    """Levels (storage, non-dummy, and compute) that have no energy per action at all."""
-    out = [lv.name for lv in arch.levels if not lv.action_energy_pJ and not lv.is_dummy]
-    if not arch.compute.action_energy_pJ:
-        out.append(arch.compute.name)
-    return out

@@ -12,7 +12,8 @@ from __future__ import annotations
 from typing import Any, Optional, Protocol
 
 from cimscope import ir
-from cimscope.arch.plugin_costs import fill_missing_energies, missing_energy_levels  # noqa: F401 (their API)
+from cimscope.arch.level_pricing import fill_missing_energies, missing_energy_levels  # noqa: F401 (their API)
+from cimscope.arch.level_pricing import price_missing_levels  # noqa: F401 (their API)
 from cimscope.errors import UnknownNameError
 from cimscope.mappers import map_problem
 from cimscope.mappers.timeloop_mapper import run_mapper

@@ -61,19 +61,28 @@ def summary_text(r, problem, arch) -> str:
     return "\n".join(lines)
 
 
-def prepare_energies(ti, counts_only: bool, *, what: str = "model") -> dict[str, str]:
-    """Fill missing energies from cimscope's plug-ins; without them, refuse (no silent zeros) unless
-    ``--counts-only``."""
-    from cimscope.engine import fill_missing_energies, missing_energy_levels
+def price_energies(ti, counts_only: bool, *, what: str = "model") -> list:
+    """Price the levels without energies with cimscope's plug-ins (:mod:`cimscope.arch.level_pricing`, the
+    attributes Accelergy would pass) and return their :class:`LevelPricing` records (``cimscope model``
+    prints them once the evaluation succeeded, so an error stays one line). A level no plug-in prices is refused (no silent zeros), naming
+    its class and the classes cimscope prices, unless ``--counts-only``."""
+    from cimscope.arch.level_pricing import known_classes
+    from cimscope.engine import price_missing_levels
     from cimscope.errors import InputError
-    filled = fill_missing_energies(ti.arch)
-    missing = missing_energy_levels(ti.arch)
-    if missing and not counts_only:
-        raise InputError(f"no energy per action for {', '.join(missing)} (no ERT given and no cimscope plug-in "
-                         f"knows their classes); pass --ert ERT.yaml (an Accelergy v0.4 ERT, e.g. "
-                         f"timeloop-model.ERT.yaml)" + (" or --counts-only to report access counts with those "
-                                                        "energies at 0 pJ" if what == "model" else ""))
-    return filled
+    priced, unpriced = price_missing_levels(ti.arch)
+    if unpriced and not counts_only:
+        why = "; ".join(f"{u.level}: {u.reason}" for u in unpriced)
+        raise InputError(f"no energy per action for {', '.join(u.level for u in unpriced)} ({why}; classes "
+                         f"cimscope prices without an ERT: {', '.join(known_classes())}); pass --ert ERT.yaml (an "
+                         f"Accelergy v0.4 ERT, e.g. timeloop-model.ERT.yaml)"
+                         + (" or --counts-only to report access counts with those energies at 0 pJ"
+                            if what == "model" else ""))
+    return priced
+
+
+def prepare_energies(ti, counts_only: bool, *, what: str = "model") -> dict[str, str]:
+    """:func:`price_energies` as level -> source (the ``energy_sources`` of ``--json``)."""
+    return {p.level: p.source for p in price_energies(ti, counts_only, what=what)}
 
 
 class _Parser(argparse.ArgumentParser):
@@ -92,7 +101,9 @@ def parser() -> argparse.ArgumentParser:
     p.add_argument("inputs", nargs="+", type=Path,
                    help="Timeloop v0.4 YAML inputs (architecture, problem, mapping) or the timeloopfe source files "
                         "(Jinja2 top files, nodes trees)")
-    p.add_argument("--ert", type=Path, help="Accelergy ERT YAML (energy per action)")
+    p.add_argument("--ert", type=Path, help="Accelergy ERT YAML (energy per action); without it, levels are "
+                                             "priced by cimscope's plug-ins, one 'priced LEVEL with COMPONENT "
+                                             "{attributes}' line each on stderr")
     p.add_argument("--art", type=Path, help="Accelergy ART YAML (area per component)")
     p.add_argument("--out", type=Path, help="folder for timeloop-model.stats.txt/.map.txt/.map.yaml")
     p.add_argument("--json", dest="json_out", action="store_true", help="print one JSON document on stdout")
@@ -139,13 +150,17 @@ def run(argv: list[str]) -> None:
     if ti.mapping is None:
         raise InputError(f"{', '.join(map(str, a.inputs))}: no 'mapping' in the inputs; add one, or find one with "
                          f"'cimscope mapper'")
-    filled = prepare_energies(ti, a.counts_only)
+    priced = price_energies(ti, a.counts_only)
+    filled = {p.level: p.source for p in priced}
     r = get_engine(a.engine).evaluate(ti.problem, ti.arch, ti.mapping)
     r.extra["warnings"] = list(ti.warnings) + list(r.extra.get("warnings", []))
+    for p in priced:                       # which estimator and attributes priced each level without an ERT
+        print(p.line(), file=sys.stderr)
     files = write_outputs(a.out, "timeloop-model", r, ti.arch, ti.problem, ti.mapping,
                           ti.raw if ti.from_sources else None) if a.out else []
     if a.json_out:
-        print_json(result_json(r, ti.arch, ti.problem, energy_sources=filled, files=files))
+        print_json(result_json(r, ti.arch, ti.problem, energy_sources=filled,
+                               priced_by={p.level: p.to_dict() for p in priced}, files=files))
     else:
         print(summary_text(r, ti.problem, ti.arch), file=sys.stderr)
         for f in files:
