@@ -158,3 +158,56 @@ def test_a_memory_level_in_a100_like_is_one_preset_edit(tmp_path, monkeypatch):
             assert "LLC" in nr.energy_pJ_per_level and nr.energy_pJ_per_level["LLC"] > 0
     finally:
         placed_cached.cache_clear()
+
+
+def test_a_nongemm_operator_is_one_taxonomy_data_file(tmp_path, monkeypatch):
+    """Recipe 3 end to end: an elementwise operator the taxonomy does not know (simulated by a copy of the
+    taxonomy data file without ``asinh``) is exported as class ``other`` with 1 op per element; adding it to
+    that one data file (a class and its ops per element) makes the exporter class and cost it, and the
+    evaluation layer costs the new arithmetic on the SIMT lanes with no other change."""
+    import warnings
+
+    import yaml as _yaml
+
+    from cimscope.workloads import export_model, taxonomy
+
+    factory = tmp_path / "asinh_model.py"
+    factory.write_text("import torch\n\nclass M(torch.nn.Module):\n    def forward(self, x):\n"
+                       "        return torch.asinh(x)\n\ndef make(batch=1):\n"
+                       "    return M().eval(), (torch.randn(batch, 4096),)\n")
+    shipped = _yaml.safe_load(taxonomy.DATA_FILE.read_text(encoding="utf-8"))
+
+    def with_data(doc: dict):
+        path = tmp_path / f"taxonomy_{len(list(tmp_path.glob('taxonomy_*')))}.yaml"
+        path.write_text(_yaml.safe_dump(doc), encoding="utf-8")
+        monkeypatch.setattr(taxonomy, "DATA_FILE", path)
+        for fn in (taxonomy.load_taxonomy, taxonomy._table, taxonomy._composites):
+            fn.cache_clear()
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            wl = export_model(f"{factory}:make")
+        (op,) = [o for o in wl.ops if "asinh" in o.target]
+        return wl, op
+
+    try:
+        def without(node):            # the data file as it would be before the operator was added
+            if isinstance(node, dict):
+                return {k: without(v) for k, v in node.items() if k != "asinh"}
+            if isinstance(node, list):
+                return [without(v) for v in node if v != "asinh"]
+            return node
+        unknown = without(shipped)
+        _, before = with_data(unknown)
+        assert before.op_class == "other"
+        learnt = {**unknown, "nongemm_classes": {**unknown["nongemm_classes"],
+                                                 "activation": unknown["nongemm_classes"]["activation"] + ["asinh"]},
+                  "ops_per_element": {**unknown["ops_per_element"],
+                                      "asinh": {"ops": 5, "formula": "log(x + sqrt(x*x + 1)): mul, add, sqrt, add, log"}}}
+        wl, after = with_data(learnt)
+        assert after.op_class == "activation" and after.ops_per_element == 5.0
+        assert after.elem_ops == 5 * 4096
+        row = evaluate(wl, Study(arch="a100_sm", placement="none")).ops[-1]
+        assert row.unit == "simt" and row.energy_pJ_per_level["SIMT"] > 0
+    finally:
+        for fn in (taxonomy.load_taxonomy, taxonomy._table, taxonomy._composites):
+            fn.cache_clear()
