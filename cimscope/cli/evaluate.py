@@ -131,6 +131,22 @@ def grid_studies(arch: str, placements: list[str], prims: list[str], dispatches:
                    for pl in placements for pr in ([None] if pl == "none" else prims) for d in dispatches])
 
 
+def workloads_at_the_door(models: list[str], workload_dirs: list[str], *, batch: int, image_size: int, seq: int,
+                          phase: str, kv_len: Optional[int], precision: Optional[str], out: Optional[Path],
+                          cache_dir: Path) -> dict[str, Workload]:
+    """The workloads of evaluate and compare: model inputs, output folders and the precision spec checked
+    first (no export, no torch), then the workloads loaded or exported with the spec's bits applied."""
+    from cimscope.study import ModelInputs
+    ModelInputs(() if workload_dirs else tuple(models), batch=batch, image_size=image_size, seq=seq, phase=phase,
+                kv_len=kv_len)
+    check_dirs(out, cache_dir)
+    if precision:
+        from cimscope.pipeline.precision import choose_config
+        choose_config(precision)               # checked before any export
+    return with_precision(load_workloads(models, workload_dirs, batch=batch, image_size=image_size, seq=seq,
+                                         cache_dir=cache_dir, phase=phase, kv_len=kv_len), precision)
+
+
 def register(app: typer.Typer) -> None:
     app.command("evaluate")(guarded(evaluate))
     app.command("compare")(guarded(compare))
@@ -167,7 +183,7 @@ def evaluate(
     from cimscope.gpu.execution import summary as gpu_summary
     from cimscope.pipeline.network import evaluate as evaluate_workload
     from cimscope.report import network_text, write_network
-    from cimscope.study import ModelInputs, Study
+    from cimscope.study import Study
     from cimscope.sweep import ResultCache
     from cimscope.validation import in_range
 
@@ -176,16 +192,10 @@ def evaluate(
                   rounding=rounding, resident_weights=resident_weights, dispatch=dispatch)
     if len(split(workload)) > 1:
         raise InputError(f"evaluate takes one --workload folder, got {len(split(workload))}: use compare for several")
-    ModelInputs(() if split(workload) else (model,), batch=batch, image_size=image_size, seq=seq, phase=phase,
-                kv_len=kv_len)
     if top is not None:
         in_range(top, "--top", 1, unit=" (operators shown)")
-    check_dirs(out, cache_dir)
-    if precision:
-        from cimscope.pipeline.precision import choose_config
-        choose_config(precision)               # checked before any export
-    wls = with_precision(load_workloads([model], split(workload), batch=batch, image_size=image_size, seq=seq,
-                                        cache_dir=cache_dir, phase=phase, kv_len=kv_len), precision)
+    wls = workloads_at_the_door([model], split(workload), batch=batch, image_size=image_size, seq=seq, phase=phase,
+                                kv_len=kv_len, precision=precision, out=out, cache_dir=cache_dir)
     wl = next(iter(wls.values()))
     nr = evaluate_workload(wl, study, cache=ResultCache(cache_dir / "results"), progress=True)
     gs = gpu_summary(wl, "fp16")         # the GPU execution model: NonGEMM shares by NonGEMM Bench class
@@ -231,7 +241,6 @@ def compare(
 ) -> None:
     """Compare CiM placements and primitives over whole networks (every GEMM and NonGEMM operator)."""
     from cimscope.report import compare_json, compare_text, write_compare
-    from cimscope.study import ModelInputs
     from cimscope.sweep import run_grid
 
     studies = grid_studies(arch, split(placements), split(primitives_), engine=engine,
@@ -240,14 +249,8 @@ def compare(
                            dispatches=tuple(split(dispatch)))
     if workers is not None and workers < 1:
         raise InputError(f"--workers must be >= 1, got {workers}")
-    ModelInputs(() if split(workload) else tuple(split(model)), batch=batch, image_size=image_size, seq=seq,
-                phase=phase, kv_len=kv_len)
-    check_dirs(out, cache_dir)
-    if precision:
-        from cimscope.pipeline.precision import choose_config
-        choose_config(precision)               # checked before any export
-    wls = with_precision(load_workloads(split(model), split(workload), batch=batch, image_size=image_size,
-                                        seq=seq, cache_dir=cache_dir, phase=phase, kv_len=kv_len), precision)
+    wls = workloads_at_the_door(split(model), split(workload), batch=batch, image_size=image_size, seq=seq,
+                                phase=phase, kv_len=kv_len, precision=precision, out=out, cache_dir=cache_dir)
     grid = run_grid(wls, studies, workers=workers, scheduler=scheduler, cache_dir=str(cache_dir / "results"),
                     progress=True)
     files = write(write_compare, grid, out, plots=not no_plots) if out is not None else []
