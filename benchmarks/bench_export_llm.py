@@ -21,6 +21,8 @@ import os
 import platform
 import subprocess
 import sys
+import tempfile
+from typing import Optional
 
 DEFAULT = ["llama-2-7b:prefill:2048", "llama-2-7b:decode:2048", "llama-3-8b:prefill:2048",
            "llama-3-8b:decode:2048", "mixtral-8x7b:prefill:2048", "mixtral-8x7b:decode:2048"]
@@ -65,16 +67,18 @@ print(json.dumps({"rc": rc, "wall_s": time.perf_counter() - t0, "cpu_s": ru.ru_u
 """
 
 
-def child(code: str, args: list[str]) -> dict:
-    out = subprocess.run([sys.executable, "-c", code, *args], capture_output=True, text=True)
+def child(code: str, args: list[str], env: Optional[dict] = None) -> dict:
+    out = subprocess.run([sys.executable, "-c", code, *args], capture_output=True, text=True,
+                         env={**os.environ, **(env or {})})
     if out.returncode != 0 or not out.stdout.strip():
         tail = out.stderr.strip().splitlines()[-1] if out.stderr.strip() else "?"
         return {"error": tail}
     return json.loads(out.stdout.strip().splitlines()[-1])
 
 
-def evaluate_args(model: str, phase: str, length: str, placement: str, primitive: str) -> list[str]:
-    args = ["evaluate", "--model", model, "--seq", length, "--placement", placement, "--json"]
+def evaluate_args(model: str, phase: str, length: str, placement: str, primitive: str, cache: str) -> list[str]:
+    """The evaluate command of a case, with an empty cache folder (export and mapping from scratch)."""
+    args = ["evaluate", "--model", model, "--seq", length, "--placement", placement, "--json", "--cache-dir", cache]
     if phase == "decode":
         args += ["--phase", "decode", "--kv-len", length]
     return args + (["--primitive", primitive] if placement != "none" else [])
@@ -92,7 +96,7 @@ def main() -> int:
           f"{os.getloadavg()[0]:.1f} at start; python {platform.python_version()}")
     head = (f"{'case':26s} {'ops':>5s} {'GMAC':>8s} {'capture':>10s} {'wall s':>6s} {'CPU s':>6s} {'RSS MB':>6s} | "
             f"{'2nd len':>7s} {'CPU s':>5s} {'CPU ratio':>9s} | {'evaluate':>8s} {'wall s':>6s} {'CPU s':>6s} "
-            f"{'RSS MB':>6s} {'energy J':>8s} {'latency ms':>10s}")
+            f"{'RSS MB':>6s} {'energy J':>8s} {'latency ms':>10s} {'NonGEMM %':>9s}")
     print(head)
     print("-" * len(head))
     for case in args.cases:
@@ -105,15 +109,19 @@ def main() -> int:
                 f"{r['process_wall_s']:6.1f} {r['cpu_s']:6.1f} {r['rss_mb']:6.0f} | {args.second:7d} "
                 f"{r['cpu2_s']:5.2f} {r['cpu2_s'] / r['cpu_s']:9.3f} |")
         if not args.no_evaluate:
-            e = child(EVAL_CHILD, evaluate_args(model, phase, length, args.placement, args.primitive))
+            with tempfile.TemporaryDirectory(prefix="bench-llm-") as cache:
+                e = child(EVAL_CHILD, evaluate_args(model, phase, length, args.placement, args.primitive, cache),
+                          env={"CIMSCOPE_CACHE": cache})          # the mapper's cache too
             if "error" in e or e.get("rc"):
                 line += f" evaluate FAILED: {e.get('error', e.get('rc'))}"
             else:
                 line += (f" {args.placement:>8s} {e['wall_s']:6.1f} {e['cpu_s']:6.1f} {e['rss_mb']:6.0f} "
-                         f"{e['energy_J']:8.3f} {e['latency_s'] * 1e3:10.2f}")
+                         f"{e['energy_J']:8.3f} {e['latency_s'] * 1e3:10.2f} "
+                         f"{100 * e['nongemm_latency_s'] / e['latency_s'] if e['latency_s'] else 0:9.1f}")
         print(line, flush=True)
     print(f"# load average {os.getloadavg()[0]:.1f} at end. Export wall s: the whole process (imports included);"
-          f" evaluate: the whole `cimscope evaluate` command in one process (export included)")
+          f" evaluate: the whole `cimscope evaluate` command in one process, export and mapping included (an "
+          f"empty --cache-dir and CIMSCOPE_CACHE)")
     return 0
 
 

@@ -16,8 +16,9 @@ tensor_core_mac
     multipliers: the fp16 figure scaled by the square of the mantissa width (8 or 11 bits vs fp16's 11; our
     assumption). ``datatype=tensor_core``: the format an A100 tensor core runs operands of
     max(input_bits, weight_bits) bits in (:func:`tensor_core_format`: int4 up to 4 bits, int8 up to 8, fp16 up
-    to 16, tf32 above; the formats of the A100 whitepaper's dense peaks), then that format's energy. Latency: one MAC per lane per cycle (1 GHz at 45 nm scaled by the Stillmaker & Baas delay
-    factor, or ``clock_GHz`` when given).
+    to 16, tf32 above; the formats of the A100 whitepaper's dense peaks), then that format's energy.
+    Latency: one MAC per lane per cycle (1 GHz at 45 nm scaled by the Stillmaker & Baas delay factor, or
+    ``clock_GHz`` when given).
 simt_lane
     ALU energy of one lane operation (register-file traffic is costed by the storage levels, not here):
     add/sub: adder; max/min/compare: a subtract (adder); mul: multiplier; fma: mul + add. Special functions run

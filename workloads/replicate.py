@@ -18,14 +18,15 @@ The capture is replicated only when every check holds, else the model is capture
   result shapes and dtypes, non-tensor arguments);
 * every node name advances by one step per layer (``linear_9`` -> ``linear_16``), the same for each record
   of the name between the last two captured layers (the first layer may trace one-time nodes);
-* a name that no operator of a layer has is taken not to occur in the layer (torch.export numbers nodes as it
-  traces, including nodes it later removes, so the graph cannot tell): operators of that name after the
-  stack keep their number. Only names, never costs, could be off if this failed; the equality test covers
-  the replicable model types in both phases.
+* an operator after a stack whose name no operator of the layers has (torch.export numbers nodes as it
+  traces, including nodes it later removes, so the graph cannot tell how many a layer adds, e.g. a decode
+  step's cache fill adds dead ``add`` nodes): a capture one layer shallower is made, and each operator's
+  number moves by the difference between the two captures per layer added; each operator must have its
+  counterpart there.
 
 The skipped nodes (sizes, asserts) of a layer added are those between the first operators of the last two
-captured layers. A decode step's stacked cache inputs ``past_k``/``past_v`` ``[layers, ...]`` get the full depth as their
-first size.
+captured layers. A decode step's stacked cache inputs ``past_k``/``past_v`` ``[layers, ...]`` get the full
+depth as their first size.
 
 Equality with a full-depth capture, operator for operator (names, module paths, shapes, costs, skipped-node
 counts), is tested on 4-layer configs of each replicable type (tests/test_replicate.py).
