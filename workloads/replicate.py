@@ -2,7 +2,7 @@
 
 The layers of the named LLMs (Llama, Mistral, Mixtral: ``configs.HF_MODELS`` of model types
 :data:`REPLICABLE_TYPES`) are identical by config: same class, same shapes, one after the other in the graph.
-torch.export spends its time per layer (about 1 s of CPU per Llama-2-7B layer on meta tensors), so such a
+torch.export spends its time per layer (about 0.75 s of CPU per Llama-2-7B layer on meta tensors), so such a
 model is captured with :data:`CAPTURE_LAYERS` layers and its per-layer operators are replicated to the
 published depth, with their module paths renamed (``model.layers.2.mlp`` -> ``model.layers.17.mlp``) and their
 node names numbered as torch.export numbers a full-depth graph (``linear_16`` in the layer after ``linear_9``
