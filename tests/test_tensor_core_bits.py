@@ -92,3 +92,26 @@ def test_roofline_format_follows_the_operands_not_the_output():
             t.bits = 32                     # an int32 result does not make the MMA a TF32 one
     assert operand_bits(op) == 4
     assert roofline_s(op) == pytest.approx(2 * 4096 ** 3 / 1248e12)
+
+
+def test_w4a4_layer_with_an_8_bit_output_runs_int4_mmas():
+    """The format follows the operands: a W4A4 GEMM whose output is 8 bits (a --precision layer before an
+    8-bit one) runs at the int4 rate with int4 MAC energy; its words stay 8 bits (one width per level)."""
+    from cimscope.evaluate import gemm_op
+    from cimscope.pipeline.gemm import evaluate_gemm, tensor_core_arch
+    from cimscope.study import Study
+    study, rows = Study(), {}
+    for name, (b, out) in {"w8a8": (8, 8), "w4a4o8": (4, 8), "w4a4": (4, 4)}.items():
+        op = gemm_op(2048, 2048, 2048, bits=b)
+        for t in op.tensors:
+            if t.role == "output":
+                t.bits = out
+        rows[name] = evaluate_gemm(op, study)
+        arch, fmt = tensor_core_arch(op, study, max(b, out))
+        assert fmt == ("int8" if name == "w8a8" else "int4")
+        assert arch.compute.instances == build_arch("a100_like", bits=b).compute.instances
+        assert {lv.word_bits for lv in arch.levels} == {max(b, out)}
+    assert [rows[n]["extra"]["tensor_core_format"] for n in ("w8a8", "w4a4o8", "w4a4")] == ["int8", "int4", "int4"]
+    e4 = build_arch("a100_like", bits=4).compute.action_energy_pJ["compute"]
+    assert rows["w4a4o8"]["energy_pJ_per_level"]["MAC"] == pytest.approx(e4 * 2048 ** 3, rel=1e-9)
+    assert rows["w4a4o8"]["cycles"] == pytest.approx(rows["w8a8"]["cycles"] / 2, rel=0.02)

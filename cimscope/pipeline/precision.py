@@ -19,11 +19,11 @@ The bytes each operator reads and writes change with the bits (a GEMM: its tenso
 NonGEMM: its bytes scaled by the bits of its activation tensors, element-weighted). A file with several
 configurations needs one chosen: ``FILE:NAME`` (``hawq-v3:latency_0.5``).
 
-What stays at one width: the placed architecture of a GEMM (every storage level, and the tensor-core format
-of the mapped baseline) is built at the operator's widest tensor (:func:`cimscope.study.op_bits`), because a
-Timeloop v0.4 level has one word width for every dataspace. A W4A4 layer whose output feeds an 8-bit layer is
-therefore mapped with 8-bit words and costed at the int8 tensor-core rate; its bytes read and written (the
-SIMT and roofline figures) and its CiM input passes and weight cells follow each tensor's own width.
+What stays at one width: a GEMM's storage levels are built at the operator's widest tensor
+(:func:`cimscope.study.op_bits`), because a Timeloop v0.4 level has one word width for every dataspace. A W4A4
+layer whose output feeds an 8-bit layer is therefore mapped with 8-bit words (its tensor cores still run int4,
+:func:`cimscope.pipeline.gemm.tensor_core_arch`); its bytes read and written (the SIMT and roofline figures)
+and its CiM input passes and weight cells follow each tensor's own width.
 """
 from __future__ import annotations
 
