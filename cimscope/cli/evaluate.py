@@ -60,9 +60,10 @@ SHARED_OPTIONS = {
     "no_duplicate": (False, "--no-duplicate", "do not copy weights into idle arrays"),
     "rounding": ("www", "--rounding", "equal-area array count: www | floor | ceil"),
     "cache_dir": (DEFAULT_CACHE, "--cache-dir", "export and result cache"),
-    "precision": (None, "--precision", "per-layer weight/activation bits applied to the GEMMs: intN, hawq-v3:NAME, "
-                                       "or a YAML file (HAWQ-V3 or bitfluid format; FILE:NAME picks one of "
-                                       "several), layers matched by module path"),
+    "precision": (None, "--precision", "per-layer weight/activation bits: intN, hawq-v3:NAME, or a YAML file "
+                                       "(HAWQ-V3 or bitfluid format; FILE:NAME picks one of several), layers "
+                                       "matched by module path; sets GEMM inputs and weights, and outputs and "
+                                       "NonGEMM activations to the next layer's activation bits"),
     "timeout": (None, "--timeout", "file.py:factory models: seconds their code (load, factory, capture) may run "
                                    "before it is stopped (default: cimscope.validation.FACTORY_TIMEOUT_S, 600)"),
     "dispatch": ("all", "--dispatch", "all: every GEMM in CiM | best: each GEMM in CiM or on the tensor cores, "
