@@ -159,15 +159,11 @@ def technology_nm(value: Any) -> float:
 
 
 def macs_per_unit_for_bits(bits: int) -> float:
-    """Tensor-core MAC throughput relative to int8 (a100.yaml: int4 1248, int8 624, fp16 312 TOPS dense;
-    32-bit operands run as TF32 at half the FP16 rate, 156 TFLOPS in the whitepaper)."""
-    if bits <= 4:
-        return 2.0
-    if bits <= 8:
-        return 1.0
-    if bits <= 16:
-        return 0.5
-    return 0.25
+    """Tensor-core MAC throughput relative to int8 for ``bits``-bit operands: the dense peak of the A100
+    tensor-core format that runs them (:func:`cimscope.plugins.gpu_compute.tensor_core_format`: int4 1248,
+    int8 624, fp16 312 TOPS from a100.yaml; TF32 156 TFLOPS for wider operands, whitepaper) over int8's."""
+    from cimscope.plugins.gpu_compute import tensor_core_format
+    return tensor_core_format(bits).dense_ops_per_s / tensor_core_format(8).dense_ops_per_s
 
 
 def build_arch(name: str, *, bits: int = 8, ert: str = "auto") -> ir.Arch:

@@ -37,7 +37,8 @@ from cimscope.workloads.zoo import check_model_name, check_phase, check_sizes
 #: The primitive reported with placement "none" (no CiM: it changes nothing).
 DEFAULT_PRIMITIVE = "analog6T"
 #: Bump when the meaning of cached per-operator results changes.
-RESULT_VERSION = 3          # 2: awkward dimensions padded (cimscope.padding); 3: constraint-safe mapper (budget in evaluations)
+RESULT_VERSION = 4          # 2: awkward dimensions padded (cimscope.padding); 3: constraint-safe mapper (budget in evaluations)
+#                             4: baseline tensor cores in the format of the GEMM's operands (pipeline.gemm.tensor_core_arch)
 
 
 def arch_placements(arch: str) -> tuple[str, ...]:

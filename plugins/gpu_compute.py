@@ -14,8 +14,11 @@ tensor_core_mac
     int8 MAC equal WWW's 0.2625 pJ at 45 nm, 1.0 V (a100.yaml, energy_per_access_pJ.int8_mac; Horowitz gives
     0.2 + 0.1 = 0.3 pJ at 0.9 V, 0.370 pJ at 1.0 V); the same k is applied to every datatype. bf16/tf32
     multipliers: the fp16 figure scaled by the square of the mantissa width (8 or 11 bits vs fp16's 11; our
-    assumption). Latency: one MAC per lane per cycle (1 GHz at 45 nm scaled by the Stillmaker & Baas delay
-    factor, or ``clock_GHz`` when given).
+    assumption). ``datatype=tensor_core``: the format an A100 tensor core runs operands of
+    max(input_bits, weight_bits) bits in (:func:`tensor_core_format`: int4 up to 4 bits, int8 up to 8, fp16 up
+    to 16, tf32 above; the formats of the A100 whitepaper's dense peaks), then that format's energy.
+    Latency: one MAC per lane per cycle (1 GHz at 45 nm scaled by the Stillmaker & Baas delay factor, or
+    ``clock_GHz`` when given).
 simt_lane
     ALU energy of one lane operation (register-file traffic is costed by the storage levels, not here):
     add/sub: adder; max/min/compare: a subtract (adder); mul: multiplier; fma: mul + add. Special functions run
@@ -29,6 +32,12 @@ Area (both): full-adder count x NanGate 45 nm FA_X1 (4.256 um^2) + accumulator f
 Leakage: not modelled.
 """
 from __future__ import annotations
+
+import functools
+from dataclasses import dataclass
+from pathlib import Path
+
+import yaml
 
 from cimscope.errors import InputError
 from cimscope.plugins.base import ActionCost, Attr, Estimate, Estimator, register
@@ -69,7 +78,45 @@ def fp_add_fa(fmt: str) -> int:
     return 3 * m + e
 
 
-DATATYPES = ("int",) + tuple(FP_FORMATS)
+#: A100 dense TF32 tensor-core peak, TFLOPS (NVIDIA A100 whitepaper, 2020, Table 1: 156); the packaged
+#: a100.yaml (a copy of the reference file) records int4, int8 and fp16 only.
+A100_TF32_TFLOPS = 156.0
+
+
+@dataclass(frozen=True)
+class TensorCoreFormat:
+    """One format of the A100 tensor cores: its name, the ``tensor_core_mac`` datatype and operand width that
+    price its MAC, and its dense peak (ops/s: 2 per MAC)."""
+
+    name: str                      # int4 | int8 | fp16 | tf32
+    datatype: str                  # "int" or a floating-point format of FP_FORMATS
+    operand_bits: int              # the width the multiplier works at (int formats)
+    max_bits: int                  # widest operand this format takes
+    dense_ops_per_s: float
+
+
+@functools.lru_cache(maxsize=1)
+def tensor_core_formats() -> tuple[TensorCoreFormat, ...]:
+    """The A100 tensor-core formats, narrowest first: dense peaks from plugins/data/a100.yaml (whitepaper:
+    int4 1248 TOPS, int8 624 TOPS, fp16/bf16 312 TFLOPS) and TF32 156 TFLOPS (:data:`A100_TF32_TFLOPS`)."""
+    with open(Path(__file__).with_name("data") / "a100.yaml", encoding="utf-8") as f:
+        a = yaml.safe_load(f)["a100_sxm4_40gb"]
+    return (TensorCoreFormat("int4", "int", 4, 4, float(a["peak_dense_int4_tops"]) * 1e12),
+            TensorCoreFormat("int8", "int", 8, 8, float(a["peak_dense_int8_tops"]) * 1e12),
+            TensorCoreFormat("fp16", "fp16", 16, 16, float(a["peak_dense_fp16_tflops"]) * 1e12),
+            TensorCoreFormat("tf32", "tf32", 32, 32, A100_TF32_TFLOPS * 1e12))
+
+
+def tensor_core_format(bits: int) -> TensorCoreFormat:
+    """The narrowest A100 tensor-core format that holds ``bits``-bit operands (an int4 MMA needs both operands
+    at 4 bits or fewer: W4A8 runs as int8; 9-16 bits as fp16/bf16; wider as TF32)."""
+    for fmt in tensor_core_formats():
+        if int(bits) <= fmt.max_bits:
+            return fmt
+    return tensor_core_formats()[-1]
+
+
+DATATYPES = ("int",) + tuple(FP_FORMATS) + ("tensor_core",)
 
 
 def _cycle(a: dict, t) -> tuple[float, str]:
@@ -85,7 +132,8 @@ class TensorCoreMac(Estimator):
     percent_accuracy = 70
     description = "one tensor-core MAC lane: int (any bits) or fp16/bf16/tf32/fp32; int8 calibrated to WWW 0.2625 pJ"
     attributes = {
-        "datatype": Attr("int", "operand type", kind=str, choices=DATATYPES),
+        "datatype": Attr("int", "operand type (tensor_core: the A100 tensor-core format for max(input_bits, "
+                                "weight_bits): int4/int8/fp16/tf32)", kind=str, choices=DATATYPES),
         "input_bits": Attr(8, "integer input bits (datatype=int)", kind=int, low=1, high=32),
         "weight_bits": Attr(8, "integer weight bits (datatype=int)", kind=int, low=1, high=32),
         "accumulator_bits": Attr(None, "accumulator bits (default: 32 for int, fp32 for floating point)",
@@ -96,9 +144,15 @@ class TensorCoreMac(Estimator):
     def estimate(self) -> Estimate:
         a = self.attrs
         t = tech(a)
-        dt = a["datatype"]
+        dt, fmt_note = a["datatype"], ""
+        bi, bw = a["input_bits"], a["weight_bits"]
+        if dt == "tensor_core":
+            fmt = tensor_core_format(max(bi, bw))
+            dt = fmt.datatype
+            fmt_note = f"A100 tensor-core format {fmt.name} for {max(bi, bw)}-bit operands: "
+            if dt == "int":
+                bi = bw = fmt.operand_bits
         if dt == "int":
-            bi, bw = a["input_bits"], a["weight_bits"]
             acc = a["accumulator_bits"] or 32
             e_mul, e_add = int_mul_pJ(bi, bw), int_add_pJ(acc)
             fa = bi * bw + acc
@@ -113,7 +167,7 @@ class TensorCoreMac(Estimator):
             what = f"{dt} mul {e_mul:.4g} pJ + {acc_fmt} add {e_add:.4g} pJ (Horowitz 2014)"
         e = K_TENSOR * (e_mul + e_add) * t.energy
         cyc, cyc_src = _cycle(a, t)
-        src = f"{K_TENSOR:.4g} x ({what}); k calibrates int8 to WWW 0.2625 pJ (a100.yaml){tech_source(t)}"
+        src = f"{fmt_note}{K_TENSOR:.4g} x ({what}); k calibrates int8 to WWW 0.2625 pJ (a100.yaml){tech_source(t)}"
         actions = {
             "mac": ActionCost(e, cyc, src + f"; latency {cyc_src}"),
             "compute": ActionCost(e, cyc, "same as mac (Timeloop's compute action)"),

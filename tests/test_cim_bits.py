@@ -102,8 +102,8 @@ def test_precision_file_sets_per_layer_bits(exports, capsys):
     mixed.write_text("layers:\n  '0': {w_bits: 4, a_bits: 4}\n  '2': {w_bits: 8, a_bits: 8}\n")
     m = apply_precision(w88, str(mixed)).gemm_ops()
     assert cim_bits(m[0]) == (4, 4) and cim_bits(m[1]) == (8, 8)
-    # the input's bytes read drop by its elements x 4 bits, the weight's by its elements x 4 bits
-    assert m[0].bytes_read == w88.gemm_ops()[0].bytes_read - (64 * 256 + 256 * 256) // 2
+    # the input's bytes read drop by its elements x 4 bits, the weight's and the bias's by theirs x 4 bits
+    assert m[0].bytes_read == w88.gemm_ops()[0].bytes_read - (64 * 256 + 256 * 256 + 256) // 2
     bad = root / "bad.yaml"
     bad.write_text("layers:\n  '0': {w_bits: 4, a_bits: 8}\n  layer9.fc: {w_bits: 4, a_bits: 8}\n")
     with pytest.raises(InputError, match=r"missing from the configuration: 2.*not in the model: layer9.fc"):

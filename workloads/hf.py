@@ -100,10 +100,17 @@ def _extend_positions(name: str, config, total: int) -> list[str]:
     return [note]
 
 
+def depth_field(config) -> Optional[str]:
+    """The config field holding the number of decoder layers (``num_hidden_layers``, GPT-2's ``n_layer``)."""
+    return next((f for f in ("num_hidden_layers", "n_layer") if isinstance(getattr(config, f, None), int)), None)
+
+
 def build_hf(name: str, *, batch: int, seq_len: int, image_size: Optional[int], phase: str = "prefill",
-             kv_len: Optional[int] = None, device: Optional[str] = "meta") -> tuple[Any, tuple, list[str]]:
+             kv_len: Optional[int] = None, device: Optional[str] = "meta",
+             layers: Optional[int] = None) -> tuple[Any, tuple, list[str]]:
     """``(module, example_inputs, notes)`` for the Hugging Face model ``name``, on the meta device (shapes
-    only) or, with ``device=None``, with random CPU weights (eager profiling)."""
+    only) or, with ``device=None``, with random CPU weights (eager profiling). ``layers``: build the stack with
+    this many layers instead of the published depth (:mod:`cimscope.workloads.replicate`)."""
     import torch
     import transformers
 
@@ -116,6 +123,8 @@ def build_hf(name: str, *, batch: int, seq_len: int, image_size: Optional[int], 
     if kv_len is not None and phase != "decode":
         raise InputError("--kv-len applies to --phase decode only (one decoding step with a KV cache)")
     config = make_config(spec)
+    if layers is not None and depth_field(config):
+        setattr(config, depth_field(config), int(layers))
     dev = device or "cpu"
     torch.manual_seed(0)
     notes: list[str] = []
@@ -135,15 +144,18 @@ def build_hf(name: str, *, batch: int, seq_len: int, image_size: Optional[int], 
     if phase == "prefill":
         return model, (ids(seq_len),), notes
     step = _decode_step_class()(model, config)
-    shape = tuple(kv_cache_shape(name, batch, kv))
+    shape = tuple(kv_cache_shape(name, batch, kv, layers=layers))
     past = torch.randn(shape, device=dev)
     notes.append(f"decode: one token per sequence with a KV cache of {kv} tokens per layer")
     return step, (ids(1), past, torch.randn_like(past)), notes
 
 
-def kv_cache_shape(name: str, batch: int, kv_len: int) -> list[int]:
-    """Shape of the K (or V) cache input of a decode step: [layers, batch, kv_heads, kv_len, head_dim]."""
+def kv_cache_shape(name: str, batch: int, kv_len: int, layers: Optional[int] = None) -> list[int]:
+    """Shape of the K (or V) cache input of a decode step: [layers, batch, kv_heads, kv_len, head_dim]
+    (``layers`` None: the published depth)."""
     config = make_config(HF_MODELS[name])
+    if layers is not None and depth_field(config):
+        setattr(config, depth_field(config), int(layers))
     heads = getattr(config, "num_attention_heads", None) or config.n_head
     hidden = getattr(config, "hidden_size", None) or config.n_embd
     kv_heads = getattr(config, "num_key_value_heads", None) or heads
@@ -156,6 +168,13 @@ def kv_cache_shape(name: str, batch: int, kv_len: int) -> list[int]:
 def _decode_step_class():
     import torch
 
+    class CacheFill(torch.nn.Module):
+        """Layer ``i``'s K and V cache entries from the stacked cache inputs (one module per layer, so that
+        its operators carry the layer's module path ``cache_fill.i``, like the decoder layer's own)."""
+
+        def forward(self, cache, past_k, past_v, i: int):
+            cache.update(past_k[i], past_v[i], i)
+
     class DecodeStep(torch.nn.Module):
         """One decoding step: ``model(ids [B, 1], past_key_values=cache of kv_len tokens)``. The cache is
         filled from ``past_k``/``past_v`` ``[layers, B, kv_heads, kv_len, head_dim]`` inside forward."""
@@ -163,6 +182,8 @@ def _decode_step_class():
         def __init__(self, model, config) -> None:
             super().__init__()
             self.model = model
+            n = getattr(config, depth_field(config) or "num_hidden_layers")
+            self.cache_fill = torch.nn.ModuleList(CacheFill() for _ in range(n))
             heads = getattr(config, "num_attention_heads", None) or config.n_head
             hidden = getattr(config, "hidden_size", None) or config.n_embd
             self.kv_heads = getattr(config, "num_key_value_heads", None) or heads
@@ -173,8 +194,8 @@ def _decode_step_class():
             from transformers import DynamicCache
 
             cache = DynamicCache(config=self.config)
-            for i in range(past_k.shape[0]):
-                cache.update(past_k[i], past_v[i], i)
+            for i, fill in enumerate(self.cache_fill):
+                fill(cache, past_k, past_v, i)
             kv = past_k.shape[3]
             pos = torch.arange(kv, kv + input_ids.shape[1], device=input_ids.device)
             out = self.model(input_ids=input_ids, past_key_values=cache, use_cache=True, cache_position=pos,

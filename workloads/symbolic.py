@@ -7,6 +7,9 @@ A capture is reused for a length inside the range torch.export proved the graph 
 Lengths of 0 or 1 (torch.export specialises them), lengths past the position limit (the config is extended,
 see hf.py) and models torch.export cannot capture symbolically are captured with fixed sizes, as before.
 The batch stays fixed (part of the cache key).
+
+The named Llama/Mistral/Mixtral decoders are captured with a few layers and replicated to their published
+depth (:mod:`cimscope.workloads.replicate`), when the capture passes its checks; else at full depth.
 """
 from __future__ import annotations
 
@@ -17,6 +20,7 @@ from typing import Any, Optional
 from cimscope.workloads.capture import (SIZE_BINDINGS, Captured, capture, export_program, program_sources,
                                         records_from_graph)
 from cimscope.workloads.configs import HF_MODELS
+from cimscope.workloads.replicate import CAPTURE_LAYERS, NotReplicable, Plan, full_depth, plan, replicate
 
 #: captures kept per process (a 32-layer LLM's graph is a few MB: parameters are meta tensors)
 CACHE_SIZE = 8
@@ -34,6 +38,7 @@ class SymbolicCapture:
     low: int
     high: int
     notes: list
+    plan: Optional[Plan] = None    # the decoder stack replicated from fewer layers (replicate.py)
 
     def covers(self, length: int) -> bool:
         return self.low <= length <= self.high
@@ -46,7 +51,7 @@ class SymbolicCapture:
         finally:
             SIZE_BINDINGS.reset(token)
         cap.notes.append(f"symbolic {self.dim} (valid {self.low}..{self.high}) evaluated at {length}")
-        return cap
+        return cap if self.plan is None else replicate(cap, self.plan)
 
 
 def eligible(model: str, *, seq_len: int, phase: str, kv_len: Optional[int]) -> bool:
@@ -79,8 +84,14 @@ def capture_text(model: str, *, batch: int, seq_len: int, phase: str, kv_len: Op
         notes = list(hit.notes) + ([_decode_note(length)] if phase == "decode" else [])
         return hit.records(length), notes, True
     from cimscope.workloads.zoo import build
-    built = build(model, batch=batch, seq_len=seq_len, phase=phase, kv_len=kv_len, device="meta")
-    sym = _symbolic_capture(built, phase)
+    sizes = dict(batch=batch, seq_len=seq_len, phase=phase, kv_len=kv_len, device="meta")
+    depth = full_depth(model)
+    built = build(model, layers=CAPTURE_LAYERS, **sizes) if depth else None
+    sym = _replicated_capture(built, phase, length, depth, lambda: build(model, layers=CAPTURE_LAYERS - 1,
+                                                                         **sizes)) if depth else None
+    if sym is None:
+        built = build(model, **sizes)
+        sym = _symbolic_capture(built, phase)
     if sym is None:
         return capture(built.module, built.inputs, mode=mode, label=model), built.notes, False
     sym.notes = [n for n in built.notes if not n.startswith("decode:")]
@@ -88,6 +99,29 @@ def capture_text(model: str, *, batch: int, seq_len: int, phase: str, kv_len: Op
     while len(_CACHE) > CACHE_SIZE:
         _CACHE.popitem(last=False)
     return sym.records(length), built.notes, False
+
+
+def _replicated_capture(built, phase: str, length: int, depth: int, shallower) -> Optional[SymbolicCapture]:
+    """The symbolic capture of ``built`` (CAPTURE_LAYERS layers) with its replication plan to ``depth``
+    layers; None when it cannot be captured symbolically or is not a stack of identical layers.
+    ``shallower()`` builds the model one layer shallower, captured only when the plan needs it."""
+    sym = _symbolic_capture(built, phase)
+    if sym is None:
+        return None
+    try:
+        stacked = ("past_k", "past_v") if phase == "decode" else ()      # hf.DecodeStep's cache inputs
+        sym.plan = plan(sym.records(length), sym.program.graph, CAPTURE_LAYERS, depth, stacked,
+                        lambda: _shallower_records(shallower(), phase, length))
+    except NotReplicable:
+        return None
+    return sym
+
+
+def _shallower_records(built, phase: str, length: int) -> Captured:
+    sym = _symbolic_capture(built, phase)
+    if sym is None:
+        raise NotReplicable("the shallower model cannot be captured symbolically")
+    return sym.records(length)
 
 
 def _decode_note(length: int) -> str:

@@ -88,14 +88,15 @@ def build_model(name: str, *, batch: int = 1, image_size: Optional[int] = None, 
 
 def build(name: str, *, batch: int = 1, image_size: Optional[int] = None, seq_len: int = 128,
           device: str | None = None, phase: str = "prefill", kv_len: Optional[int] = None,
-          timeout_s: Optional[float] = DEFAULT_TIMEOUT_S) -> Built:
+          timeout_s: Optional[float] = DEFAULT_TIMEOUT_S, layers: Optional[int] = None) -> Built:
     """Build ``name`` in eval mode with random weights and no download, with its example inputs and notes.
 
     ``device="meta"``: parameters and inputs are shapes only, no memory (what torch.export needs; Llama-2-7B
     is captured in < 1 GB). ``device="uninitialized"``: torchvision models in uninitialised CPU memory (the
     fx fallback runs the module). ``device=None``: real random weights (eager profiling). ``image_size``
     None is the model's own default (224 px; SegFormer 512, DETR 800 ...). ``phase``/``kv_len``: decoder
-    LLMs, see :mod:`cimscope.workloads.hf`. A factory file runs contained (:mod:`cimscope.workloads.contain`:
+    LLMs, see :mod:`cimscope.workloads.hf`; ``layers``: a Hugging Face decoder built with that many layers
+    (:mod:`cimscope.workloads.replicate`). A factory file runs contained (:mod:`cimscope.workloads.contain`:
     its stdout to stderr, stopped after ``timeout_s`` seconds, sys.exit reported as an error).
 
     Raises :class:`UnknownNameError` (listing the known names) for an unknown name, :class:`InputError` for
@@ -114,7 +115,8 @@ def build(name: str, *, batch: int = 1, image_size: Optional[int] = None, seq_le
     elif name in HF_MODELS:
         from cimscope.workloads.hf import build_hf
         module, inputs, notes = build_hf(name, batch=batch, seq_len=seq_len, image_size=image_size, phase=phase,
-                                         kv_len=kv_len, device="meta" if device == "meta" else None)
+                                         kv_len=kv_len, device="meta" if device == "meta" else None,
+                                         layers=layers)
     elif name in DETECTION_MODELS:
         from cimscope.workloads.detection import build_detection
         module, inputs, notes = build_detection(name, batch=batch, image_size=image_size,

@@ -21,7 +21,7 @@ from cimscope.bitfluid.plots import plot_accuracy_vs_edp, plot_sweep
 from cimscope.bitfluid.precision import LayerPrecision, PrecisionConfig, bind, load_configs
 from cimscope.bitfluid.report import LAYER_FIELDS, layer_row, print_report, row, rows_to_csv
 from cimscope.errors import InputError
-from cimscope.validation import BATCH_RANGE, IMAGE_SIZE_RANGE, FinitePositiveFloat, load_yaml
+from cimscope.validation import BATCH_RANGE, FACTORY_TIMEOUT_S, IMAGE_SIZE_RANGE, FinitePositiveFloat, load_yaml
 from cimscope.workloads import export_model
 from cimscope.workloads.zoo import check_model_name
 
@@ -44,6 +44,7 @@ class BitfluidOptions(BaseModel):
     batch: Annotated[int, Field(ge=BATCH_RANGE[0], le=BATCH_RANGE[1])] = 1
     image_size: Annotated[int, Field(ge=IMAGE_SIZE_RANGE[0], le=IMAGE_SIZE_RANGE[1])] = 224
     cache_dir: Optional[Path] = None
+    timeout_s: Optional[FinitePositiveFloat] = FACTORY_TIMEOUT_S     # file.py:factory models (contain.py)
 
 
 @dataclass
@@ -145,7 +146,7 @@ def run(p: Plan, step: Optional[Callable[[str], None]] = None) -> SweepResult:
     for m in o.models:
         step(f"export {m}")
         wl = export_model(m, batch=o.batch, image_size=o.image_size,
-                          cache_dir=str(o.cache_dir) if o.cache_dir else None)
+                          cache_dir=str(o.cache_dir) if o.cache_dir else None, timeout_s=o.timeout_s)
         bound = {c.name: bind(c, wl) for c in p.configs}            # validates every config first
         _evaluate_model(result, p, m, wl, bound, step)
     return result
@@ -154,14 +155,15 @@ def run(p: Plan, step: Optional[Callable[[str], None]] = None) -> SweepResult:
 #: The command-line option of each BitfluidOptions field (for error messages).
 OPTION_NAMES = {"models": "--model", "configs": "--configs", "techs": "--tech", "vdds": "--vdd", "node_nm": "--node",
                 "arch_file": "--arch", "sequence": "--sequence", "batch": "--batch", "image_size": "--image-size",
-                "cache_dir": "--cache-dir"}
+                "cache_dir": "--cache-dir", "timeout_s": "--timeout"}
 
 
 #: The valid values of each option, in words.
 OPTION_VALID = {"models": "one or more model names, comma-separated", "techs": "sram, reram (comma-separated)",
                 "vdds": "finite voltages > 0 (V), comma-separated", "node_nm": "a finite node > 0 (nm)",
                 "batch": f"an integer in [{BATCH_RANGE[0]}, {BATCH_RANGE[1]}]",
-                "image_size": f"an integer in [{IMAGE_SIZE_RANGE[0]}, {IMAGE_SIZE_RANGE[1]}]"}
+                "image_size": f"an integer in [{IMAGE_SIZE_RANGE[0]}, {IMAGE_SIZE_RANGE[1]}]",
+                "timeout_s": "a finite number of seconds > 0"}
 
 
 def make_options(**fields: Any) -> BitfluidOptions:

@@ -66,6 +66,9 @@ def register(app: typer.Typer) -> None:
         batch: int = typer.Option(1, "--batch", help="batch size (1-1024)"),
         image_size: int = typer.Option(224, "--image-size", help="image height = width, px (8-1024)"),
         cache_dir: Optional[Path] = typer.Option(None, "--cache-dir", help="reuse/store model exports here"),
+        timeout: Optional[float] = typer.Option(None, "--timeout", help="file.py:factory models: seconds their "
+                                                "code may run before it is stopped (default: cimscope.validation.FACTORY_TIMEOUT_S, "
+                                                "600)"),
         out: Optional[Path] = typer.Option(None, "--out", help="folder for CSV/JSON/plots"),
         as_json: bool = typer.Option(False, "--json", help="print one JSON document on stdout (only)"),
     ) -> None:
@@ -76,7 +79,7 @@ def register(app: typer.Typer) -> None:
         options = bf.make_options(models=_split(model), configs=configs, techs=_split(tech),
                                   vdds=_floats(vdd, "--vdd supply voltage"), node_nm=node, arch_file=arch_file,
                                   sequence=_given(sequence, "--sequence"), batch=batch, image_size=image_size,
-                                  cache_dir=cache_dir)
+                                  cache_dir=cache_dir, **({} if timeout is None else {"timeout_s": timeout}))
         grid = bf.plan(options)
         for folder, option in ((out, "--out"), (cache_dir, "--cache-dir")):
             if folder is not None:

@@ -60,9 +60,12 @@ SHARED_OPTIONS = {
     "no_duplicate": (False, "--no-duplicate", "do not copy weights into idle arrays"),
     "rounding": ("www", "--rounding", "equal-area array count: www | floor | ceil"),
     "cache_dir": (DEFAULT_CACHE, "--cache-dir", "export and result cache"),
-    "precision": (None, "--precision", "per-layer weight/activation bits applied to the GEMMs: intN, hawq-v3:NAME, "
-                                       "or a YAML file (HAWQ-V3 or bitfluid format; FILE:NAME picks one of "
-                                       "several), layers matched by module path"),
+    "precision": (None, "--precision", "per-layer weight/activation bits: intN, hawq-v3:NAME, or a YAML file "
+                                       "(HAWQ-V3 or bitfluid format; FILE:NAME picks one of several), layers "
+                                       "matched by module path; sets GEMM inputs and weights, and outputs and "
+                                       "NonGEMM activations to the next layer's activation bits"),
+    "timeout": (None, "--timeout", "file.py:factory models: seconds their code (load, factory, capture) may run "
+                                   "before it is stopped (default: cimscope.validation.FACTORY_TIMEOUT_S, 600)"),
     "dispatch": ("all", "--dispatch", "all: every GEMM in CiM | best: each GEMM in CiM or on the tensor cores, "
                                       "whichever has the lower EDP (reported per operator with the reason)"),
 }
@@ -83,9 +86,11 @@ def check_dirs(out: Optional[Path], cache_dir: Path) -> None:
 
 
 def load_workloads(models: list[str], workload_dirs: list[str], *, batch: int, image_size: int, seq: int,
-                   cache_dir: Path, phase: str = "prefill", kv_len: Optional[int] = None) -> dict[str, Workload]:
+                   cache_dir: Path, phase: str = "prefill", kv_len: Optional[int] = None,
+                   timeout: Optional[float] = None) -> dict[str, Workload]:
     """The workloads by name: exported folders as they are, else the models exported (and cached), language
     models in ``phase`` (decode: one token with a KV cache of ``kv_len`` tokens)."""
+    from cimscope.validation import FACTORY_TIMEOUT_S
     from cimscope.workloads import export_model, load_workload      # torch only when a model is exported
     out: dict[str, Workload] = {}
     for d in workload_dirs:
@@ -94,7 +99,8 @@ def load_workloads(models: list[str], workload_dirs: list[str], *, batch: int, i
     for m in ([] if workload_dirs else models):
         print(f"exporting {m}" + (" (decode)" if phase == "decode" else "") + " ...", file=sys.stderr)
         out[m] = export_model(m, batch=batch, image_size=image_size, seq_len=seq, phase=phase, kv_len=kv_len,
-                              cache_dir=str(cache_dir / "workloads"))
+                              cache_dir=str(cache_dir / "workloads"),
+                              timeout_s=FACTORY_TIMEOUT_S if timeout is None else timeout)
     if not out:
         raise InputError("give at least one model (--model) or exported workload (--workload)")
     return out
@@ -133,18 +139,21 @@ def grid_studies(arch: str, placements: list[str], prims: list[str], dispatches:
 
 def workloads_at_the_door(models: list[str], workload_dirs: list[str], *, batch: int, image_size: int, seq: int,
                           phase: str, kv_len: Optional[int], precision: Optional[str], out: Optional[Path],
-                          cache_dir: Path) -> dict[str, Workload]:
+                          cache_dir: Path, timeout: Optional[float] = None) -> dict[str, Workload]:
     """The workloads of evaluate and compare: model inputs, output folders and the precision spec checked
     first (no export, no torch), then the workloads loaded or exported with the spec's bits applied."""
     from cimscope.study import ModelInputs
+    from cimscope.workloads.contain import check_timeout
     ModelInputs(() if workload_dirs else tuple(models), batch=batch, image_size=image_size, seq=seq, phase=phase,
                 kv_len=kv_len)
+    check_timeout(timeout)
     check_dirs(out, cache_dir)
     if precision:
         from cimscope.pipeline.precision import choose_config
         choose_config(precision)               # checked before any export
     return with_precision(load_workloads(models, workload_dirs, batch=batch, image_size=image_size, seq=seq,
-                                         cache_dir=cache_dir, phase=phase, kv_len=kv_len), precision)
+                                         cache_dir=cache_dir, phase=phase, kv_len=kv_len, timeout=timeout),
+                          precision)
 
 
 def register(app: typer.Typer) -> None:
@@ -173,6 +182,7 @@ def evaluate(
     rounding: str = option("rounding"),
     dispatch: str = option("dispatch"),
     precision: Optional[str] = option("precision"),
+    timeout: Optional[float] = option("timeout"),
     cache_dir: Path = option("cache_dir"),
     top: Optional[int] = typer.Option(None, "--top", help="show only the N slowest operators"),
     out: Optional[Path] = typer.Option(None, "--out", help="write JSON + per-operator CSV here"),
@@ -195,7 +205,7 @@ def evaluate(
     if top is not None:
         in_range(top, "--top", 1, unit=" (operators shown)")
     wls = workloads_at_the_door([model], split(workload), batch=batch, image_size=image_size, seq=seq, phase=phase,
-                                kv_len=kv_len, precision=precision, out=out, cache_dir=cache_dir)
+                                kv_len=kv_len, precision=precision, out=out, cache_dir=cache_dir, timeout=timeout)
     wl = next(iter(wls.values()))
     nr = evaluate_workload(wl, study, cache=ResultCache(cache_dir / "results"), progress=True)
     gs = gpu_summary(wl, "fp16")         # the GPU execution model: NonGEMM shares by NonGEMM Bench class
@@ -234,6 +244,7 @@ def compare(
     dispatch: str = typer.Option("all", "--dispatch",
                                  help=SHARED_OPTIONS["dispatch"][2] + "; comma separated: all,best compares both"),
     precision: Optional[str] = option("precision"),
+    timeout: Optional[float] = option("timeout"),
     cache_dir: Path = option("cache_dir"),
     no_plots: bool = typer.Option(False, "--no-plots", help="skip the PNG plots"),
     out: Optional[Path] = typer.Option(None, "--out", help="write CSV/JSON/plots here"),
@@ -250,7 +261,8 @@ def compare(
     if workers is not None and workers < 1:
         raise InputError(f"--workers must be >= 1, got {workers}")
     wls = workloads_at_the_door(split(model), split(workload), batch=batch, image_size=image_size, seq=seq,
-                                phase=phase, kv_len=kv_len, precision=precision, out=out, cache_dir=cache_dir)
+                                phase=phase, kv_len=kv_len, precision=precision, out=out, cache_dir=cache_dir,
+                                timeout=timeout)
     grid = run_grid(wls, studies, workers=workers, scheduler=scheduler, cache_dir=str(cache_dir / "results"),
                     progress=True)
     files = write(write_compare, grid, out, plots=not no_plots) if out is not None else []

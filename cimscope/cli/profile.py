@@ -32,6 +32,9 @@ def register(app: typer.Typer) -> None:
         out: Optional[Path] = typer.Option(None, "--out", help="write breakdown.csv, ops.csv, profile.json and "
                                                                "breakdown.png here"),
         json_out: bool = typer.Option(False, "--json", help="print one JSON document on stdout"),
+        timeout: Optional[float] = typer.Option(None, "--timeout", help="file.py:factory models: seconds their "
+                                                "code (load, factory, capture) may run before it is stopped "
+                                                "(default: cimscope.validation.FACTORY_TIMEOUT_S, 600)"),
         no_model: bool = typer.Option(False, "--no-model", help="skip the modelled side (a100_like and the GPU "
                                                                 "execution model)"),
     ) -> None:
@@ -49,7 +52,7 @@ def register(app: typer.Typer) -> None:
         console = stderr_console(soft_wrap=True)
         options = ProfileOptions(device=device, batch=batch, dtype=dtype, runs=runs, warmup=warmup,
                                  threads=threads, image_size=image_size, seq_len=seq_len, compile=compile_,
-                                 no_model=no_model)
+                                 no_model=no_model, **({} if timeout is None else {"timeout_s": timeout}))
         names = split_models(models)
         options.check()
         if out is not None:

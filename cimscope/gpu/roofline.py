@@ -6,25 +6,15 @@ same figures).
 """
 from __future__ import annotations
 
-import functools
-
-import yaml
-
 from cimscope import ir
-from cimscope.gpu.execution import a100_file, a100_params
-
-#: Dense TF32 tensor-core peak (NVIDIA A100 whitepaper, 2020: 156 TFLOPS), for operands wider than 16 bit; the
-#: reference a100.yaml records no TF32 figure.
-A100_TF32_OPS_PER_S = 156e12
+from cimscope.gpu.execution import a100_params
+from cimscope.plugins.gpu_compute import tensor_core_format, tensor_core_formats
 
 
-@functools.lru_cache(maxsize=1)
 def peak_ops_per_s() -> dict[int, float]:
-    """Dense tensor-core peak ops/s by operand width in bits (int4, int8, fp16), from plugins/data/a100.yaml."""
-    p = a100_params()
-    with open(a100_file(), encoding="utf-8") as f:
-        int4_tops = float(yaml.safe_load(f)["a100_sxm4_40gb"]["peak_dense_int4_tops"])
-    return {4: int4_tops * 1e12, 8: p.tensor_int8_ops_per_s, 16: p.tensor_fp16_ops_per_s}
+    """Dense tensor-core peak ops/s by operand width in bits (int4, int8, fp16), from plugins/data/a100.yaml
+    (the tensor-core formats of :func:`cimscope.plugins.gpu_compute.tensor_core_formats`)."""
+    return {f.max_bits: f.dense_ops_per_s for f in tensor_core_formats() if f.max_bits <= 16}
 
 
 def distinct_words(t: ir.Tensor, extent: dict[str, int], coefficients: dict[str, int]) -> int:
@@ -54,9 +44,15 @@ def unique_bytes(op: ir.Op) -> float:
     return sum(distinct_words(t, ext, op.coefficients) * t.bits / 8 for t in op.tensors)
 
 
+def operand_bits(op: ir.Op) -> int:
+    """The widest multiplied operand of a GEMM (its input and weight tensors; the output is the accumulator's
+    result, written at its own width), which picks the tensor-core format."""
+    ops = [t.bits for t in op.tensors if t.role in ("input", "weight")]
+    return max(ops) if ops else max(t.bits for t in op.tensors)
+
+
 def roofline_s(op: ir.Op) -> float:
-    """Lower bound of one occurrence of a GEMM on the A100: max(2 MACs / peak, unique bytes / HBM)."""
-    bits = max(t.bits for t in op.tensors)
-    peaks = peak_ops_per_s()
-    peak = next((peaks[b] for b in sorted(peaks) if bits <= b), A100_TF32_OPS_PER_S)
+    """Lower bound of one occurrence of a GEMM on the A100: max(2 MACs / peak of the tensor-core format of its
+    operands, unique bytes / HBM)."""
+    peak = tensor_core_format(operand_bits(op)).dense_ops_per_s
     return max(2.0 * op.macs / peak, unique_bytes(op) / a100_params().hbm_bytes_per_s)

@@ -1,6 +1,7 @@
 """One GEMM operator under one Study: candidates -> map -> evaluate -> CiM latency -> residency -> reduce.
 
-* Baseline (placement ``none``, GEMMs on the tensor cores): the engine's mapper (objective EDP) maps the
+* Baseline (placement ``none``, GEMMs on the tensor cores, in the A100 format of the operands' widths:
+  :func:`tensor_core_arch`): the engine's mapper (objective EDP) maps the
   problem and each padded candidate of it; the lowest EDP wins, the unpadded problem on ties. With resident
   weights the weights are kept in the baseline's largest single-instance on-chip level (Timeloop keep
   constraint) and the preload is removed from each candidate before they are compared.
@@ -15,17 +16,20 @@ result cache stores (:func:`evaluate_gemm`).
 """
 from __future__ import annotations
 
+from dataclasses import replace
 from typing import Any, Callable, Optional
 
 from cimscope import ir
 from cimscope.engine import get_engine
 from cimscope.errors import MappingError
+from cimscope.gpu.roofline import operand_bits
 from cimscope.padding import padding_info, padding_note
 from cimscope.pipeline import residency
 from cimscope.pipeline.candidates import padded_cim_mappings, padded_problems_tried, problems
 from cimscope.pipeline.cim_map import CimOptions
 from cimscope.pipeline.reduce import best_index, edp
 from cimscope.pipeline.score import choose
+from cimscope.plugins.gpu_compute import tensor_core_format
 from cimscope.study import Study, cim_bits, op_bits, placed
 
 Post = Optional[Callable[[ir.Result], ir.Result]]
@@ -65,11 +69,24 @@ def best_baseline(problem: ir.Problem, arch: ir.Arch, study: Study, post: Post =
     return cands[i], results[i], len(cands) - 1
 
 
+def tensor_core_arch(op: ir.Op, study: Study, bits: int) -> tuple[ir.Arch, str]:
+    """The baseline chip for ``op`` and the tensor-core format it runs: storage words at ``bits`` (the widest
+    tensor: one word width per Timeloop level), the tensor cores in the format of the operands (input and
+    weight bits, :func:`cimscope.gpu.roofline.operand_bits`): a W4A4 layer with an 8-bit output runs int4 MMAs
+    (MAC count and MAC energy of the chip placed at 4 bits)."""
+    arch = placed(study, bits).gemm
+    ob = operand_bits(op)
+    fmt = tensor_core_format(ob)
+    if fmt != tensor_core_format(bits):
+        arch = replace(arch, compute=placed(study, ob).gemm.compute)
+    return arch, fmt.name
+
+
 def baseline_gemm(op: ir.Op, study: Study, bits: int) -> tuple[ir.Result, Optional[dict], int, str, dict]:
     """(result, padding, padded candidates, bound, extra) on the tensor cores."""
-    arch = placed(study, bits).gemm
+    arch, fmt = tensor_core_arch(op, study, bits)
     problem = op.to_problem()
-    extra: dict[str, Any] = {"unit": "tensor_core"}
+    extra: dict[str, Any] = {"unit": "tensor_core", "tensor_core_format": fmt}
     post = None
     if residency.is_resident(op, study):
         # the weights reside in the baseline's largest single-instance on-chip level: the mapper keeps them

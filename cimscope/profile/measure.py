@@ -34,8 +34,8 @@ from cimscope.errors import InputError, UnknownNameError
 from cimscope.ir import GEMM, NONGEMM_CLASSES, OP_CLASSES
 from cimscope.profile.classes import (MODULE_ANNOTATION, RUN_ANNOTATION, Classifier, OpRecord, ProfEvent,
                                       group_events)
-from cimscope.validation import (BATCH_RANGE, IMAGE_SIZE_RANGE, SEQ_LEN_RANGE, NonNegInt, PositiveInt,
-                                 describe_range, validate)
+from cimscope.validation import (BATCH_RANGE, FACTORY_TIMEOUT_S, IMAGE_SIZE_RANGE, SEQ_LEN_RANGE, NonNegInt,
+                                 PositiveInt, describe_range, validate)
 
 DEVICES = ("cpu", "cuda")
 DTYPES = ("fp32", "fp16", "bf16")
@@ -388,14 +388,16 @@ def profile_module(module, example_inputs: Any, *, model: str, device: str = "cp
 
 def profile_model(name: str, *, device: str = "cpu", batch: int = 1, dtype: str = "fp32", runs: int = 5,
                   warmup: int = 2, threads: Optional[int] = None, image_size: int = 224, seq_len: int = 128,
-                  compile: bool = False, progress: Optional[Callable[[str], None]] = None) -> ModelProfile:
-    """Build ``name`` with :func:`cimscope.workloads.build_model` (the module the exporter traces) and
-    measure it with :func:`profile_module`."""
+                  compile: bool = False, progress: Optional[Callable[[str], None]] = None,
+                  timeout_s: Optional[float] = FACTORY_TIMEOUT_S) -> ModelProfile:
+    """Build ``name`` with :func:`cimscope.workloads.build_model` (the module the exporter traces; a
+    file.py:factory stopped after ``timeout_s`` seconds) and measure it with :func:`profile_module`."""
     check_options(device=device, dtype=dtype, runs=runs, warmup=warmup, threads=threads, batch=batch,
                   image_size=image_size, seq_len=seq_len)
     from cimscope import workloads
 
-    module, example_inputs = workloads.build_model(name, batch=batch, image_size=image_size, seq_len=seq_len)
+    module, example_inputs = workloads.build_model(name, batch=batch, image_size=image_size, seq_len=seq_len,
+                                                   timeout_s=timeout_s)
     return profile_module(module, example_inputs, model=name, device=device, dtype=dtype, runs=runs,
                           warmup=warmup, threads=threads, batch=batch, compile=compile,
                           meta={"image_size": image_size, "seq_len": seq_len}, progress=progress)

@@ -17,6 +17,7 @@ from typing import Any, Iterable, Optional
 from cimscope.errors import InputError
 from cimscope.gpu.execution import EXECUTIONS, class_times, gpu_times
 from cimscope.ir import OP_CLASSES
+from cimscope.validation import FACTORY_TIMEOUT_S
 
 DEFAULT_ARCH = "a100_like"
 DEFAULT_PLACEMENT = "none"
@@ -118,7 +119,8 @@ class Modelled:
 
 def model_network(name: str, *, batch: int = 1, image_size: int = 224, seq_len: int = 128,
                   arch: str = DEFAULT_ARCH, placement: str = DEFAULT_PLACEMENT, primitive: Optional[str] = None,
-                  engine: str = "builtin", cache: Any = None, dtype: str = "fp16") -> Modelled:
+                  engine: str = "builtin", cache: Any = None, dtype: str = "fp16",
+                  timeout_s: Optional[float] = FACTORY_TIMEOUT_S) -> Modelled:
     """Export ``name`` (:func:`cimscope.workloads.export_model`) and evaluate it with
     :func:`cimscope.evaluate.evaluate_network` (placement ``none``: the GPU baseline, GEMMs on the tensor
     cores with the engine's mapper, NonGEMMs on the SIMT lanes). ``cache``: a per-operator GEMM result cache
@@ -130,7 +132,7 @@ def model_network(name: str, *, batch: int = 1, image_size: int = 224, seq_len: 
     except ImportError as exc:
         raise InputError(f"the modelled side needs cimscope.evaluate, which is not available here ({exc}); "
                          f"run with --no-model") from None
-    workload = export_model(name, batch=batch, image_size=image_size, seq_len=seq_len)
+    workload = export_model(name, batch=batch, image_size=image_size, seq_len=seq_len, timeout_s=timeout_s)
     result = evaluate_network(workload, arch, placement, primitive, engine=engine, cache=cache)
     gpu_dtype = gpu_dtype_for(dtype)
     return Modelled(arch=arch, placement=placement, primitive=getattr(result, "primitive", primitive),

@@ -11,6 +11,7 @@ from dataclasses import asdict, dataclass
 from typing import Any, Callable, Optional
 
 from cimscope.errors import CimscopeError, InputError
+from cimscope.validation import FACTORY_TIMEOUT_S
 from cimscope.profile.join import ClassJoin, OpJoin, join_classes, join_ops, match_summary
 from cimscope.profile.measure import ModelProfile, check_options, profile_model
 from cimscope.profile.modelled import DEFAULT_ARCH, DEFAULT_PLACEMENT, Modelled, model_network
@@ -30,10 +31,13 @@ class ProfileOptions:
     seq_len: int = 128
     compile: bool = False
     no_model: bool = False
+    timeout_s: Optional[float] = FACTORY_TIMEOUT_S      # file.py:factory models (workloads/contain.py)
 
     def check(self) -> None:
         check_options(device=self.device, dtype=self.dtype, runs=self.runs, warmup=self.warmup,
                       threads=self.threads, batch=self.batch, image_size=self.image_size, seq_len=self.seq_len)
+        from cimscope.workloads.contain import check_timeout
+        check_timeout(self.timeout_s)
 
     @property
     def steps(self) -> int:
@@ -72,12 +76,12 @@ def profile_one(name: str, options: ProfileOptions, stage: Callable[[str], None]
     o = options
     prof = profile_model(name, device=o.device, batch=o.batch, dtype=o.dtype, runs=o.runs, warmup=o.warmup,
                          threads=o.threads, image_size=o.image_size, seq_len=o.seq_len, compile=o.compile,
-                         progress=stage)
+                         progress=stage, timeout_s=o.timeout_s)
     modelled, error = None, None
     if not o.no_model:
         try:
             modelled = model_network(name, batch=o.batch, image_size=o.image_size, seq_len=o.seq_len,
-                                     dtype=o.dtype)
+                                     dtype=o.dtype, timeout_s=o.timeout_s)
         except Exception as exc:                  # report, keep going
             error = f"{'' if isinstance(exc, CimscopeError) else type(exc).__name__ + ': '}{exc}"
             warn(f"{name}: no modelled side: {error}")
