@@ -35,7 +35,6 @@ from cimscope import ir
 from cimscope.atomic import write_json
 from cimscope.cleanup import stop_pool, watch_parent
 from cimscope.errors import CimscopeError, InputError
-from cimscope.pipeline.gemm import evaluate_gemm
 from cimscope.pipeline.network import assemble, baseline_of, dispatched, op_evaluation
 from cimscope.pipeline.nongemm import evaluate_nongemm
 from cimscope.pipeline.residency import check_capacity
@@ -79,6 +78,7 @@ class ResultCache:
 
 def compute(op_dict: dict, cfg: Study) -> tuple[Optional[dict], Optional[str]]:
     """Worker body: one GEMM result, or the error message (bad configurations do not stop the grid)."""
+    from cimscope.pipeline.gemm import evaluate_gemm      # the mapper and models: only where GEMMs are computed
     op = ir.Op.from_dict(op_dict)
     try:
         return evaluate_gemm(op, cfg), None

@@ -253,7 +253,8 @@ def compare(
                                 phase=phase, kv_len=kv_len, precision=precision, out=out, cache_dir=cache_dir)
     grid = run_grid(wls, studies, workers=workers, scheduler=scheduler, cache_dir=str(cache_dir / "results"),
                     progress=True)
-    files = write(write_compare, grid, out, plots=not no_plots) if out is not None else []
+    files = (write(write_compare, grid, out, plots=not no_plots, plot_cache=cache_dir / "plots")
+             if out is not None else [])
     if as_json:
         print_json(compare_json(grid))
     else:

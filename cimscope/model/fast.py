@@ -182,6 +182,32 @@ def batch_from_mappings(problem: ir.Problem, arch: ir.Arch, mappings: Sequence[i
 # Delta streams
 # ---------------------------------------------------------------------------------------------------------
 
+def _active_first(bounds: np.ndarray, ldims: np.ndarray, strides: np.ndarray, active: np.ndarray
+                  ) -> tuple[np.ndarray, ...]:
+    """The loops of each candidate with the active ones (bound > 1) first, in nest order, cut to the largest
+    active count. A loop of bound 1 adds nothing to the stream nor to the carries of the loops above it, and
+    a translation's state only needs a consistent id per distinct vector (the first active loop with it), so
+    the stream is the same over the active loops alone; this makes the DP O(active^2) instead of O(loops^2)."""
+    order = np.argsort(~active, axis=1, kind="stable")
+    k = max(int(active.sum(axis=1).max()), 1)
+    order = order[:, :k]
+    return tuple(np.take_along_axis(a, order, axis=1) for a in (bounds, ldims, strides, active))
+
+
+def _moves(P: np.ndarray, active: np.ndarray, ldims: np.ndarray, strides: np.ndarray
+           ) -> tuple[np.ndarray, np.ndarray]:
+    """Per candidate and loop k [N, K]: the translation of the child tile when loop k carries (its stride
+    minus the resets of the active loops inside it) in rank space [N, K, R], and its id: 1 + the first loop
+    with the same vector (analysis.translation_ids)."""
+    N, K = ldims.shape
+    onehot = np.zeros((N, K, P.shape[1]), dtype=np.int64)
+    onehot[np.arange(N)[:, None], np.arange(K)[None, :], ldims] = strides
+    resets = np.cumsum(onehot * active[:, :, None], axis=1)
+    moves = (onehot - (resets - onehot * active[:, :, None])) @ P.T
+    eq = (moves[:, :, None, :] == moves[:, None, :, :]).all(axis=3)          # [N, K, K]
+    return moves, np.argmax(eq, axis=2) + 1
+
+
 def _stream(P: np.ndarray, multi: bool, E_dim: np.ndarray, bounds: np.ndarray, ldims: np.ndarray,
             strides: np.ndarray) -> np.ndarray:
     """Per-candidate sum of child-tile deltas over Timeloop's visit sequence.
@@ -198,45 +224,31 @@ def _stream(P: np.ndarray, multi: bool, E_dim: np.ndarray, bounds: np.ndarray, l
     if not multi:
         seen = np.cumsum(relevant & active, axis=1) > 0
         return full * np.prod(np.where(seen, bounds, 1), axis=1).astype(np.float64)
+    bounds, ldims, strides, active = _active_first(bounds, ldims, strides, active)
+    N, K = bounds.shape
     # Stride states (analysis.transition): 0 = no translation recorded, 1 + j = the translation of loop j's
-    # carry (the first loop with that vector), K + 1 = stationary.
+    # carry (the first active loop with that vector), K + 1 = stationary.
     STAT = K + 1
     S = K + 2
-    D = E_dim.shape[1]
+    v, tid = _moves(P, bounds > 1, ldims, strides)               # [N, K, R], [N, K]
+    nz = v != 0
+    cnt = nz.sum(axis=2)
+    r = np.argmax(nz, axis=2)
+    vr = np.abs(np.take_along_axis(v, r[:, :, None], axis=2)[:, :, 0])
+    Er = np.take_along_axis(E, r, axis=1)
+    slab_ok = (cnt == 1) & (vr < Er)
+    partial = vr * (full[:, None] / np.maximum(Er, 1))
     acc = np.zeros((N, S), dtype=np.float64)
     out = np.tile(np.arange(S), (N, 1))
-    resets = np.zeros((N, D), dtype=np.int64)
-    rows = np.arange(N)
-    live = active.any(axis=0)
-    moves: list[np.ndarray] = []
+    rows = np.arange(N)[:, None]
     for k in range(K):
-        M = -resets
-        M = M.copy()
-        M[rows, ldims[:, k]] += strides[:, k]
-        moves.append(M @ P.T)                                     # [N, R]
-        act = bounds[:, k] > 1
-        resets[rows[act], ldims[act, k]] += strides[act, k]
-    for k in range(K):
-        if not live[k]:
-            continue
-        v = moves[k]
-        nz = v != 0
-        cnt = nz.sum(axis=1)
-        tid = np.full(N, k + 1)
-        for j in range(k - 1, -1, -1):
-            tid = np.where((moves[j] == v).all(axis=1), j + 1, tid)
-        r = np.argmax(nz, axis=1)
-        vr = v[rows, r]
-        Er = E[rows, r]
-        slab_ok = (cnt == 1) & (np.abs(vr) < Er)
-        partial = (np.abs(vr) * (full / np.maximum(Er, 1)))
         s1 = out                                                  # [N, S]
-        same = (s1 == 0) | (s1 == tid[:, None])
-        zero = (cnt == 0)[:, None]
-        d = np.where(zero, 0.0, np.where(same & slab_ok[:, None], partial[:, None], full[:, None]))
-        s2 = np.where(zero, STAT, np.where(same, tid[:, None], 0))
-        a2 = np.take_along_axis(acc, s2, axis=1)
-        s3 = np.take_along_axis(out, s2, axis=1)
+        same = (s1 == 0) | (s1 == tid[:, k, None])
+        zero = (cnt[:, k] == 0)[:, None]
+        d = np.where(zero, 0.0, np.where(same & slab_ok[:, k, None], partial[:, k, None], full[:, None]))
+        s2 = np.where(zero, STAT, np.where(same, tid[:, k, None], 0))
+        a2 = acc[rows, s2]
+        s3 = out[rows, s2]
         n = bounds[:, k][:, None]
         acc = acc + (n - 1) * (d + a2)
         out = np.where(n > 1, s3, s1)
@@ -255,7 +267,6 @@ def _distinct(terms: tuple) -> int:
 def _classes(P: np.ndarray, sfs: np.ndarray, st: np.ndarray) -> np.ndarray:
     """Distinct projected offsets of the spatial children: sfs, st [N, D] spatial factors and strides."""
     N, D = sfs.shape
-    R = P.shape[0]
     nz = (P != 0)
     used_dims = nz.any(axis=0)
     # Fast path: every rank has at most one dimension with a non-trivial spatial factor and no dimension
@@ -267,22 +278,26 @@ def _classes(P: np.ndarray, sfs: np.ndarray, st: np.ndarray) -> np.ndarray:
     out = np.prod(np.where(used_dims[None, :], sfs, 1), axis=1).astype(np.float64)
     if simple.all():
         return out
-    for n in np.nonzero(~simple)[0]:
-        total = 1
-        ok = True
-        for r in range(R):
-            terms = tuple((int(P[r, d] * st[n, d]), int(sfs[n, d])) for d in range(D) if P[r, d] and sfs[n, d] > 1)
-            total *= _distinct(terms)
-        if shared[active[n]].any():
-            ok = False
-        if not ok:
-            pts = set()
-            for idx in product(*[range(int(sfs[n, d])) for d in range(D)]):
-                off = np.array(idx) * st[n]
-                pts.add(tuple(P @ off))
-            total = len(pts)
-        out[n] = total
+    hard = np.nonzero(~simple)[0]
+    # the candidates of a batch share few (spatial factors, strides) rows: count each distinct row once
+    uniq, inverse = np.unique(np.concatenate([sfs[hard], st[hard]], axis=1), axis=0, return_inverse=True)
+    counts = np.array([_classes_of(P, row[:D], row[D:], shared) for row in uniq], dtype=np.float64)
+    out[hard] = counts[inverse.reshape(-1)]
     return out
+
+
+def _classes_of(P: np.ndarray, sfs: np.ndarray, st: np.ndarray, shared: np.ndarray) -> int:
+    """Distinct projected offsets of the spatial children of one candidate (spatial factors, strides [D])."""
+    R, D = P.shape
+    if shared[sfs > 1].any():             # a dimension used by two ranks: enumerate the children
+        pts = set()
+        for idx in product(*[range(int(sfs[d])) for d in range(D)]):
+            pts.add(tuple(P @ (np.array(idx) * st)))
+        return len(pts)
+    total = 1
+    for r in range(R):
+        total *= _distinct(tuple((int(P[r, d] * st[d]), int(sfs[d])) for d in range(D) if P[r, d] and sfs[d] > 1))
+    return total
 
 
 # ---------------------------------------------------------------------------------------------------------
