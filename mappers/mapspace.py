@@ -20,7 +20,7 @@ from cimscope import ir
 from cimscope.errors import InputError, MappingError
 from cimscope.mappers import moves
 from cimscope.mappers.candidates import Candidates, prime_factors  # noqa: F401  (prime_factors: public name)
-from cimscope.model.fast import batch_from_mappings
+from cimscope.model.fast import batch_from_mappings, box_size, extents
 from cimscope.model.nest import coefficient, hardware_fanouts
 from cimscope.timeloop.constraints import Constraints
 from cimscope.timeloop.parsing import perm_list, perm_str
@@ -191,10 +191,10 @@ class MapSpace:
 
     def _used(self, f: np.ndarray, keep: np.ndarray) -> np.ndarray:
         """Words per instance used at each level [n, L] by the kept tiles, for factors f [n, L, D]."""
-        E = np.cumprod(f, axis=1)
+        E = extents(f)
         used = np.zeros(f.shape[:2])
         for k, M in enumerate(self.P):
-            used += np.prod((E - 1) @ M.T + 1, axis=2) * keep[:, :, k]
+            used += box_size(M, E) * keep[:, :, k]
         return used
 
     def sample(self, rng: np.random.Generator, n: int) -> Candidates:

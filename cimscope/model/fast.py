@@ -178,6 +178,43 @@ def batch_from_mappings(problem: ir.Problem, arch: ir.Arch, mappings: Sequence[i
     return Batch(tf=tf, sf=sf, tperm=tp, keep=keep, sx=sx, sy=sy)
 
 
+def rank_extents(P: np.ndarray, X: np.ndarray, offset: int = 1) -> np.ndarray:
+    """``(X - offset) @ P.T + offset`` [..., R] for the coefficient matrix P [R, D] of a data space and X
+    [..., D], by its non-zero terms (a rank is usually one dimension): the same integers as the matmul,
+    without NumPy's slow integer matmul. offset 1: the rank extents of boxes of extents X; 0: projected
+    vectors."""
+    return np.stack([_rank(P[r], X, offset) for r in range(P.shape[0])], axis=-1)
+
+
+def box_size(P: np.ndarray, X: np.ndarray) -> np.ndarray:
+    """Words of the data space's box for dimension extents X [..., D]: the product of its rank extents."""
+    out = _rank(P[0], X, 1)
+    for r in range(1, P.shape[0]):
+        out = out * _rank(P[r], X, 1)
+    return out
+
+
+def _rank(row: np.ndarray, X: np.ndarray, offset: int) -> np.ndarray:
+    acc = None
+    for d in np.nonzero(row)[0]:
+        c = int(row[d])
+        term = X[..., d] - offset if offset else X[..., d]
+        term = term if c == 1 else c * term
+        acc = term if acc is None else acc + term
+    if acc is None:
+        return np.full(X.shape[:-1], offset, dtype=X.dtype)
+    return acc + offset if offset else acc
+
+
+def extents(f: np.ndarray) -> np.ndarray:
+    """Cumulative products of the factors f [N, L, D] over the levels (innermost first)."""
+    E = np.empty_like(f)
+    E[:, 0] = f[:, 0]
+    for s in range(1, f.shape[1]):
+        E[:, s] = E[:, s - 1] * f[:, s]
+    return E
+
+
 # ---------------------------------------------------------------------------------------------------------
 # Delta streams
 # ---------------------------------------------------------------------------------------------------------
@@ -203,7 +240,7 @@ def _moves(P: np.ndarray, active: np.ndarray, ldims: np.ndarray, strides: np.nda
     onehot = np.zeros((N, K, P.shape[1]), dtype=np.int64)
     onehot[np.arange(N)[:, None], np.arange(K)[None, :], ldims] = strides
     resets = np.cumsum(onehot * active[:, :, None], axis=1)
-    moves = (onehot - (resets - onehot * active[:, :, None])) @ P.T
+    moves = rank_extents(P, onehot - (resets - onehot * active[:, :, None]), 0)
     eq = (moves[:, :, None, :] == moves[:, None, :, :]).all(axis=3)          # [N, K, K]
     return moves, np.argmax(eq, axis=2) + 1
 
@@ -215,7 +252,7 @@ def _stream(P: np.ndarray, multi: bool, E_dim: np.ndarray, bounds: np.ndarray, l
     P [R, D]; E_dim [N, D] child extents; bounds, ldims, strides [N, K]: the temporal loops above the child
     (inner first; bound 1 = absent)."""
     N, K = bounds.shape
-    E = (E_dim - 1) @ P.T + 1                                    # [N, R]
+    E = rank_extents(P, E_dim)                                  # [N, R]
     full = np.prod(E, axis=1).astype(np.float64)
     if K == 0:
         return full
@@ -224,13 +261,36 @@ def _stream(P: np.ndarray, multi: bool, E_dim: np.ndarray, bounds: np.ndarray, l
     if not multi:
         seen = np.cumsum(relevant & active, axis=1) > 0
         return full * np.prod(np.where(seen, bounds, 1), axis=1).astype(np.float64)
-    bounds, ldims, strides, active = _active_first(bounds, ldims, strides, active)
+    n_active = active.sum(axis=1)
+    if N < GROUP_MIN_ROWS:
+        return full + _stream_dp(P, E, full, *_active_first(bounds, ldims, strides, active))
+    # candidates grouped by their number of active loops: the DP costs O(active^2) per row, so a row is not
+    # padded to the batch's largest count
+    out = np.empty(N)
+    group = np.minimum(n_active // GROUP_WIDTH, int(n_active.max()) // GROUP_WIDTH)
+    for g in np.unique(group):
+        idx = np.nonzero(group == g)[0]
+        out[idx] = full[idx] + _stream_dp(P, E[idx], full[idx],
+                                          *_active_first(bounds[idx], ldims[idx], strides[idx], active[idx]))
+    return out
+
+
+#: Batches of at least this many candidates are split by active loop count (:func:`_stream`), in groups of
+#: counts this wide (performance only: the result does not depend on the grouping).
+GROUP_MIN_ROWS = 128
+GROUP_WIDTH = 3
+
+
+def _stream_dp(P: np.ndarray, E: np.ndarray, full: np.ndarray, bounds: np.ndarray, ldims: np.ndarray,
+               strides: np.ndarray, active: np.ndarray) -> np.ndarray:
+    """The summed deltas beyond the first tile, for data spaces with multi-term ranks: the stride-state DP over
+    the active loops (:func:`_active_first`). E [N, R] child rank extents, full [N] its size."""
     N, K = bounds.shape
     # Stride states (analysis.transition): 0 = no translation recorded, 1 + j = the translation of loop j's
     # carry (the first active loop with that vector), K + 1 = stationary.
     STAT = K + 1
     S = K + 2
-    v, tid = _moves(P, bounds > 1, ldims, strides)               # [N, K, R], [N, K]
+    v, tid = _moves(P, active, ldims, strides)                   # [N, K, R], [N, K]
     nz = v != 0
     cnt = nz.sum(axis=2)
     r = np.argmax(nz, axis=2)
@@ -252,7 +312,7 @@ def _stream(P: np.ndarray, multi: bool, E_dim: np.ndarray, bounds: np.ndarray, l
         n = bounds[:, k][:, None]
         acc = acc + (n - 1) * (d + a2)
         out = np.where(n > 1, s3, s1)
-    return full + acc[:, 0]
+    return acc[:, 0]
 
 
 @lru_cache(maxsize=4096)
@@ -281,14 +341,20 @@ def _classes(P: np.ndarray, sfs: np.ndarray, st: np.ndarray) -> np.ndarray:
     hard = np.nonzero(~simple)[0]
     # the candidates of a batch share few (spatial factors, strides) rows: count each distinct row once
     uniq, inverse = np.unique(np.concatenate([sfs[hard], st[hard]], axis=1), axis=0, return_inverse=True)
-    counts = np.array([_classes_of(P, row[:D], row[D:], shared) for row in uniq], dtype=np.float64)
+    pkey = (P.shape, P.astype(np.int64).tobytes())
+    counts = np.array([_classes_of(pkey, tuple(row)) for row in uniq.tolist()], dtype=np.float64)
     out[hard] = counts[inverse.reshape(-1)]
     return out
 
 
-def _classes_of(P: np.ndarray, sfs: np.ndarray, st: np.ndarray, shared: np.ndarray) -> int:
-    """Distinct projected offsets of the spatial children of one candidate (spatial factors, strides [D])."""
-    R, D = P.shape
+@lru_cache(maxsize=65536)
+def _classes_of(pkey: tuple, row: tuple) -> int:
+    """Distinct projected offsets of the spatial children of one candidate: ``pkey`` (shape, bytes) of the
+    coefficient matrix P [R, D] (int64), ``row`` its spatial factors then strides (2D integers)."""
+    (R, D), raw = pkey
+    P = np.frombuffer(raw, dtype=np.int64).reshape(R, D)
+    sfs, st = np.array(row[:D]), np.array(row[D:])
+    shared = (P != 0).sum(axis=0) > 1
     if shared[sfs > 1].any():             # a dimension used by two ranks: enumerate the children
         pts = set()
         for idx in product(*[range(int(sfs[d])) for d in range(D)]):
@@ -309,7 +375,7 @@ def _geometry(st: Static, b: Batch) -> dict[str, Any]:
     N, L, D, S = b.n, len(st.levels), len(st.dims), len(st.ds_names)
     tf, sf = b.tf.astype(np.int64), b.sf.astype(np.int64)
     f = tf * sf
-    E = np.cumprod(f, axis=1)                                   # [N, L, D] extents at each boundary
+    E = extents(f)                                              # [N, L, D] extents at each boundary
     E_below = np.concatenate([np.ones((N, 1, D), dtype=np.int64), E[:, :-1]], axis=1)
     valid = np.all(np.prod(f, axis=1) == st.sizes[None, :], axis=1)
     fan = np.prod(sf, axis=2)                                  # [N, L]
@@ -326,7 +392,7 @@ def _geometry(st: Static, b: Batch) -> dict[str, Any]:
     keep |= st.arch_keep[None]
     size = np.zeros((N, L, S))
     for d in range(S):
-        size[:, :, d] = np.prod((E - 1) @ st.P[d].T + 1, axis=2)
+        size[:, :, d] = box_size(st.P[d], E)
     used = (size * keep).sum(axis=2)
     valid &= np.all(used <= st.eff[None, :], axis=1) & np.all(used >= st.min_used[None, :], axis=1)
     valid &= keep.any(axis=1).all(axis=1)
@@ -360,7 +426,7 @@ def _dataspace_counts(st: Static, g: dict[str, Any], d: int) -> tuple[np.ndarray
     T, W = _deltas(st, g, d)
     content = T.copy()
     sz = g["size"][:, :, d]
-    spat_size = np.prod((g["E_spat"] - 1) @ st.P[d].T + 1, axis=2)   # [N, L]
+    spat_size = box_size(st.P[d], g["E_spat"])                  # [N, L]
     part = np.zeros((N, L))
     p = sz[:, L - 1].copy()
     part[:, L - 1] = p
