@@ -314,6 +314,28 @@ def projected_positions(nest: Nest, positions: list[np.ndarray]) -> list[list[tu
     return out
 
 
+def _mesh(nbrs: list[list[int]]) -> tuple[np.ndarray, np.ndarray]:
+    """Neighbour positions of each child as an array [X, 4] (-1: none) and its validity mask."""
+    nb = np.full((len(nbrs), 4), -1, dtype=np.int64)
+    for x, js in enumerate(nbrs):
+        nb[x, :len(js)] = js
+    return nb, nb >= 0
+
+
+def _link_hits(offs: list[tuple[int, ...]], mesh: tuple[np.ndarray, np.ndarray], shift: tuple[int, ...]
+               ) -> tuple[int, Counter]:
+    """Children whose next tile (their offset + ``shift``) a mesh neighbour holds now (they receive it over a
+    link), and the multicast classes of the others: (count, Counter of class sizes), the classes counted in
+    order of first appearance, as ``Counter(Counter(offset of each other child).values())``."""
+    nb, valid = mesh
+    o = np.array(offs, dtype=np.int64).reshape(len(offs), -1)                 # [X, R]
+    want = o + np.array(shift, dtype=np.int64)[None, :]
+    got = (o[np.where(valid, nb, 0)] == want[:, None, :]).all(axis=2) & valid      # [X, 4]
+    mask = got.any(axis=1)
+    rest = [t for t, f in zip(offs, mask.tolist()) if not f]
+    return int(mask.sum()), Counter(Counter(rest).values())
+
+
 def _spatial_stream(nest: Nest, s: int, above: list[int], child_E: list[tuple[int, ...]],
                     ranks_off: list[list[tuple[int, ...]]], nbrs: list[list[int]]
                     ) -> tuple[list[dict[int, float]], list[float]]:
@@ -325,6 +347,7 @@ def _spatial_stream(nest: Nest, s: int, above: list[int], child_E: list[tuple[in
     for d in range(nds):
         class_all.append(Counter(Counter(ranks_off[d]).values()))
     lt_cache: list[dict] = [dict() for _ in range(nds)]
+    mesh = _mesh(nbrs)
     state = [0] * nds
     tids: list[dict[tuple, int]] = [dict() for _ in range(nds)]
     prev_lo: list[Optional[tuple]] = [None] * nds       # previous tile position (rank space)
@@ -374,15 +397,7 @@ def _spatial_stream(nest: Nest, s: int, above: list[int], child_E: list[tuple[in
                 shift = tuple(a - b for a, b in zip(delta[0], pd[0]))
                 hit = lt_cache[d].get(shift)
                 if hit is None:
-                    offs = ranks_off[d]
-                    lt_mask = []
-                    for x, nb in enumerate(nbrs):
-                        want = tuple(a + b for a, b in zip(offs[x], shift))
-                        lt_mask.append(any(offs[j] == want for j in nb))
-                    n_lt = sum(lt_mask)
-                    rem = Counter(Counter(o for o, f in zip(offs, lt_mask) if not f).values())
-                    hit = (n_lt, rem)
-                    lt_cache[d][shift] = hit
+                    hit = lt_cache[d][shift] = _link_hits(ranks_off[d], mesh, shift)
                 n_lt, rem = hit
                 if n_lt and sum(rem.values()) < n_all:
                     use = rem
