@@ -14,6 +14,8 @@ unless told otherwise.
 """
 from __future__ import annotations
 
+import functools
+
 import numpy as np
 
 from cimscope import ir
@@ -271,12 +273,17 @@ class MapSpace:
             js = np.where(pref[:, a, d] & room, a, js)
         return np.where(structured, js, j)
 
+    @functools.cached_property
+    def temporal_ok(self) -> np.ndarray:
+        """[D, L]: whether each dimension may take a temporal factor at each level."""
+        temporal_slot = {sl[0]: j for j, sl in enumerate(self.slots) if sl[1] == 0}
+        return np.array([[temporal_slot[x] in self.allowed[d] for x in range(self.L)] for d in range(self.D)])
+
     def _redirect(self, d: int, p: int, lvl, kind, tf, sf, keep, xprod, yprod):
         """Move a prime whose slot would overflow: a full fanout sends it to the level's temporal slot, a
         constrained temporal slot (e.g. D=1 at a spatial-only level) or a full buffer further up."""
         rows = np.arange(len(lvl))
-        temporal_slot = {sl[0]: j for j, sl in enumerate(self.slots) if sl[1] == 0}
-        ok_slot = np.array([temporal_slot[int(x)] in self.allowed[d] for x in range(self.L)])
+        ok_slot = self.temporal_ok[d]
         over_x = (kind == 1) & (xprod[rows, lvl] * p > self.fx[lvl])
         over_y = (kind == 2) & (yprod[rows, lvl] * p > self.fy[lvl])
         kind = np.where(over_x | over_y, 0, kind)

@@ -252,15 +252,18 @@ def _stream(P: np.ndarray, multi: bool, E_dim: np.ndarray, bounds: np.ndarray, l
     P [R, D]; E_dim [N, D] child extents; bounds, ldims, strides [N, K]: the temporal loops above the child
     (inner first; bound 1 = absent)."""
     N, K = bounds.shape
+    if not multi:
+        full = box_size(P, E_dim).astype(np.float64)
+        if K == 0:
+            return full
+        relevant = (P != 0).any(axis=0)[ldims]                    # [N, K]
+        seen = np.cumsum(relevant & (bounds > 1), axis=1) > 0
+        return full * np.prod(np.where(seen, bounds, 1), axis=1).astype(np.float64)
     E = rank_extents(P, E_dim)                                  # [N, R]
     full = np.prod(E, axis=1).astype(np.float64)
     if K == 0:
         return full
-    relevant = (P.T[ldims] != 0).any(axis=-1)                  # [N, K]
     active = bounds > 1
-    if not multi:
-        seen = np.cumsum(relevant & active, axis=1) > 0
-        return full * np.prod(np.where(seen, bounds, 1), axis=1).astype(np.float64)
     n_active = active.sum(axis=1)
     if N < GROUP_MIN_ROWS:
         return full + _stream_dp(P, E, full, *_active_first(bounds, ldims, strides, active))
@@ -327,11 +330,13 @@ def _distinct(terms: tuple) -> int:
 def _classes(P: np.ndarray, sfs: np.ndarray, st: np.ndarray) -> np.ndarray:
     """Distinct projected offsets of the spatial children: sfs, st [N, D] spatial factors and strides."""
     N, D = sfs.shape
+    active = sfs > 1                                        # [N, D]
+    if not active.any():
+        return np.ones(N)                                   # no spatial fanout: one child, one class
     nz = (P != 0)
     used_dims = nz.any(axis=0)
     # Fast path: every rank has at most one dimension with a non-trivial spatial factor and no dimension
     # is used by two ranks.
-    active = sfs > 1                                        # [N, D]
     per_rank = (nz[None, :, :] & active[:, None, :]).sum(axis=2)     # [N, R]
     shared = nz.sum(axis=0) > 1                              # [D]
     simple = (per_rank <= 1).all(axis=1) & ~(active & shared[None, :]).any(axis=1)
