@@ -41,6 +41,8 @@ from cimscope.pipeline.residency import check_capacity
 from cimscope.study import Study, result_key
 
 DEFAULT_CACHE_DIR = ".cimscope_cache/results"
+#: The module workers compute with (mapper, models): imported where GEMMs are computed, not by the parent.
+GEMM_MODULE = "cimscope.pipeline.gemm"
 
 
 class ResultCache:
@@ -169,6 +171,8 @@ def run_local(todo: list[str], tasks: dict, finish, workers: Optional[int]) -> s
     # threads) could deadlock the children
     methods = multiprocessing.get_all_start_methods()
     ctx = multiprocessing.get_context("forkserver" if "forkserver" in methods else "spawn")
+    if ctx.get_start_method() == "forkserver":
+        ctx.set_forkserver_preload([GEMM_MODULE])   # imported once by the fork server, not by every worker
     # workers ignore SIGINT and exit when this process dies (cimscope.cleanup.watch_parent); on any exception
     # here (Ctrl-C, SIGTERM, an error in finish) they are terminated, not waited for
     pool = ProcessPoolExecutor(max_workers=n, mp_context=ctx, initializer=watch_parent, initargs=(os.getpid(),))
