@@ -296,12 +296,15 @@ class MapSpace:
         if d in self.all_rest or not np.isfinite(self.cap)[:-1].any():
             return lvl, kind
         act = np.nonzero(lvl < self.L - 1)[0]
+        top = int(np.nonzero(np.isfinite(self.cap))[0].max()) + 1      # levels above hold anything
         for _ in range(self.L):
             if not len(act):
                 break
-            f = (tf[act] * sf[act])
-            f[np.arange(len(act)), lvl[act], d] *= p
-            over = (self._used(f, keep[act]) > self.cap[None, :]) & (np.arange(self.L)[None, :] >= lvl[act][:, None])
+            f = (tf[act, :top] * sf[act, :top])
+            grow = lvl[act] < top
+            f[np.nonzero(grow)[0], lvl[act][grow], d] *= p
+            over = (self._used(f, keep[act, :top]) > self.cap[None, :top]) & \
+                (np.arange(top)[None, :] >= lvl[act][:, None])
             nl = np.minimum(lvl[act] + 1, self.L - 1)
             move = over.any(axis=1) & (lvl[act] < self.L - 1) & ok_slot[nl]
             if not move.any():
