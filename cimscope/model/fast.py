@@ -228,7 +228,8 @@ def _active_first(bounds: np.ndarray, ldims: np.ndarray, strides: np.ndarray, ac
     order = np.argsort(~active, axis=1, kind="stable")
     k = max(int(active.sum(axis=1).max()), 1)
     order = order[:, :k]
-    return tuple(np.take_along_axis(a, order, axis=1) for a in (bounds, ldims, strides, active))
+    rows = np.arange(order.shape[0])[:, None]
+    return tuple(a[rows, order] for a in (bounds, ldims, strides, active))
 
 
 def _moves(P: np.ndarray, active: np.ndarray, ldims: np.ndarray, strides: np.ndarray
@@ -297,13 +298,13 @@ def _stream_dp(P: np.ndarray, E: np.ndarray, full: np.ndarray, bounds: np.ndarra
     nz = v != 0
     cnt = nz.sum(axis=2)
     r = np.argmax(nz, axis=2)
-    vr = np.abs(np.take_along_axis(v, r[:, :, None], axis=2)[:, :, 0])
-    Er = np.take_along_axis(E, r, axis=1)
+    rows = np.arange(N)[:, None]
+    vr = np.abs(v[rows, np.arange(K)[None, :], r])
+    Er = E[rows, r]
     slab_ok = (cnt == 1) & (vr < Er)
     partial = vr * (full[:, None] / np.maximum(Er, 1))
     acc = np.zeros((N, S), dtype=np.float64)
     out = np.tile(np.arange(S), (N, 1))
-    rows = np.arange(N)[:, None]
     for k in range(K):
         s1 = out                                                  # [N, S]
         same = (s1 == 0) | (s1 == tid[:, k, None])
