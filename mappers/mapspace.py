@@ -22,7 +22,8 @@ from cimscope import ir
 from cimscope.errors import InputError, MappingError
 from cimscope.mappers import moves
 from cimscope.mappers.candidates import Candidates, prime_factors  # noqa: F401  (prime_factors: public name)
-from cimscope.model.fast import batch_from_mappings, box_size, extents
+from cimscope.model.fast import batch_from_mappings
+from cimscope.model.streams import box_size, extents
 from cimscope.model.nest import coefficient, hardware_fanouts
 from cimscope.timeloop.constraints import Constraints
 from cimscope.timeloop.parsing import perm_list, perm_str
