@@ -224,7 +224,7 @@ def _deltas(st: Static, g: dict[str, Any], d: int) -> tuple[np.ndarray, np.ndarr
             delta = g["cycles_c"]
         else:
             delta = stream_totals(Pm, st.multi[d], g["E"][:, s - 1], g["lb"][:, s:].reshape(N, -1),
-                            g["ldim"][:, s:].reshape(N, -1), g["lst"][:, s:].reshape(N, -1))
+                                  g["ldim"][:, s:].reshape(N, -1), g["lst"][:, s:].reshape(N, -1))
         T[:, s] = multicast_classes(Pm, g["sf"][:, s], g["E_below"][:, s]) * delta
         W[:, s] = g["fan"][:, s] * delta
     return T, W

@@ -87,7 +87,7 @@ def _moves(P: np.ndarray, active: np.ndarray, ldims: np.ndarray, strides: np.nda
 
 
 def stream_totals(P: np.ndarray, multi: bool, E_dim: np.ndarray, bounds: np.ndarray, ldims: np.ndarray,
-            strides: np.ndarray) -> np.ndarray:
+                  strides: np.ndarray) -> np.ndarray:
     """Per-candidate sum of child-tile deltas over Timeloop's visit sequence.
 
     P [R, D]; E_dim [N, D] child extents; bounds, ldims, strides [N, K]: the temporal loops above the child
