@@ -3,6 +3,7 @@
     .venv/bin/python benchmarks/bench_mapper.py [--batch 4096] [--scalar 200] [--model resnet50]
     .venv/bin/python benchmarks/bench_mapper.py --quality [--budgets 1 3 10 30] [--cases NAME ...]
     .venv/bin/python benchmarks/bench_mapper.py --exercises [--budget 10]
+    .venv/bin/python benchmarks/bench_mapper.py --baseline-curve [--evaluations 2000 5000 10000]
 
 1. Mappings evaluated per second by the vectorised model (``evaluate_many`` on one batch of random mappings
    of a ResNet-50 conv layer) against two scalar loops in the same run: ``evaluate`` (the exact model, one
@@ -15,6 +16,12 @@
    ``EVALUATIONS_PER_SECOND``) on the reference case and the public exercises' mapper cases, each budget run
    twice: EDP (J*cycle) of the mapping found, its ratio to the EDP of the reference timeloop-mapper run stored
    with the case (its stats.txt), whether two runs gave the same mapping, and the wall time.
+
+5. (``--baseline-curve``) Quality against the evaluation budget on the searches ``cimscope compare`` runs for
+   ResNet-50's baseline (a100_like tensor cores: every GEMM shape and its padded candidates, as
+   ``cimscope.pipeline.gemm`` maps them): for each ``--evaluations`` budget, the EDP of each search relative to
+   the default budget's (geometric mean, worst, how many are worse by more than 0.1 %) and the CPU seconds of all
+   searches. It is the measurement behind keeping the default budget (``DEFAULT_MAX_EVALUATIONS``).
 
 4. (``--exercises``) Every dense mapper case of the public exercises (05-*, 06, fpmac, intmac, the 2024 tutorial,
    the example designs) mapped at one budget: EDP against the stored timeloop-mapper run, and whether the written
@@ -155,6 +162,45 @@ def exercises(budget: float) -> None:
         print(f"  {name[:70]:70s} {ratio:9.3f} {'yes, same numbers' if same else 'NO':>18s}")
 
 
+def baseline_searches(model: str) -> list[tuple[ir.Problem, ir.Arch]]:
+    """The distinct (problem, architecture) searches of ``model``'s baseline in ``cimscope compare``."""
+    import json
+
+    from cimscope.mappers.cache import arch_key, problem_key
+    from cimscope.pipeline.candidates import problems
+    from cimscope.study import Study, op_bits, placed
+    from cimscope.workloads import export_model
+    wl = export_model(model, cache_dir=".cimscope_cache/workloads")
+    out: dict[str, tuple[ir.Problem, ir.Arch]] = {}
+    for op in wl.gemm_ops():
+        arch = placed(Study(), op_bits(op)).gemm
+        for p in problems(op.to_problem(), arch):
+            out.setdefault(json.dumps([problem_key(p), arch_key(arch)], sort_keys=True, default=str), (p, arch))
+    return list(out.values())
+
+
+def baseline_curve(model: str, budgets: list[int]) -> None:
+    """Section 5 (module doc)."""
+    from cimscope.mappers.search import DEFAULT_MAX_EVALUATIONS, search
+    searches = baseline_searches(model)
+    budgets = sorted(set(budgets) | {DEFAULT_MAX_EVALUATIONS})
+    edp: dict[int, list[float]] = {}
+    cpu: dict[int, float] = {}
+    for b in budgets:
+        t = time.process_time()
+        edp[b] = [(lambda r: r.energy_pJ * r.cycles)(search(p, a, objective="edp", max_evaluations=b,
+                                                            progress=False).result) for p, a in searches]
+        cpu[b] = time.process_time() - t
+    ref = edp[DEFAULT_MAX_EVALUATIONS]
+    print(f"\n{model} baseline searches of cimscope compare ({len(searches)}: GEMM shapes and padded candidates, "
+          f"a100_like tensor cores), EDP relative to the default budget of {DEFAULT_MAX_EVALUATIONS} evaluations:")
+    print(f"  {'evaluations':>11s} {'geomean EDP ratio':>17s} {'worst':>7s} {'worse >0.1%':>11s} {'CPU s':>7s}")
+    for b in budgets:
+        r = np.array(edp[b]) / np.array(ref)
+        print(f"  {b:11d} {float(np.exp(np.log(r).mean())):17.4f} {r.max():7.3f} {int((r > 1.001).sum()):11d} "
+              f"{cpu[b]:7.1f}")
+
+
 def main() -> int:
     ap = argparse.ArgumentParser()
     ap.add_argument("--batch", type=int, default=4096)
@@ -165,7 +211,13 @@ def main() -> int:
     ap.add_argument("--cases", nargs="+", default=list(QUALITY_CASES), choices=list(QUALITY_CASES))
     ap.add_argument("--exercises", action="store_true", help="only section 4: the exercises' mapper cases")
     ap.add_argument("--budget", type=float, default=10.0, help="--budget-s of section 4")
+    ap.add_argument("--baseline-curve", action="store_true", help="only section 5: quality against evaluations "
+                                                                   "on --model's compare baseline searches")
+    ap.add_argument("--evaluations", type=int, nargs="+", default=[2000, 5000, 10000])
     args = ap.parse_args()
+    if args.baseline_curve:
+        baseline_curve(args.model, args.evaluations)
+        return 0
     if args.exercises:
         exercises(args.budget)
         return 0

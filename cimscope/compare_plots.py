@@ -15,7 +15,9 @@ axis hides nothing).
 """
 from __future__ import annotations
 
+import hashlib
 import io
+import json
 from pathlib import Path
 from typing import Optional
 
@@ -153,13 +155,51 @@ def edp_figure(model: str, nets: list, base: ir.NetworkResult, ref: str):
     return fig
 
 
-def plot_model(grid, model: str, out_dir) -> list[str]:
-    """The three PNGs of ``model`` (module docstring). Ratios are to the baseline, or to the first configuration
-    when the grid has no placement ``none`` (the plots say which)."""
+#: The figures of :func:`plot_model`, by file name prefix.
+FIGURES = (("energy_per_level", energy_figure), ("latency", latency_figure), ("edp", edp_figure))
+
+
+def plot_key(model: str, nets: list, ref: str) -> str:
+    """Identity of ``model``'s figures: every value they draw, the configuration order, the code that draws them
+    (this module's source) and the matplotlib version (:mod:`importlib.metadata`, no import)."""
+    from importlib.metadata import PackageNotFoundError, version
+    try:
+        mpl = version("matplotlib")
+    except PackageNotFoundError:
+        mpl = None
+    data = [(lbl, nr.arch, nr.energy_pJ, nr.energy_pJ_per_level, nr.latency_s, nr.gemm_latency_s, nr.edp_Js)
+            for lbl, nr in nets]
+    payload = {"model": model, "ref": ref, "nets": data, "matplotlib": mpl,
+               "code": hashlib.sha256(Path(__file__).read_bytes()).hexdigest()}
+    return hashlib.sha256(json.dumps(payload, sort_keys=True, default=repr).encode()).hexdigest()[:24]
+
+
+def cached_pngs(cache_dir, key: str) -> Optional[dict[str, bytes]]:
+    """The PNGs stored under ``key`` in ``cache_dir`` (all of them, or None)."""
+    if cache_dir is None:
+        return None
+    try:
+        return {name: (Path(cache_dir) / key / f"{name}.png").read_bytes() for name, _ in FIGURES}
+    except OSError:
+        return None
+
+
+def render_pngs(model: str, nets: list, base: ir.NetworkResult, ref: str) -> dict[str, bytes]:
     import matplotlib
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
+    out = {}
+    for name, make in FIGURES:
+        fig = make(model, nets, base, ref)
+        out[name] = png(fig)
+        plt.close(fig)
+    return out
 
+
+def plot_model(grid, model: str, out_dir, cache_dir=None) -> list[str]:
+    """The three PNGs of ``model`` (module docstring). Ratios are to the baseline, or to the first configuration
+    when the grid has no placement ``none`` (the plots say which). With ``cache_dir``, figures whose inputs
+    (:func:`plot_key`) were drawn before are copied from there instead of drawn again (no matplotlib import)."""
     nets = [(cfg.label(), grid.networks[(model, cfg.label())]) for cfg in grid.configs
             if (model, cfg.label()) in grid.networks]
     if not nets:
@@ -169,9 +209,14 @@ def plot_model(grid, model: str, out_dir) -> list[str]:
     base = base if base is not None else nets[0][1]
     if base.energy_pJ <= 0 or base.latency_s <= 0:
         return []
-    files = []
-    for name, make in (("energy_per_level", energy_figure), ("latency", latency_figure), ("edp", edp_figure)):
-        fig = make(model, nets, base, ref)
-        files.append(str(write_bytes(Path(out_dir) / f"{name}_{model}.png", png(fig))))
-        plt.close(fig)
-    return files
+    key = plot_key(model, nets, ref)
+    pngs = cached_pngs(cache_dir, key)
+    if pngs is None:
+        pngs = render_pngs(model, nets, base, ref)
+        if cache_dir is not None:
+            try:
+                for name, data in pngs.items():
+                    write_bytes(Path(cache_dir) / key / f"{name}.png", data)
+            except OSError:
+                pass                           # a read-only cache only costs drawing them again
+    return [str(write_bytes(Path(out_dir) / f"{name}_{model}.png", pngs[name])) for name, _ in FIGURES]

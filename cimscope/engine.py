@@ -12,22 +12,29 @@ from __future__ import annotations
 from typing import Any, Optional, Protocol
 
 from cimscope import ir
-from cimscope.arch.level_pricing import fill_missing_energies, missing_energy_levels  # noqa: F401 (their API)
-from cimscope.arch.level_pricing import price_missing_levels  # noqa: F401 (their API)
 from cimscope.errors import UnknownNameError
-from cimscope.mappers import map_problem
-from cimscope.mappers.timeloop_mapper import run_mapper
 from cimscope.model import evaluate
-from cimscope.timeloop.binaries import require_binary, run_model
-from cimscope.timeloop.stats import stat_value
 
 #: The engines, one source of truth (the Study validates against it).
 ENGINES = ("builtin", "timeloop")
+
+#: Names this module re-exports from :mod:`cimscope.arch.level_pricing` (their API), imported on first use: the
+#: plug-ins it loads are not needed to evaluate a mapping whose levels all have energies (``cimscope model``).
+PRICING = ("fill_missing_energies", "missing_energy_levels", "price_missing_levels")
+
+
+def __getattr__(name: str) -> Any:
+    if name in PRICING:
+        from cimscope.arch import level_pricing
+        return getattr(level_pricing, name)
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
 
 
 def level_stats_from_blocks(blocks: list[dict]) -> dict[str, ir.LevelStats]:
     """Typed per-level statistics from the blocks of a timeloop-model stats file (text written by Timeloop,
     parsed by :mod:`cimscope.timeloop.stats`)."""
+    from cimscope.timeloop.stats import stat_value
+
     def num(x) -> float:
         v = stat_value(x) if x is not None else None
         return float(v or 0.0)
@@ -73,6 +80,7 @@ class BuiltinEngine:
     def map(self, problem: ir.Problem, arch: ir.Arch, *, objective: str = "edp", budget_s: Optional[float] = None,
             max_evaluations: Optional[int] = None, seed: int = 0, constraints: Any = None
             ) -> tuple[ir.Mapping, ir.Result]:
+        from cimscope.mappers import map_problem        # the mapper only where a mapping is searched
         return map_problem(problem, arch, objective=objective, budget_s=budget_s, max_evaluations=max_evaluations,
                            seed=seed, constraints=constraints, cache=self.cache, progress=self.progress)
 
@@ -83,9 +91,11 @@ class TimeloopEngine:
     def __init__(self, *, out_dir: Optional[str] = None, check: bool = True) -> None:
         self.out_dir = out_dir
         if check:
+            from cimscope.timeloop.binaries import require_binary
             require_binary("timeloop-model")
 
     def evaluate(self, problem: ir.Problem, arch: ir.Arch, mapping: ir.Mapping) -> ir.Result:
+        from cimscope.timeloop.binaries import run_model
         return with_level_stats(run_model(problem, arch, mapping, out_dir=self.out_dir))
 
     def map(self, problem: ir.Problem, arch: ir.Arch, *, objective: str = "edp", budget_s: Optional[float] = None,
@@ -93,6 +103,7 @@ class TimeloopEngine:
             ) -> tuple[ir.Mapping, ir.Result]:
         """timeloop-mapper; ``constraints``: a :class:`cimscope.timeloop.constraints.Constraints` or None (the
         builtin engine also takes the dict and list forms of :func:`cimscope.mappers.map_problem`)."""
+        from cimscope.mappers.timeloop_mapper import run_mapper
         m, r = run_mapper(problem, arch, objective=objective, budget_s=budget_s, max_evaluations=max_evaluations,
                           seed=seed, constraints=constraints, out_dir=self.out_dir)
         return m, with_level_stats(r)

@@ -321,7 +321,9 @@ def compare_json(grid) -> dict:
 # ---------------------------------------------------------------------------------------------------------
 
 
-def write_compare(grid, out_dir, *, plots: bool = True) -> list[str]:
+def write_compare(grid, out_dir, *, plots: bool = True, plot_cache=None) -> list[str]:
+    """compare.csv/.json/.txt, gains.csv, ops/*.csv and (``plots``) the PNGs of each model, drawn once per
+    distinct input and copied from ``plot_cache`` afterwards (:func:`cimscope.compare_plots.plot_model`)."""
     out = Path(out_dir)
     rows = compare_rows(grid)
     gains = gains_rows(grid)
@@ -334,5 +336,5 @@ def write_compare(grid, out_dir, *, plots: bool = True) -> list[str]:
         files.append(str(write_text(out / "ops" / f"{stem}.csv", csv_text(op_rows(nr)))))
     if plots:
         for model in grid.models:
-            files += plot_model(grid, model, out)
+            files += plot_model(grid, model, out, plot_cache)
     return files

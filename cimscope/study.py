@@ -21,7 +21,7 @@ from __future__ import annotations
 import functools
 import hashlib
 import json
-from dataclasses import asdict, dataclass, replace
+from dataclasses import asdict, dataclass
 from typing import Optional
 
 from cimscope import ir
@@ -178,11 +178,18 @@ def fingerprint(study: Study, bits: int, cim: Optional[tuple[int, int]] = None) 
 def result_key(op: ir.Op, study: Study) -> str:
     """The cache key of one operator's result under ``study``: operator shape, the study's fields, the
     placed architecture's fingerprint, and the result format version."""
-    bits = op_bits(op)
-    c = asdict(replace(study, dispatch="all"))   # a GEMM's records do not depend on the dispatch: shared
+    static = None if not study.resident_weights else not op.attrs.get("dynamic_weight")
+    return _result_key(op.shape_key(), op_bits(op), cim_bits(op), static, study)
+
+
+@functools.lru_cache(maxsize=65536)
+def _result_key(shape: str, bits: int, cim: tuple[int, int], static: Optional[bool], study: Study) -> str:
+    """:func:`result_key` of an operator by its shape key, widths and (resident weights) static weight flag."""
+    c = asdict(study)
+    c["dispatch"] = "all"              # a GEMM's records do not depend on the dispatch: shared
     if not c["resident_weights"]:
         c.pop("resident_weights")      # per-inference keys stay what they were before the flag existed
     else:
-        c["static_weight"] = not op.attrs.get("dynamic_weight")
-    payload = {"v": RESULT_VERSION, "shape": op.shape_key(), "cfg": c, "arch": fingerprint(study, bits, cim_bits(op))}
+        c["static_weight"] = static
+    payload = {"v": RESULT_VERSION, "shape": shape, "cfg": c, "arch": fingerprint(study, bits, cim)}
     return hashlib.sha1(json.dumps(payload, sort_keys=True, default=str).encode()).hexdigest()

@@ -35,13 +35,14 @@ from cimscope import ir
 from cimscope.atomic import write_json
 from cimscope.cleanup import stop_pool, watch_parent
 from cimscope.errors import CimscopeError, InputError
-from cimscope.pipeline.gemm import evaluate_gemm
 from cimscope.pipeline.network import assemble, baseline_of, dispatched, op_evaluation
 from cimscope.pipeline.nongemm import evaluate_nongemm
 from cimscope.pipeline.residency import check_capacity
 from cimscope.study import Study, result_key
 
 DEFAULT_CACHE_DIR = ".cimscope_cache/results"
+#: The module workers compute with (mapper, models): imported where GEMMs are computed, not by the parent.
+GEMM_MODULE = "cimscope.pipeline.gemm"
 
 
 class ResultCache:
@@ -79,6 +80,7 @@ class ResultCache:
 
 def compute(op_dict: dict, cfg: Study) -> tuple[Optional[dict], Optional[str]]:
     """Worker body: one GEMM result, or the error message (bad configurations do not stop the grid)."""
+    from cimscope.pipeline.gemm import evaluate_gemm      # the mapper and models: only where GEMMs are computed
     op = ir.Op.from_dict(op_dict)
     try:
         return evaluate_gemm(op, cfg), None
@@ -169,6 +171,8 @@ def run_local(todo: list[str], tasks: dict, finish, workers: Optional[int]) -> s
     # threads) could deadlock the children
     methods = multiprocessing.get_all_start_methods()
     ctx = multiprocessing.get_context("forkserver" if "forkserver" in methods else "spawn")
+    if ctx.get_start_method() == "forkserver":
+        ctx.set_forkserver_preload([GEMM_MODULE])   # imported once by the fork server, not by every worker
     # workers ignore SIGINT and exit when this process dies (cimscope.cleanup.watch_parent); on any exception
     # here (Ctrl-C, SIGTERM, an error in finish) they are terminated, not waited for
     pool = ProcessPoolExecutor(max_workers=n, mp_context=ctx, initializer=watch_parent, initargs=(os.getpid(),))

@@ -48,5 +48,8 @@ class Candidates:
                             ("tf", "sf", "sx_dim", "tperm", "keep")))
 
     def keys(self) -> list[bytes]:
-        return [b"".join(a[i].tobytes() for a in (self.tf, self.sf, self.sx_dim, self.tperm, self.keep))
-                for i in range(self.n)]
+        """One byte string per candidate (equal candidates, equal keys): its arrays' bytes side by side."""
+        n = self.n
+        rows = np.concatenate([np.ascontiguousarray(a).reshape(n, -1).view(np.uint8).reshape(n, -1)
+                               for a in (self.tf, self.sf, self.sx_dim, self.tperm, self.keep)], axis=1)
+        return [r.tobytes() for r in rows]

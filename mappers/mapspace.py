@@ -14,6 +14,8 @@ unless told otherwise.
 """
 from __future__ import annotations
 
+import functools
+
 import numpy as np
 
 from cimscope import ir
@@ -21,6 +23,7 @@ from cimscope.errors import InputError, MappingError
 from cimscope.mappers import moves
 from cimscope.mappers.candidates import Candidates, prime_factors  # noqa: F401  (prime_factors: public name)
 from cimscope.model.fast import batch_from_mappings
+from cimscope.model.streams import box_size, extents
 from cimscope.model.nest import coefficient, hardware_fanouts
 from cimscope.timeloop.constraints import Constraints
 from cimscope.timeloop.parsing import perm_list, perm_str
@@ -191,10 +194,10 @@ class MapSpace:
 
     def _used(self, f: np.ndarray, keep: np.ndarray) -> np.ndarray:
         """Words per instance used at each level [n, L] by the kept tiles, for factors f [n, L, D]."""
-        E = np.cumprod(f, axis=1)
+        E = extents(f)
         used = np.zeros(f.shape[:2])
         for k, M in enumerate(self.P):
-            used += np.prod((E - 1) @ M.T + 1, axis=2) * keep[:, :, k]
+            used += box_size(M, E) * keep[:, :, k]
         return used
 
     def sample(self, rng: np.random.Generator, n: int) -> Candidates:
@@ -271,12 +274,17 @@ class MapSpace:
             js = np.where(pref[:, a, d] & room, a, js)
         return np.where(structured, js, j)
 
+    @functools.cached_property
+    def temporal_ok(self) -> np.ndarray:
+        """[D, L]: whether each dimension may take a temporal factor at each level."""
+        temporal_slot = {sl[0]: j for j, sl in enumerate(self.slots) if sl[1] == 0}
+        return np.array([[temporal_slot[x] in self.allowed[d] for x in range(self.L)] for d in range(self.D)])
+
     def _redirect(self, d: int, p: int, lvl, kind, tf, sf, keep, xprod, yprod):
         """Move a prime whose slot would overflow: a full fanout sends it to the level's temporal slot, a
         constrained temporal slot (e.g. D=1 at a spatial-only level) or a full buffer further up."""
         rows = np.arange(len(lvl))
-        temporal_slot = {sl[0]: j for j, sl in enumerate(self.slots) if sl[1] == 0}
-        ok_slot = np.array([temporal_slot[int(x)] in self.allowed[d] for x in range(self.L)])
+        ok_slot = self.temporal_ok[d]
         over_x = (kind == 1) & (xprod[rows, lvl] * p > self.fx[lvl])
         over_y = (kind == 2) & (yprod[rows, lvl] * p > self.fy[lvl])
         kind = np.where(over_x | over_y, 0, kind)
@@ -289,12 +297,15 @@ class MapSpace:
         if d in self.all_rest or not np.isfinite(self.cap)[:-1].any():
             return lvl, kind
         act = np.nonzero(lvl < self.L - 1)[0]
+        top = int(np.nonzero(np.isfinite(self.cap))[0].max()) + 1      # levels above hold anything
         for _ in range(self.L):
             if not len(act):
                 break
-            f = (tf[act] * sf[act])
-            f[np.arange(len(act)), lvl[act], d] *= p
-            over = (self._used(f, keep[act]) > self.cap[None, :]) & (np.arange(self.L)[None, :] >= lvl[act][:, None])
+            f = (tf[act, :top] * sf[act, :top])
+            grow = lvl[act] < top
+            f[np.nonzero(grow)[0], lvl[act][grow], d] *= p
+            over = (self._used(f, keep[act, :top]) > self.cap[None, :top]) & \
+                (np.arange(top)[None, :] >= lvl[act][:, None])
             nl = np.minimum(lvl[act] + 1, self.L - 1)
             move = over.any(axis=1) & (lvl[act] < self.L - 1) & ok_slot[nl]
             if not move.any():

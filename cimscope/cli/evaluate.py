@@ -265,7 +265,8 @@ def compare(
                                 timeout=timeout)
     grid = run_grid(wls, studies, workers=workers, scheduler=scheduler, cache_dir=str(cache_dir / "results"),
                     progress=True)
-    files = write(write_compare, grid, out, plots=not no_plots) if out is not None else []
+    files = (write(write_compare, grid, out, plots=not no_plots, plot_cache=cache_dir / "plots")
+             if out is not None else [])
     if as_json:
         print_json(compare_json(grid))
     else:

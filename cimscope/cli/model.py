@@ -66,8 +66,9 @@ def price_energies(ti, counts_only: bool, *, what: str = "model") -> list:
     attributes Accelergy would pass) and return their :class:`LevelPricing` records (``cimscope model``
     prints them once the evaluation succeeded, so an error stays one line). A level no plug-in prices is refused (no silent zeros), naming
     its class and the classes cimscope prices, unless ``--counts-only``."""
-    from cimscope.arch.level_pricing import known_classes
-    from cimscope.engine import price_missing_levels
+    if all(lv.action_energy_pJ or getattr(lv, "is_dummy", False) for lv in [*ti.arch.levels, ti.arch.compute]):
+        return []                      # every level has energies (e.g. from --ert): no plug-in to load
+    from cimscope.arch.level_pricing import known_classes, price_missing_levels
     from cimscope.errors import InputError
     priced, unpriced = price_missing_levels(ti.arch)
     if unpriced and not counts_only:

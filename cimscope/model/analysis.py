@@ -273,7 +273,7 @@ def analyse(nest: Nest, *, link_transfers: bool = True) -> NestStats:
                 entries[d][1] = per_child[d]
         else:
             offs, lin = _children(nest, group)
-            ranks_off = [[nest.project(d, o) for o in offs] for d in range(nds)]
+            ranks_off = projected_positions(nest, offs)
             do_lt = link_transfers and len(offs) > 1
             if do_lt and (1 << len(above)) > MAX_LEAVES:
                 warnings.append(f"{nest.level_name(s)}: {1 << len(above)} visits exceed {MAX_LEAVES}; "
@@ -298,6 +298,44 @@ def analyse(nest: Nest, *, link_transfers: bool = True) -> NestStats:
                      warnings=warnings, link_transfers_used=used_lt)
 
 
+def projected_positions(nest: Nest, positions: list[np.ndarray]) -> list[list[tuple[int, ...]]]:
+    """Per data space, :meth:`Nest.project` of each position (problem dimensions), as one integer matrix
+    product per data space."""
+    if not positions:
+        return [[] for _ in nest.ds_names]
+    pos = np.array(positions, dtype=np.int64)                      # [V, D]
+    out = []
+    for ranks in nest.projections:
+        M = np.zeros((len(ranks), pos.shape[1]), dtype=np.int64)
+        for r, rank in enumerate(ranks):
+            for dim, c in rank:
+                M[r, dim] += c
+        out.append([tuple(row) for row in (pos @ M.T).tolist()])
+    return out
+
+
+def _mesh(nbrs: list[list[int]]) -> tuple[np.ndarray, np.ndarray]:
+    """Neighbour positions of each child as an array [X, 4] (-1: none) and its validity mask."""
+    nb = np.full((len(nbrs), 4), -1, dtype=np.int64)
+    for x, js in enumerate(nbrs):
+        nb[x, :len(js)] = js
+    return nb, nb >= 0
+
+
+def _link_hits(offs: list[tuple[int, ...]], mesh: tuple[np.ndarray, np.ndarray], shift: tuple[int, ...]
+               ) -> tuple[int, Counter]:
+    """Children whose next tile (their offset + ``shift``) a mesh neighbour holds now (they receive it over a
+    link), and the multicast classes of the others: (count, Counter of class sizes), the classes counted in
+    order of first appearance, as ``Counter(Counter(offset of each other child).values())``."""
+    nb, valid = mesh
+    o = np.array(offs, dtype=np.int64).reshape(len(offs), -1)                 # [X, R]
+    want = o + np.array(shift, dtype=np.int64)[None, :]
+    got = (o[np.where(valid, nb, 0)] == want[:, None, :]).all(axis=2) & valid      # [X, 4]
+    mask = got.any(axis=1)
+    rest = [t for t, f in zip(offs, mask.tolist()) if not f]
+    return int(mask.sum()), Counter(Counter(rest).values())
+
+
 def _spatial_stream(nest: Nest, s: int, above: list[int], child_E: list[tuple[int, ...]],
                     ranks_off: list[list[tuple[int, ...]]], nbrs: list[list[int]]
                     ) -> tuple[list[dict[int, float]], list[float]]:
@@ -309,14 +347,18 @@ def _spatial_stream(nest: Nest, s: int, above: list[int], child_E: list[tuple[in
     for d in range(nds):
         class_all.append(Counter(Counter(ranks_off[d]).values()))
     lt_cache: list[dict] = [dict() for _ in range(nds)]
+    mesh = _mesh(nbrs)
     state = [0] * nds
     tids: list[dict[tuple, int]] = [dict() for _ in range(nds)]
     prev_lo: list[Optional[tuple]] = [None] * nds       # previous tile position (rank space)
     prev_delta: list[Optional[tuple]] = [None] * nds    # previous delta AAHR (lo, hi) of child 0
-    for k, w, pos in iter_stream(nest, above):
+    prev_shape: list[Optional[tuple]] = [None] * nds    # its extents (hi - lo)
+    visits = list(iter_stream(nest, above))
+    lows = projected_positions(nest, [pos for _, _, pos in visits])
+    for i, (k, w, _) in enumerate(visits):
         for d in range(nds):
             E = child_E[d]
-            lo = nest.project(d, pos)
+            lo = lows[d][i]
             if s == 0:
                 delta = (lo, tuple(x + 1 for x in lo))
                 size = 1
@@ -343,26 +385,19 @@ def _spatial_stream(nest: Nest, s: int, above: list[int], child_E: list[tuple[in
                         dhi[r] = lo[r] - v[r]
                     delta = (tuple(dlo), tuple(dhi))
             prev_lo[d] = lo
-            pd = prev_delta[d]
+            pd, pshape = prev_delta[d], prev_shape[d]
             prev_delta[d] = delta
+            prev_shape[d] = shape = None if delta is None else tuple(h - l for l, h in zip(*delta))
             if delta is None or size == 0:
                 continue
             classes = class_all[d]
             n_all = sum(classes.values())
             use = classes
-            if pd is not None and tuple(h - l for l, h in zip(*pd)) == tuple(h - l for l, h in zip(*delta)):
+            if pd is not None and pshape == shape:
                 shift = tuple(a - b for a, b in zip(delta[0], pd[0]))
                 hit = lt_cache[d].get(shift)
                 if hit is None:
-                    offs = ranks_off[d]
-                    lt_mask = []
-                    for x, nb in enumerate(nbrs):
-                        want = tuple(a + b for a, b in zip(offs[x], shift))
-                        lt_mask.append(any(offs[j] == want for j in nb))
-                    n_lt = sum(lt_mask)
-                    rem = Counter(Counter(o for o, f in zip(offs, lt_mask) if not f).values())
-                    hit = (n_lt, rem)
-                    lt_cache[d][shift] = hit
+                    hit = lt_cache[d][shift] = _link_hits(ranks_off[d], mesh, shift)
                 n_lt, rem = hit
                 if n_lt and sum(rem.values()) < n_all:
                     use = rem

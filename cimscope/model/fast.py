@@ -21,8 +21,6 @@ innermost first, temporal permutations ``[N, L, D]`` (dimension indices, innermo
 from __future__ import annotations
 
 from dataclasses import dataclass
-from functools import lru_cache
-from itertools import product
 from typing import Any, Optional, Sequence
 
 import numpy as np
@@ -32,6 +30,7 @@ from cimscope.errors import MappingError
 from cimscope.model.cost import (COMPUTE_ACTIONS, FILL_ACTIONS, READ_ACTIONS, UPDATE_ACTIONS, action_energy,
                                  cluster_size)
 from cimscope.model.nest import coefficient, hardware_fanouts, min_utilization
+from cimscope.model.streams import box_size, extents, multicast_classes, stream_totals
 from cimscope.timeloop.parsing import perm_list
 
 
@@ -179,113 +178,6 @@ def batch_from_mappings(problem: ir.Problem, arch: ir.Arch, mappings: Sequence[i
 
 
 # ---------------------------------------------------------------------------------------------------------
-# Delta streams
-# ---------------------------------------------------------------------------------------------------------
-
-def _stream(P: np.ndarray, multi: bool, E_dim: np.ndarray, bounds: np.ndarray, ldims: np.ndarray,
-            strides: np.ndarray) -> np.ndarray:
-    """Per-candidate sum of child-tile deltas over Timeloop's visit sequence.
-
-    P [R, D]; E_dim [N, D] child extents; bounds, ldims, strides [N, K]: the temporal loops above the child
-    (inner first; bound 1 = absent)."""
-    N, K = bounds.shape
-    E = (E_dim - 1) @ P.T + 1                                    # [N, R]
-    full = np.prod(E, axis=1).astype(np.float64)
-    if K == 0:
-        return full
-    relevant = (P.T[ldims] != 0).any(axis=-1)                  # [N, K]
-    active = bounds > 1
-    if not multi:
-        seen = np.cumsum(relevant & active, axis=1) > 0
-        return full * np.prod(np.where(seen, bounds, 1), axis=1).astype(np.float64)
-    # Stride states (analysis.transition): 0 = no translation recorded, 1 + j = the translation of loop j's
-    # carry (the first loop with that vector), K + 1 = stationary.
-    STAT = K + 1
-    S = K + 2
-    D = E_dim.shape[1]
-    acc = np.zeros((N, S), dtype=np.float64)
-    out = np.tile(np.arange(S), (N, 1))
-    resets = np.zeros((N, D), dtype=np.int64)
-    rows = np.arange(N)
-    live = active.any(axis=0)
-    moves: list[np.ndarray] = []
-    for k in range(K):
-        M = -resets
-        M = M.copy()
-        M[rows, ldims[:, k]] += strides[:, k]
-        moves.append(M @ P.T)                                     # [N, R]
-        act = bounds[:, k] > 1
-        resets[rows[act], ldims[act, k]] += strides[act, k]
-    for k in range(K):
-        if not live[k]:
-            continue
-        v = moves[k]
-        nz = v != 0
-        cnt = nz.sum(axis=1)
-        tid = np.full(N, k + 1)
-        for j in range(k - 1, -1, -1):
-            tid = np.where((moves[j] == v).all(axis=1), j + 1, tid)
-        r = np.argmax(nz, axis=1)
-        vr = v[rows, r]
-        Er = E[rows, r]
-        slab_ok = (cnt == 1) & (np.abs(vr) < Er)
-        partial = (np.abs(vr) * (full / np.maximum(Er, 1)))
-        s1 = out                                                  # [N, S]
-        same = (s1 == 0) | (s1 == tid[:, None])
-        zero = (cnt == 0)[:, None]
-        d = np.where(zero, 0.0, np.where(same & slab_ok[:, None], partial[:, None], full[:, None]))
-        s2 = np.where(zero, STAT, np.where(same, tid[:, None], 0))
-        a2 = np.take_along_axis(acc, s2, axis=1)
-        s3 = np.take_along_axis(out, s2, axis=1)
-        n = bounds[:, k][:, None]
-        acc = acc + (n - 1) * (d + a2)
-        out = np.where(n > 1, s3, s1)
-    return full + acc[:, 0]
-
-
-@lru_cache(maxsize=4096)
-def _distinct(terms: tuple) -> int:
-    """Number of distinct values of sum_t a_t * i_t over i_t in [0, n_t) (terms = ((a, n), ...))."""
-    vals = {0}
-    for a, n in terms:
-        vals = {v + a * i for v in vals for i in range(n)}
-    return len(vals)
-
-
-def _classes(P: np.ndarray, sfs: np.ndarray, st: np.ndarray) -> np.ndarray:
-    """Distinct projected offsets of the spatial children: sfs, st [N, D] spatial factors and strides."""
-    N, D = sfs.shape
-    R = P.shape[0]
-    nz = (P != 0)
-    used_dims = nz.any(axis=0)
-    # Fast path: every rank has at most one dimension with a non-trivial spatial factor and no dimension
-    # is used by two ranks.
-    active = sfs > 1                                        # [N, D]
-    per_rank = (nz[None, :, :] & active[:, None, :]).sum(axis=2)     # [N, R]
-    shared = nz.sum(axis=0) > 1                              # [D]
-    simple = (per_rank <= 1).all(axis=1) & ~(active & shared[None, :]).any(axis=1)
-    out = np.prod(np.where(used_dims[None, :], sfs, 1), axis=1).astype(np.float64)
-    if simple.all():
-        return out
-    for n in np.nonzero(~simple)[0]:
-        total = 1
-        ok = True
-        for r in range(R):
-            terms = tuple((int(P[r, d] * st[n, d]), int(sfs[n, d])) for d in range(D) if P[r, d] and sfs[n, d] > 1)
-            total *= _distinct(terms)
-        if shared[active[n]].any():
-            ok = False
-        if not ok:
-            pts = set()
-            for idx in product(*[range(int(sfs[n, d])) for d in range(D)]):
-                off = np.array(idx) * st[n]
-                pts.add(tuple(P @ off))
-            total = len(pts)
-        out[n] = total
-    return out
-
-
-# ---------------------------------------------------------------------------------------------------------
 # Evaluation
 # ---------------------------------------------------------------------------------------------------------
 
@@ -294,7 +186,7 @@ def _geometry(st: Static, b: Batch) -> dict[str, Any]:
     N, L, D, S = b.n, len(st.levels), len(st.dims), len(st.ds_names)
     tf, sf = b.tf.astype(np.int64), b.sf.astype(np.int64)
     f = tf * sf
-    E = np.cumprod(f, axis=1)                                   # [N, L, D] extents at each boundary
+    E = extents(f)                                              # [N, L, D] extents at each boundary
     E_below = np.concatenate([np.ones((N, 1, D), dtype=np.int64), E[:, :-1]], axis=1)
     valid = np.all(np.prod(f, axis=1) == st.sizes[None, :], axis=1)
     fan = np.prod(sf, axis=2)                                  # [N, L]
@@ -311,7 +203,7 @@ def _geometry(st: Static, b: Batch) -> dict[str, Any]:
     keep |= st.arch_keep[None]
     size = np.zeros((N, L, S))
     for d in range(S):
-        size[:, :, d] = np.prod((E - 1) @ st.P[d].T + 1, axis=2)
+        size[:, :, d] = box_size(st.P[d], E)
     used = (size * keep).sum(axis=2)
     valid &= np.all(used <= st.eff[None, :], axis=1) & np.all(used >= st.min_used[None, :], axis=1)
     valid &= keep.any(axis=1).all(axis=1)
@@ -331,9 +223,9 @@ def _deltas(st: Static, g: dict[str, Any], d: int) -> tuple[np.ndarray, np.ndarr
         if s == 0:
             delta = g["cycles_c"]
         else:
-            delta = _stream(Pm, st.multi[d], g["E"][:, s - 1], g["lb"][:, s:].reshape(N, -1),
-                            g["ldim"][:, s:].reshape(N, -1), g["lst"][:, s:].reshape(N, -1))
-        T[:, s] = _classes(Pm, g["sf"][:, s], g["E_below"][:, s]) * delta
+            delta = stream_totals(Pm, st.multi[d], g["E"][:, s - 1], g["lb"][:, s:].reshape(N, -1),
+                                  g["ldim"][:, s:].reshape(N, -1), g["lst"][:, s:].reshape(N, -1))
+        T[:, s] = multicast_classes(Pm, g["sf"][:, s], g["E_below"][:, s]) * delta
         W[:, s] = g["fan"][:, s] * delta
     return T, W
 
@@ -345,7 +237,7 @@ def _dataspace_counts(st: Static, g: dict[str, Any], d: int) -> tuple[np.ndarray
     T, W = _deltas(st, g, d)
     content = T.copy()
     sz = g["size"][:, :, d]
-    spat_size = np.prod((g["E_spat"] - 1) @ st.P[d].T + 1, axis=2)   # [N, L]
+    spat_size = box_size(st.P[d], g["E_spat"])                  # [N, L]
     part = np.zeros((N, L))
     p = sz[:, L - 1].copy()
     part[:, L - 1] = p
