@@ -29,6 +29,7 @@ import numpy as np
 
 from cimscope import ir
 from cimscope.errors import MappingError
+from cimscope.model.analysis import stationary_keeps_stride
 from cimscope.model.cost import (COMPUTE_ACTIONS, FILL_ACTIONS, READ_ACTIONS, UPDATE_ACTIONS, action_energy,
                                  cluster_size)
 from cimscope.model.nest import coefficient, hardware_fanouts, min_utilization
@@ -79,6 +80,7 @@ class Static:
     full_size: np.ndarray                # [S] whole tensor sizes
     arch_keep: np.ndarray                # [L, S] forced keep
     arch_bypass: np.ndarray              # [L, S] forced bypass
+    keep_stride: bool = True             # a stationary step keeps the stride state (analysis.stationary_keeps_stride)
 
 
 def make_static(problem: ir.Problem, arch: ir.Arch) -> Static:
@@ -130,7 +132,7 @@ def make_static(problem: ir.Problem, arch: ir.Arch) -> Static:
         sbw=np.array([inf if lv.shared_bandwidth is None else lv.shared_bandwidth for lv in levels]),
         ec=e(arch.compute, COMPUTE_ACTIONS), comp_inst=arch.compute.instances,
         clusters=np.array([lv.instances // cluster_size(lv) for lv in levels], dtype=np.int64),
-        full_size=full, arch_keep=ak, arch_bypass=ab)
+        full_size=full, arch_keep=ak, arch_bypass=ab, keep_stride=stationary_keeps_stride(arch))
 
 
 def batch_from_mappings(problem: ir.Problem, arch: ir.Arch, mappings: Sequence[ir.Mapping]) -> Batch:
@@ -183,11 +185,12 @@ def batch_from_mappings(problem: ir.Problem, arch: ir.Arch, mappings: Sequence[i
 # ---------------------------------------------------------------------------------------------------------
 
 def _stream(P: np.ndarray, multi: bool, E_dim: np.ndarray, bounds: np.ndarray, ldims: np.ndarray,
-            strides: np.ndarray) -> np.ndarray:
+            strides: np.ndarray, keep: bool = True) -> np.ndarray:
     """Per-candidate sum of child-tile deltas over Timeloop's visit sequence.
 
     P [R, D]; E_dim [N, D] child extents; bounds, ldims, strides [N, K]: the temporal loops above the child
-    (inner first; bound 1 = absent)."""
+    (inner first; bound 1 = absent); ``keep``: a step that does not move the tile keeps the stride state
+    (:func:`cimscope.model.analysis.stationary_keeps_stride`)."""
     N, K = bounds.shape
     E = (E_dim - 1) @ P.T + 1                                    # [N, R]
     full = np.prod(E, axis=1).astype(np.float64)
@@ -234,7 +237,7 @@ def _stream(P: np.ndarray, multi: bool, E_dim: np.ndarray, bounds: np.ndarray, l
         same = (s1 == 0) | (s1 == tid[:, None])
         zero = (cnt == 0)[:, None]
         d = np.where(zero, 0.0, np.where(same & slab_ok[:, None], partial[:, None], full[:, None]))
-        s2 = np.where(zero, STAT, np.where(same, tid[:, None], 0))
+        s2 = np.where(zero, s1 if keep else STAT, np.where(same, tid[:, None], 0))
         a2 = np.take_along_axis(acc, s2, axis=1)
         s3 = np.take_along_axis(out, s2, axis=1)
         n = bounds[:, k][:, None]
@@ -332,7 +335,7 @@ def _deltas(st: Static, g: dict[str, Any], d: int) -> tuple[np.ndarray, np.ndarr
             delta = g["cycles_c"]
         else:
             delta = _stream(Pm, st.multi[d], g["E"][:, s - 1], g["lb"][:, s:].reshape(N, -1),
-                            g["ldim"][:, s:].reshape(N, -1), g["lst"][:, s:].reshape(N, -1))
+                            g["ldim"][:, s:].reshape(N, -1), g["lst"][:, s:].reshape(N, -1), st.keep_stride)
         T[:, s] = _classes(Pm, g["sf"][:, s], g["E_below"][:, s]) * delta
         W[:, s] = g["fan"][:, s] * delta
     return T, W

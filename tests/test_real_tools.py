@@ -1,0 +1,126 @@
+"""Rules found by running the real Timeloop (NVlabs master 4cf6d4c) and Accelergy 0.4, pinned with the file
+format so that they hold in CI without the binaries; the tests marked ``real`` run the binaries too when
+``timeloop-model`` is in ``$TIMELOOP_BIN`` or on ``$PATH`` (skipped otherwise).
+"""
+import shutil
+
+import pytest
+
+from cimscope.model import evaluate, evaluate_many
+from cimscope.model.analysis import TRANSLATION_RULE_KEY
+from cimscope.timeloop import load_inputs
+from cimscope.timeloop.binaries import find_binary
+
+ARCH = """architecture:
+  version: '0.4'
+  subtree:
+  - name: System
+    attributes: {technology: "40nm", global_cycle_seconds: 1e-9}
+    local:
+    - name: DRAM[1..1]
+      class: DRAM
+      attributes: {depth: 1048576, width: 64, datawidth: 8, n_banks: 1, technology: "40nm"}
+    - name: Buffer[1..1]
+      class: SRAM
+      attributes: {depth: 65536, width: 8, datawidth: 8, n_banks: 1, technology: "40nm"}
+    - name: MACC[1..1]
+      class: intmac
+      attributes: {width: 8, technology: "40nm"}
+"""
+PROBLEM = """problem:
+  version: '0.4'
+  shape:
+    name: CNN_Layer
+    dimensions: [C, M, R, S, N, P, Q]
+    coefficients:
+    - {name: Wstride, default: 1}
+    - {name: Hstride, default: 1}
+    - {name: Wdilation, default: 1}
+    - {name: Hdilation, default: 1}
+    data_spaces:
+    - name: Weights
+      projection: [[[C]], [[M]], [[R]], [[S]]]
+    - name: Inputs
+      projection:
+      - [[N]]
+      - [[C]]
+      - [[R, Wdilation], [P, Wstride]]
+      - [[S, Hdilation], [Q, Hstride]]
+    - name: Outputs
+      projection: [[[N]], [[M]], [[Q]], [[P]]]
+      read_write: true
+  instance: {C: 8, M: 16, R: 3, S: 3, N: 1, P: 16, Q: 16}
+"""
+#: DRAM loops P4 > R3 > M4 (M innermost: it does not move Inputs), the rest in the Buffer.
+MAPPING = """mapping:
+- target: DRAM
+  type: temporal
+  factors: C=1 M=4 R=3 S=1 N=1 P=4 Q=1
+  permutation: MRPCSNQ
+- target: Buffer
+  type: temporal
+  factors: C=8 M=4 R=1 S=3 N=1 P=4 Q=16
+  permutation: SCMPQRN
+"""
+ERT = """ERT:
+  version: '0.4'
+  tables:
+  - name: System.DRAM[1..1]
+    actions:
+    - {name: read, energy: 100.0}
+    - {name: write, energy: 100.0}
+    - {name: update, energy: 100.0}
+    - {name: leak, energy: 0.0}
+  - name: System.Buffer[1..1]
+    actions:
+    - {name: read, energy: 1.0}
+    - {name: write, energy: 1.0}
+    - {name: update, energy: 1.0}
+    - {name: leak, energy: 0.0}
+  - name: System.MACC[1..1]
+    actions:
+    - {name: compute, energy: 0.5}
+"""
+
+
+def _case(tmp_path):
+    paths = []
+    for name, text in (("arch.yaml", ARCH), ("problem.yaml", PROBLEM), ("map.yaml", MAPPING), ("ERT.yaml", ERT)):
+        p = tmp_path / name
+        p.write_text(text)
+        paths.append(p)
+    return paths
+
+
+def test_sliding_window_after_a_stationary_step_reuses_the_overlap(tmp_path):
+    """Inputs tile 8 x 4 x 18 = 576 words; the M steps leave it in place, each R move (+1 column) fetches a
+    144-word slab, each P move (+3 columns: a new translation) the whole tile: 576 x (1 + 3) + 144 x (2 + 6) =
+    3,456 fills, 5.751 pJ/compute, as real timeloop-model 4cf6d4c prints for these files. Timeloop before PR
+    #297 re-fetched the whole tile after every M step: 576 x 12 = 6,912."""
+    *files, ert = _case(tmp_path)
+    ti = load_inputs(files, ert=ert)
+    r = evaluate(ti.problem, ti.arch, ti.mapping)
+    assert r.accesses["Buffer"]["Inputs"].fills == 3456
+    assert r.accesses["DRAM"]["Inputs"].reads == 3456
+    assert r.energy_pJ / r.computes == pytest.approx(5.751, abs=5e-4)
+    fast = evaluate_many(ti.problem, ti.arch, [ti.mapping])
+    assert float(fast["energy_pJ"][0]) == pytest.approx(r.energy_pJ, rel=1e-12)
+    ti.arch.attributes[TRANSLATION_RULE_KEY] = "pre-pr297"
+    assert evaluate(ti.problem, ti.arch, ti.mapping).accesses["Buffer"]["Inputs"].fills == 6912
+
+
+real = pytest.mark.skipif(find_binary("timeloop-model") is None, reason="timeloop-model not on PATH/TIMELOOP_BIN")
+
+
+@real
+def test_real_timeloop_model_agrees_on_the_sliding_window_case(tmp_path):
+    from cimscope.engine import get_engine
+
+    *files, ert = _case(tmp_path)
+    ti = load_inputs(files, ert=ert)
+    tl = get_engine("timeloop", out_dir=str(tmp_path / "tl")).evaluate(ti.problem, ti.arch, ti.mapping)
+    bi = evaluate(ti.problem, ti.arch, ti.mapping)
+    assert tl.accesses["Buffer"]["Inputs"].fills == bi.accesses["Buffer"]["Inputs"].fills == 3456
+    assert tl.cycles == bi.cycles
+    assert tl.energy_pJ == pytest.approx(bi.energy_pJ, rel=1e-6)
+    shutil.rmtree(tmp_path / "tl", ignore_errors=True)
