@@ -117,7 +117,42 @@ def test_compound_components_wrap_the_storage_plug_ins():
         assert set(acts) == {"read", "write", "update", "leak"}
         attrs = {"primitive": "analog6T"} if sub["class"] == "cim_macro" else {}
         assert set(acts.values()) <= set(estimate(sub["class"], attrs).actions)
-    assert unquoted_attribute_strings(dump_yaml(compound_components())) == []
+
+
+def test_compound_components_bind_every_attribute_the_plug_in_takes():
+    """Accelergy 0.4 hands a subcomponent only the attributes its own ``attributes`` bind (real Accelergy 0.4
+    gave sram_buffer no depth/width/n_banks with ``attributes: {}`` and priced a 192 KB SMEM as a 4 KB
+    buffer); the bindings are bare names Accelergy evaluates, declared on the class with a null default."""
+    from cimscope.arch.builders import bound_attributes
+    text = dump_yaml(compound_components())
+    doc = yaml.safe_load(text)["compound_components"]
+    for cls in doc["classes"]:
+        (sub,) = cls["subcomponents"]
+        names = bound_attributes(sub["class"])
+        assert sub["attributes"] == {n: n for n in names}
+        assert "technology" in names
+        if sub["class"] != "cim_macro":                 # the memories take Timeloop's width (bits per row)
+            assert "width" in names
+        if sub["class"] == "sram_buffer":
+            assert {"depth", "n_banks"} <= set(names)
+        assert set(names) <= set(cls["attributes"])
+        assert cls["attributes"]["technology"] == "must_specify"
+        assert all(cls["attributes"][n] is None for n in names if n != "technology")
+    plain = unquoted_attribute_strings(text)            # the bindings must not be quoted (quoted = a literal)
+    assert "depth" in plain and "must_specify" in plain
+
+
+def test_every_component_says_which_actions_accelergy_prices():
+    """timeloop-model hands Accelergy the architecture as written: a primitive class with no class definition
+    (tensor_core_mac) gets an ERT row only for its ``required_actions`` (as timeloopfe writes them); without
+    them real timeloop-model charged its internal 1 pJ per MAC instead of the plug-in's 0.0146 pJ."""
+    from cimscope.arch import build_arch
+    from cimscope.arch.builders import REQUIRED_ACTIONS
+    for preset in ("a100_like", "a100_sm"):
+        doc = yaml.safe_load(dump_yaml(architecture_doc(build_arch(preset))))["architecture"]
+        local = doc["subtree"][0]["local"]
+        assert [c["required_actions"] for c in local] == \
+            [REQUIRED_ACTIONS["storage"]] * (len(local) - 1) + [REQUIRED_ACTIONS["compute"]]
 
 
 def test_inputs_without_energies_come_with_the_compound_components(tmp_path):
