@@ -284,6 +284,21 @@ def test_runner_writes_a_default_arch_and_runs_an_export_folder(standin_binaries
         assert ratio == pytest.approx(1.0, rel=1e-5)
 
 
+def test_runner_prices_an_architecture_without_ert_as_cimscope_model_does(standin_binaries, tmp_path):
+    """An arch.yaml with cimscope's compound classes and no ERT: each level is priced by its plug-in with the
+    attributes Accelergy would pass, one 'priced LEVEL with COMPONENT {...}' line each, as `cimscope model`."""
+    from cimscope.arch import build_arch
+    folder = tmp_path / "export"
+    _export(folder)
+    arch = build_arch("a100_like")
+    (folder / "arch.yaml").write_text(dump_yaml(architecture_doc(arch)))
+    out = _runner(folder)
+    assert out.returncode == 0, out.stderr
+    lines = [ln for ln in out.stderr.splitlines() if ln.startswith("priced ")]
+    assert [ln.split()[1] for ln in lines] == [lv.name for lv in arch.levels] + [arch.compute.name]
+    assert "priced SMEM with sram_buffer {'capacity_bytes': 196608, 'width_bits': 1024, 'banks': 32" in out.stderr
+
+
 def test_runner_goes_on_past_a_failing_problem_and_exits_1(standin_binaries, tmp_path):
     folder = tmp_path / "export"
     _export(folder)
