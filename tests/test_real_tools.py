@@ -124,3 +124,19 @@ def test_real_timeloop_model_agrees_on_the_sliding_window_case(tmp_path):
     assert tl.cycles == bi.cycles
     assert tl.energy_pJ == pytest.approx(bi.energy_pJ, rel=1e-6)
     shutil.rmtree(tmp_path / "tl", ignore_errors=True)
+
+
+def test_bandwidth_bound_cycles_follow_timeloops_double_arithmetic():
+    """ResNet-18 layer4 BatchNorm on a100_sm (DRAM read_bandwidth 32 words/cycle, 224 compute cycles, reads
+    25,088 + 512 + 512 per data space): Timeloop sums 112 + 2.2857... + 2.2857... words/cycle in double
+    precision, 32 / 116.571... = 0.27450980392156865, and ceil(224 / that) = ceil(816.0000000000001) = 817,
+    what real timeloop-model 4cf6d4c prints; the exact quotient (26,112 / 32 = 816) is one cycle short."""
+    from types import SimpleNamespace
+
+    from cimscope.model.cost import bandwidth_slowdown, level_cycles
+
+    dram = SimpleNamespace(read_bandwidth=32.0, write_bandwidth=32.0, shared_bandwidth=None)
+    slow = bandwidth_slowdown(dram, [25088.0, 512.0, 512.0], [25088.0], 224)
+    assert slow == 32 / (25088 / 224 + 512 / 224 + 512 / 224)
+    assert level_cycles(224, slow) == 817
+    assert level_cycles(224, bandwidth_slowdown(dram, 26112.0, 25088.0, 224)) == 816     # one total: exact

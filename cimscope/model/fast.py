@@ -403,15 +403,18 @@ def _costs(st: Static, g: dict[str, Any], reads, fills, updates, alive) -> dict[
     per_inst = (vec(reads) * st.er[None, :, None] + vec(fills) * st.ef[None, :, None]
                 + vec(updates) * st.eu[None, :, None]) / cu
     dyn = (per_inst * rep).sum(axis=2)                          # [N, L]
-    rd_tot = reads.sum(axis=2)
-    wr_tot = (fills + updates).sum(axis=2)
     cc = np.maximum(cycles_c, 1)[:, None]
+    rd_dem = np.zeros((N, len(st.levels)))
+    wr_dem = np.zeros((N, len(st.levels)))
+    for s in range(reads.shape[2]):            # Timeloop's double arithmetic (cost.demand): per data space, summed
+        rd_dem = rd_dem + reads[:, :, s] / cc
+        wr_dem = wr_dem + (fills[:, :, s] + updates[:, :, s]) / cc
     slow = np.ones((N, len(st.levels)))
     with np.errstate(divide="ignore", invalid="ignore"):
-        for dem, cap in ((rd_tot / cc, st.rbw), (wr_tot / cc, st.wbw), ((rd_tot + wr_tot) / cc, st.sbw)):
+        for dem, cap in ((rd_dem, st.rbw), (wr_dem, st.wbw), (wr_dem + rd_dem, st.sbw)):
             lim = np.where(dem > cap[None, :], cap[None, :] / np.where(dem > 0, dem, 1), 1.0)
             slow = np.minimum(slow, lim)
-    lvl_cycles = np.ceil(cycles_c[:, None] / slow - 1e-9)
+    lvl_cycles = np.ceil(cycles_c[:, None] / slow)             # cost.level_cycles: no tolerance, as Timeloop
     cycles = np.maximum(cycles_c, lvl_cycles.max(axis=1))
     leaking = np.where(alive.any(axis=2), repl, 1)
     leak = st.leak[None, :] * cycles[:, None] * leaking
