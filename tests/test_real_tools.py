@@ -3,6 +3,7 @@ format so that they hold in CI without the binaries; the tests marked ``real`` r
 ``timeloop-model`` is in ``$TIMELOOP_BIN`` or on ``$PATH`` (skipped otherwise).
 """
 import shutil
+import sys
 
 import pytest
 
@@ -140,3 +141,44 @@ def test_bandwidth_bound_cycles_follow_timeloops_double_arithmetic():
     assert slow == 32 / (25088 / 224 + 512 / 224 + 512 / 224)
     assert level_cycles(224, slow) == 817
     assert level_cycles(224, bandwidth_slowdown(dram, 26112.0, 25088.0, 224)) == 816     # one total: exact
+
+
+@pytest.mark.skipif(find_binary("timeloop-model") is None or shutil.which("accelergy") is None,
+                    reason="timeloop-model and accelergy not both on PATH")
+def test_real_timeloop_with_accelergy_prices_as_cimscope_model_without_ert(tmp_path):
+    """a100_like written by cimscope (compound classes, required_actions) with no ERT: timeloop-model calls
+    Accelergy 0.4 with the cimscope plug-in; `cimscope model` without --ert on the same files gives the same
+    energy (Accelergy's 6 digits) and cycles."""
+    import json
+    import subprocess
+    from pathlib import Path
+
+    from cimscope.arch import build_arch
+    from cimscope.arch.builders import compound_components
+    from cimscope.cli import main
+    from cimscope.timeloop.binaries import architecture_doc, dump_yaml
+    from cimscope.timeloop.stats import parse_stats
+
+    share = Path(shutil.which("accelergy")).resolve().parents[1] / "share" / "accelergy" / "estimation_plug_ins"
+    plugin = Path(__file__).resolve().parents[1] / "plugins" / "accelergy_plugin.py"
+    (tmp_path / "accelergy_config.yaml").write_text(
+        f"version: 0.4\nestimator_plug_ins: [{share}]\nprimitive_components: []\ncompound_components: []\n"
+        f"math_functions: []\npython_plug_ins: [{plugin}]\ntable_plug_ins: {{roots: []}}\n")
+    (tmp_path / "arch.yaml").write_text(dump_yaml(architecture_doc(build_arch("a100_like"))))
+    (tmp_path / "components.yaml").write_text(dump_yaml(compound_components()))
+    (tmp_path / "problem.yaml").write_text(
+        "problem:\n  version: '0.4'\n  shape:\n    name: GEMM\n    dimensions: [M, N, K]\n    data_spaces:\n"
+        "    - {name: Inputs, projection: [[[M]], [[K]]]}\n    - {name: Weights, projection: [[[K]], [[N]]]}\n"
+        "    - {name: Outputs, projection: [[[M]], [[N]]], read_write: true}\n  instance: {M: 256, N: 256, K: 256}\n")
+    files = [str(tmp_path / f) for f in ("arch.yaml", "components.yaml", "problem.yaml")]
+    assert main(["mapper", *files, "--max-evaluations", "500", "--out", str(tmp_path / "m")]) == 0
+    files.append(str(tmp_path / "m" / "timeloop-mapper.map.yaml"))
+    subprocess.run([find_binary("timeloop-model"), *files], cwd=tmp_path, check=True, capture_output=True)
+    real = parse_stats(tmp_path / "timeloop-model.stats.txt")
+    out = subprocess.run([sys.executable, "-m", "cimscope", "model", *files, "--json"], capture_output=True,
+                         text=True, check=True)
+    ours = json.loads(out.stdout)
+    assert ours["cycles"] == real.cycles
+    assert ours["energy_pJ"] == pytest.approx(real.energy_pJ, rel=1e-5)
+    for level, e in real.energy_pJ_per_level.items():
+        assert ours["energy_pJ_per_level"][level] == pytest.approx(e, rel=1e-5, abs=1e-3), level
