@@ -43,6 +43,7 @@ from typing import Iterator, Optional
 
 import numpy as np
 
+from cimscope.errors import InputError
 from cimscope.model.nest import Nest
 
 MAX_LEAVES = 1 << 14
@@ -96,7 +97,6 @@ def stationary_keeps_stride(arch) -> bool:
     for the rule before it (``arch.attributes['timeloop_translation_rule'] == 'pre-pr297'``)."""
     rule = str((getattr(arch, "attributes", None) or {}).get(TRANSLATION_RULE_KEY, TRANSLATION_RULES[0]))
     if rule not in TRANSLATION_RULES:
-        from cimscope.errors import InputError
         raise InputError(f"{TRANSLATION_RULE_KEY} {rule!r} is not one of {', '.join(TRANSLATION_RULES)}")
     return rule == TRANSLATION_RULES[0]
 
