@@ -178,9 +178,14 @@ REAL_MAPPER_KEYS = {"version", "optimization_metric", "optimization_metrics", "n
 
 def test_mapper_spec_has_real_keys_and_search_limits():
     from cimscope.mappers.timeloop_mapper import mapper_config
+    from cimscope.mappers.search import DEFAULT_MAX_EVALUATIONS
     free = mapper_config("edp", None, None, 0)["mapper"]
     assert set(free) <= REAL_MAPPER_KEYS
-    assert free["timeout"] > 0 and free["victory_condition"] > 0 and "search_size" not in free
+    assert free["timeout"] > 0 and free["victory_condition"] > 0
+    # without a budget: the builtin mapper's default count (timeout + victory alone ran > 12 min on a100_like)
+    assert free["search_size"] == DEFAULT_MAX_EVALUATIONS == 20000
+    timed = mapper_config("edp", 40.0, None, 0)["mapper"]
+    assert "search_size" not in timed                      # the budget (SIGINT) is the limit
     assert free["algorithm"] in ("random", "exhaustive", "linear_pruned", "hybrid", "random_pruned")
     sized = mapper_config("delay", 30.0, 200, 0)["mapper"]
     assert sized["search_size"] == 200 and sized["victory_condition"] == 0 and sized["timeout"] > 0
