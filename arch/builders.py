@@ -35,6 +35,8 @@ import yaml
 
 from cimscope import ir
 from cimscope.errors import InputError, UnknownNameError
+from cimscope.plugins.accelergy_adapter import timeloop_extras
+from cimscope.plugins.base import get_estimator
 
 PRESET_DIR = Path(__file__).resolve().parent / "presets"
 
@@ -102,23 +104,46 @@ def timeloop_class(cls: str, *, compute: bool = False) -> str:
     return compound_class(comp) if comp else f"{cls}_{want}"
 
 
+def bound_attributes(component: str) -> tuple[str, ...]:
+    """Attributes a compound class hands its cimscope subcomponent: the plug-in's own and the Timeloop storage
+    attributes it converts (``depth``, ``width``, ``n_banks``; :func:`cimscope.plugins.accelergy_adapter.
+    timeloop_extras`), technology first."""
+    model = get_estimator(component)
+    names = [n for n in list(model.attributes) + list(timeloop_extras(model)) if n != "technology"]
+    return ("technology",) + tuple(dict.fromkeys(names))
+
+
 def compound_components() -> dict:
     """The Accelergy v0.4 ``compound_components`` document of cimscope's storage classes: one class per storage
     plug-in component (:data:`STORAGE_COMPONENTS`), whose single subcomponent is the cimscope primitive and
-    whose read/write/update/leak actions are the primitive's. The subcomponent inherits every attribute of the
-    Timeloop component (Accelergy merges the compound's attributes into it), so ``depth``/``width``/``n_banks``
-    and ``technology`` reach the plug-in, which maps them to its own names."""
+    whose read/write/update/leak actions are the primitive's.
+
+    Accelergy 0.4 gives a subcomponent only the attributes its own ``attributes`` name, evaluated against the
+    compound's (compound_component.py ``define_attrs_area_scale_for_subcomponent``): an attribute of the
+    Timeloop component that is not bound there never reaches the plug-in (real Accelergy 0.4 then priced a
+    196,608-byte SMEM as the plug-in's default 4 KB buffer, 0.66 pJ instead of 6.08 pJ per read). So every
+    attribute of :func:`bound_attributes` is bound by name (``depth: depth``) and declared on the class with a
+    null default, which Accelergy drops, so the plug-in's own default applies when the component omits it."""
     classes = []
     for comp in STORAGE_COMPONENTS:
         acts = _STORAGE_ACTIONS[comp]
+        names = bound_attributes(comp)
+        attrs: dict[str, Any] = {"technology": "must_specify", "global_cycle_seconds": "must_specify"}
+        attrs.update({n: None for n in names if n not in attrs})
         classes.append({
             "name": compound_class(comp),
-            "attributes": {"technology": "must_specify", "global_cycle_seconds": "must_specify"},
-            "subcomponents": [{"name": "storage", "class": comp, "attributes": {}}],
+            "attributes": attrs,
+            "subcomponents": [{"name": "storage", "class": comp, "attributes": {n: n for n in names}}],
             "actions": [{"name": action, "subcomponents": [{"name": "storage", "actions": [{"name": sub}]}]}
                         for action, sub in acts.items()],
         })
     return {"compound_components": {"version": "0.4", "classes": classes}}
+
+
+#: Actions Timeloop asks Accelergy for, per role (timeloopfe writes them as ``required_actions``; without them
+#: Accelergy 0.4 gives a primitive component such as ``tensor_core_mac`` no ERT row and timeloop-model falls
+#: back to its internal energy model).
+REQUIRED_ACTIONS: dict[str, list[str]] = {"storage": ["read", "write", "update", "leak"], "compute": ["compute"]}
 
 
 def available_archs() -> list[str]:

@@ -9,6 +9,11 @@ energy -> [energy]; delay -> [delay, energy]), ``algorithm: random_pruned`` with
   stops at the first invalid mapping when it is 0, so it is never 0 here);
 * ``victory_condition``: consecutive valid mappings without improvement (:data:`VICTORY`; 0 with
   ``max_evaluations``, which sets ``search_size``, the number of valid mappings to evaluate in all);
+* ``search_size``: without ``budget_s`` or ``max_evaluations``, the builtin mapper's default evaluation count
+  (:data:`cimscope.mappers.search.DEFAULT_MAX_EVALUATIONS`). Timeout and victory alone did not stop real
+  timeloop-mapper (4cf6d4c) on ResNet-18's first convolution on a100_like within 12 minutes (2 shared cores;
+  valid mappings are rare there and keep improving); with 20,000 valid mappings a layer1 3x3 convolution
+  takes 30 s and gives the same mapping as a 40 s budget;
 * ``budget_s``: Timeloop has no time limit of its own; after ``budget_s`` seconds the run gets SIGINT, on which
   timeloop-mapper stops its threads and writes the best mapping found so far.
 
@@ -26,6 +31,7 @@ from typing import Any, Optional, Union
 
 from cimscope import ir
 from cimscope.errors import CimscopeError, EngineError, InputError
+from cimscope.mappers.search import DEFAULT_MAX_EVALUATIONS
 
 _METRICS = {"edp": ["edp"], "energy": ["energy"], "delay": ["delay", "energy"]}
 #: Consecutive invalid mappings after which a search thread stops (the 2020 ISPASS tutorial's mapper uses 15000).
@@ -50,6 +56,8 @@ def mapper_config(objective: str, budget_s: Optional[float], max_evaluations: Op
             raise InputError(f"max_evaluations must be >= 1, got {max_evaluations}")
         cfg["search_size"] = int(max_evaluations)
         cfg["victory_condition"] = 0
+    elif budget_s is None:
+        cfg["search_size"] = DEFAULT_MAX_EVALUATIONS
     return {"mapper": cfg}
 
 

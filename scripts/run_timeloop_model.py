@@ -10,7 +10,7 @@ problem files. The architecture is ``--arch``, else ``DIR/arch.yaml``; when DIR 
 ``arch.yaml`` with its ``ERT.yaml``/``ART.yaml`` (the way the timeloop engine writes it: classes real Timeloop
 reads, string attributes quoted for Accelergy), so an export folder runs as it is. ``ERT.yaml``/``ART.yaml``
 beside the architecture are used when present; otherwise the architecture's own energies, or cimscope's plug-in
-estimates. Mappings are read from ``DIR/mappings/<problem>.map.yaml``; a problem without one is mapped first
+estimates priced as ``cimscope model`` prices them (one ``priced LEVEL with COMPONENT {attributes}`` line each). Mappings are read from ``DIR/mappings/<problem>.map.yaml``; a problem without one is mapped first
 with the builtin mapper (``cimscope mapper``) and its mapping saved there. For each problem, timeloop-model runs
 in ``DIR/timeloop/<problem>/`` (its ``timeloop-model.stats.txt`` and ``.map.txt`` stay there) and the builtin
 engine evaluates the same inputs; ``DIR/timeloop/summary.csv`` lists both energies (pJ) and cycles and their
@@ -77,7 +77,6 @@ def main(argv: list[str] | None = None) -> int:
 def _prepare(args):
     """(arch with energies, problem files); writes the default preset as DIR/arch.yaml when DIR has none."""
     from cimscope.arch import build_arch
-    from cimscope.engine import fill_missing_energies, missing_energy_levels
     from cimscope.errors import InputError
     from cimscope.timeloop.binaries import write_arch
     from cimscope.timeloop.ert import load_art, load_ert
@@ -104,11 +103,24 @@ def _prepare(args):
         load_ert(ert, arch)
     if art is not None:
         load_art(art, arch)
-    fill_missing_energies(arch)
-    missing = missing_energy_levels(arch)
-    if missing:
-        raise InputError(f"no energy per action for {', '.join(missing)}; pass --ert ERT.yaml")
+    price_levels(arch)
     return arch, problems
+
+
+def price_levels(arch) -> None:
+    """Price the levels without an ERT row as ``cimscope model`` does (:func:`cimscope.arch.level_pricing.
+    price_missing_levels`: each level's plug-in with the attributes Accelergy would pass), one ``priced LEVEL
+    with COMPONENT {attributes}`` line each on stderr; InputError naming the levels no plug-in prices."""
+    from cimscope.arch.level_pricing import known_classes, price_missing_levels
+    from cimscope.errors import InputError
+
+    priced, unpriced = price_missing_levels(arch)
+    if unpriced:
+        why = "; ".join(f"{u.level}: {u.reason}" for u in unpriced)
+        raise InputError(f"no energy per action for {', '.join(u.level for u in unpriced)} ({why}; classes "
+                         f"cimscope prices without an ERT: {', '.join(known_classes())}); pass --ert ERT.yaml")
+    for p in priced:
+        print(p.line(), file=sys.stderr)
 
 
 def _run_one(args, arch, path: Path) -> str:

@@ -117,7 +117,42 @@ def test_compound_components_wrap_the_storage_plug_ins():
         assert set(acts) == {"read", "write", "update", "leak"}
         attrs = {"primitive": "analog6T"} if sub["class"] == "cim_macro" else {}
         assert set(acts.values()) <= set(estimate(sub["class"], attrs).actions)
-    assert unquoted_attribute_strings(dump_yaml(compound_components())) == []
+
+
+def test_compound_components_bind_every_attribute_the_plug_in_takes():
+    """Accelergy 0.4 hands a subcomponent only the attributes its own ``attributes`` bind (real Accelergy 0.4
+    gave sram_buffer no depth/width/n_banks with ``attributes: {}`` and priced a 192 KB SMEM as a 4 KB
+    buffer); the bindings are bare names Accelergy evaluates, declared on the class with a null default."""
+    from cimscope.arch.builders import bound_attributes
+    text = dump_yaml(compound_components())
+    doc = yaml.safe_load(text)["compound_components"]
+    for cls in doc["classes"]:
+        (sub,) = cls["subcomponents"]
+        names = bound_attributes(sub["class"])
+        assert sub["attributes"] == {n: n for n in names}
+        assert "technology" in names
+        if sub["class"] != "cim_macro":                 # the memories take Timeloop's width (bits per row)
+            assert "width" in names
+        if sub["class"] == "sram_buffer":
+            assert {"depth", "n_banks"} <= set(names)
+        assert set(names) <= set(cls["attributes"])
+        assert cls["attributes"]["technology"] == "must_specify"
+        assert all(cls["attributes"][n] is None for n in names if n != "technology")
+    plain = unquoted_attribute_strings(text)            # the bindings must not be quoted (quoted = a literal)
+    assert "depth" in plain and "must_specify" in plain
+
+
+def test_every_component_says_which_actions_accelergy_prices():
+    """timeloop-model hands Accelergy the architecture as written: a primitive class with no class definition
+    (tensor_core_mac) gets an ERT row only for its ``required_actions`` (as timeloopfe writes them); without
+    them real timeloop-model charged its internal 1 pJ per MAC instead of the plug-in's 0.0146 pJ."""
+    from cimscope.arch import build_arch
+    from cimscope.arch.builders import REQUIRED_ACTIONS
+    for preset in ("a100_like", "a100_sm"):
+        doc = yaml.safe_load(dump_yaml(architecture_doc(build_arch(preset))))["architecture"]
+        local = doc["subtree"][0]["local"]
+        assert [c["required_actions"] for c in local] == \
+            [REQUIRED_ACTIONS["storage"]] * (len(local) - 1) + [REQUIRED_ACTIONS["compute"]]
 
 
 def test_inputs_without_energies_come_with_the_compound_components(tmp_path):
@@ -143,9 +178,14 @@ REAL_MAPPER_KEYS = {"version", "optimization_metric", "optimization_metrics", "n
 
 def test_mapper_spec_has_real_keys_and_search_limits():
     from cimscope.mappers.timeloop_mapper import mapper_config
+    from cimscope.mappers.search import DEFAULT_MAX_EVALUATIONS
     free = mapper_config("edp", None, None, 0)["mapper"]
     assert set(free) <= REAL_MAPPER_KEYS
-    assert free["timeout"] > 0 and free["victory_condition"] > 0 and "search_size" not in free
+    assert free["timeout"] > 0 and free["victory_condition"] > 0
+    # without a budget: the builtin mapper's default count (timeout + victory alone ran > 12 min on a100_like)
+    assert free["search_size"] == DEFAULT_MAX_EVALUATIONS == 20000
+    timed = mapper_config("edp", 40.0, None, 0)["mapper"]
+    assert "search_size" not in timed                      # the budget (SIGINT) is the limit
     assert free["algorithm"] in ("random", "exhaustive", "linear_pruned", "hybrid", "random_pruned")
     sized = mapper_config("delay", 30.0, 200, 0)["mapper"]
     assert sized["search_size"] == 200 and sized["victory_condition"] == 0 and sized["timeout"] > 0
@@ -247,6 +287,21 @@ def test_runner_writes_a_default_arch_and_runs_an_export_folder(standin_binaries
     for row in rows:
         ratio = float(row.split(",")[3])
         assert ratio == pytest.approx(1.0, rel=1e-5)
+
+
+def test_runner_prices_an_architecture_without_ert_as_cimscope_model_does(standin_binaries, tmp_path):
+    """An arch.yaml with cimscope's compound classes and no ERT: each level is priced by its plug-in with the
+    attributes Accelergy would pass, one 'priced LEVEL with COMPONENT {...}' line each, as `cimscope model`."""
+    from cimscope.arch import build_arch
+    folder = tmp_path / "export"
+    _export(folder)
+    arch = build_arch("a100_like")
+    (folder / "arch.yaml").write_text(dump_yaml(architecture_doc(arch)))
+    out = _runner(folder)
+    assert out.returncode == 0, out.stderr
+    lines = [ln for ln in out.stderr.splitlines() if ln.startswith("priced ")]
+    assert [ln.split()[1] for ln in lines] == [lv.name for lv in arch.levels] + [arch.compute.name]
+    assert "priced SMEM with sram_buffer {'capacity_bytes': 196608, 'width_bits': 1024, 'banks': 32" in out.stderr
 
 
 def test_runner_goes_on_past_a_failing_problem_and_exits_1(standin_binaries, tmp_path):

@@ -32,8 +32,9 @@ def test_values_of_the_spatial_case():
     assert rf["Weights"].tile_words == 1
     gb = r.accesses["GlobalBuffer"]
     assert (gb["Inputs"].reads, gb["Inputs"].fills) == (1152, 576)
-    # level energies from fJ/Compute x Computes: MainMemory 5416.67 fJ x 49152 = 266240.2 pJ
-    assert r.energy_pJ_per_level["MainMemory"] == pytest.approx(266240.16, abs=0.01)
+    # level energies from the pJ lines (196608.00 + 69632.00 + 0.00 pJ, to 0.005 pJ each), not from the
+    # rounded fJ/Compute line (5416.67 fJ x 49152 = 266240.16 pJ, to 0.25 pJ)
+    assert r.energy_pJ_per_level["MainMemory"] == pytest.approx(266240.00, abs=0.01)
     assert r.energy_pJ_per_level["MACC"] == pytest.approx(41533.44, abs=0.01)
     assert r.energy_pJ == pytest.approx(11773.78 * 49152 / 1000)
     assert "inter_PE_spatial" not in r.accesses           # nothing kept there: Timeloop prints no block
@@ -72,3 +73,25 @@ def test_map_text_follows_level_names_not_list_order():
     r = evaluate(ti.problem, ti.arch, ti.mapping)
     shuffled = ir.Mapping(levels=list(reversed(ti.mapping.levels)))
     assert format_map(ti.arch, ti.problem, shuffled, r) == (case / "timeloop-model.map.txt").read_text()
+
+
+def test_level_energy_takes_the_more_precise_of_the_pj_lines_and_fj_per_compute():
+    """Real timeloop-model 4cf6d4c on a100_like, ResNet-18 layer1 conv (115,605,504 computes): RF prints
+    ``RF = 0.12`` fJ/Compute (13,872.66 pJ, 2.4 % high) and ``Energy (total) : 13550.58 pJ`` (the ERT x counts
+    value, what cimscope model gives); a tiny run (48 computes) is the other way round."""
+    from cimscope.timeloop.stats import half_unit, level_energy
+
+    assert half_unit("13550.58 pJ") == pytest.approx(0.005)
+    assert half_unit("0.12") == pytest.approx(0.005)
+    assert half_unit("1.5e3") == pytest.approx(50.0)
+    assert half_unit(None) == 0.0
+    rf = {"kind": "buffer", "specs": {"Leakage energy (total)": "0.00 pJ"},
+          "dataspaces": {"Weights": {"Energy (total)": "13550.58 pJ",
+                                     "Temporal Reduction Energy (total)": "0.00 pJ",
+                                     "Address Generation Energy (total)": "0.00 pJ"}}}
+    e, bound = level_energy(rf, 0.12, 0.005, 115605504)
+    assert e == pytest.approx(13550.58) and bound == pytest.approx(0.02)
+    e, _ = level_energy(rf, 282303.75, 0.005, 48)            # 48 computes: 0.005 fJ x 48 < 0.02 pJ
+    assert e == pytest.approx(282303.75 * 48 / 1000)
+    mac = {"kind": "arithmetic", "stats": {"Energy (total)": "1684880.86 pJ"}, "specs": {}, "dataspaces": {}}
+    assert level_energy(mac, 14.57, 0.005, 115605504)[0] == pytest.approx(1684880.86)

@@ -10,8 +10,11 @@ What Timeloop computes, and what this module reproduces:
   recorded or the same one, a move that overlaps the old tile along exactly one rank yields only the new slab
   (otherwise the whole tile) and records the translation; a different translation re-fetches the whole tile
   and clears the record ("reset on stride change"). A visit that does not move the tile delivers nothing and
-  leaves it stationary; the next move then re-fetches the whole tile (what timeloop-model counts, e.g.
-  exercise 06: convolution-window overlap is not reused across an output-channel loop).
+  keeps the record, so the overlap of convolution windows is reused across e.g. an output-channel loop (the
+  rule since NVlabs/timeloop PR #297, Jan 2025; real timeloop-model 4cf6d4c). Timeloop before that PR
+  recorded the zero move and re-fetched the whole tile at the next move (the stored outputs of the public
+  exercises, e.g. 06 shared_glb Inputs fills 573,440 vs 475,136 now); an architecture with the attribute
+  ``timeloop_translation_rule: pre-pr297`` gets that rule (:func:`stationary_keeps_stride`).
 * **Temporal extrapolation.** Timeloop does not walk every iteration: a temporal loop of bound n runs
   iteration 0 and iteration 1, the latter standing for n-1 iterations ("epochs"). The visits of a child
   tile therefore form a binary-counting sequence over the non-trivial temporal loops above it, leaf
@@ -40,6 +43,7 @@ from typing import Iterator, Optional
 
 import numpy as np
 
+from cimscope.errors import InputError
 from cimscope.model.nest import Nest
 
 MAX_LEAVES = 1 << 14
@@ -49,7 +53,8 @@ MAX_LEAVES = 1 << 14
 # Stride state machine (AAHR delta with reset-on-stride-change)
 # ---------------------------------------------------------------------------------------------------------
 
-def transition(v: tuple[int, ...], E: tuple[int, ...], state: int, tid: int = 1) -> tuple[int, int, int, int]:
+def transition(v: tuple[int, ...], E: tuple[int, ...], state: int, tid: int = 1, keep: bool = True
+               ) -> tuple[int, int, int, int]:
     """Delta of a tile of rank extents ``E`` moved by ``v`` (rank units), given the stored stride state.
 
     Returns (kind, size, new_state, rank): kind 0 = empty, 1 = whole tile, 2 = slab along ``rank``.
@@ -59,16 +64,17 @@ def transition(v: tuple[int, ...], E: tuple[int, ...], state: int, tid: int = 1)
     tiles overlap along one rank, else the whole tile) and the translation recorded; a different translation
     re-fetches the whole tile and clears the record ("reset on stride change").
 
-    A tile that stayed put (``STATIONARY``: the loop just inside the carry does not move it, e.g. an output
-    channel loop for Inputs) is re-fetched whole at its next move: this reproduces timeloop-model's counts
-    (exercise 06 shared_glb Inputs fills 573,440; eyeriss_like and simple_output_stationary 157,296), where
-    the overlap of convolution windows is not reused after such a step."""
+    A step that does not move the tile (e.g. an output channel loop for Inputs) keeps the recorded state
+    (``keep``, Timeloop since PR #297: OperationSpace::SaveAndSubtractIfSameStride "[Stationary] Subtract. Do
+    not update prev"). With ``keep=False`` (Timeloop before PR #297) it records ``STATIONARY`` and the next move
+    re-fetches the whole tile (the exercises' stored outputs: 06 shared_glb Inputs fills 573,440;
+    eyeriss_like and simple_output_stationary 157,296)."""
     nz = [r for r, x in enumerate(v) if x != 0]
     full = 1
     for e in E:
         full *= e
     if not nz:
-        return 0, 0, STATIONARY, -1
+        return 0, 0, (state if keep else STATIONARY), -1
     if state not in (0, tid):
         return 1, full, 0, -1
     if len(nz) == 1 and abs(v[nz[0]]) < E[nz[0]]:
@@ -77,8 +83,22 @@ def transition(v: tuple[int, ...], E: tuple[int, ...], state: int, tid: int = 1)
     return 1, full, tid, -1
 
 
-#: Stride state after a step that did not move the tile (see ``transition``).
+#: Stride state after a step that did not move the tile, with Timeloop's rule before PR #297 (``transition``).
 STATIONARY = -1
+#: Architecture attribute naming the Timeloop translation rule (:func:`stationary_keeps_stride`).
+TRANSLATION_RULE_KEY = "timeloop_translation_rule"
+#: Its values: "pr297" (default; NVlabs/timeloop PR #297 "Translation fix", e.g. master 4cf6d4c) and
+#: "pre-pr297" (the Timeloop that wrote the public exercises' stored outputs).
+TRANSLATION_RULES = ("pr297", "pre-pr297")
+
+
+def stationary_keeps_stride(arch) -> bool:
+    """True when a step that does not move a tile keeps the recorded translation (Timeloop since PR #297), False
+    for the rule before it (``arch.attributes['timeloop_translation_rule'] == 'pre-pr297'``)."""
+    rule = str((getattr(arch, "attributes", None) or {}).get(TRANSLATION_RULE_KEY, TRANSLATION_RULES[0]))
+    if rule not in TRANSLATION_RULES:
+        raise InputError(f"{TRANSLATION_RULE_KEY} {rule!r} is not one of {', '.join(TRANSLATION_RULES)}")
+    return rule == TRANSLATION_RULES[0]
 
 
 def translation_ids(moves: list[tuple[int, ...]]) -> list[int]:
@@ -117,6 +137,7 @@ def stream_total(nest: Nest, ds: int, loops: list[int], E: tuple[int, ...]) -> i
         full *= e
     moves = move_vectors(nest, ds, loops)
     tids = translation_ids(moves)
+    keep = stationary_keeps_stride(nest.arch)
     states = [0, STATIONARY] + sorted(set(t for t in tids if t))
     acc = {s: 0 for s in states}          # F_{k}(s).acc
     out = {s: s for s in states}          # F_{k}(s).out
@@ -125,7 +146,7 @@ def stream_total(nest: Nest, ds: int, loops: list[int], E: tuple[int, ...]) -> i
         new_acc, new_out = {}, {}
         for s in states:
             a1, s1 = acc[s], out[s]
-            _, d, s2, _ = transition(moves[k], E, s1, tids[k])
+            _, d, s2, _ = transition(moves[k], E, s1, tids[k], keep)
             a2, s3 = acc[s2], out[s2]
             new_acc[s] = a1 + (n - 1) * (d + a2)
             new_out[s] = s3
@@ -349,6 +370,7 @@ def _spatial_stream(nest: Nest, s: int, above: list[int], child_E: list[tuple[in
     lt_cache: list[dict] = [dict() for _ in range(nds)]
     mesh = _mesh(nbrs)
     state = [0] * nds
+    keep = stationary_keeps_stride(nest.arch)
     tids: list[dict[tuple, int]] = [dict() for _ in range(nds)]
     prev_lo: list[Optional[tuple]] = [None] * nds       # previous tile position (rank space)
     prev_delta: list[Optional[tuple]] = [None] * nds    # previous delta AAHR (lo, hi) of child 0
@@ -371,7 +393,7 @@ def _spatial_stream(nest: Nest, s: int, above: list[int], child_E: list[tuple[in
             else:
                 v = tuple(a - b for a, b in zip(lo, prev_lo[d]))
                 tid = tids[d].setdefault(v, len(tids[d]) + 1) if any(v) else 0
-                kind, size, state[d], r = transition(v, E, state[d], tid)
+                kind, size, state[d], r = transition(v, E, state[d], tid, keep)
                 if kind == 0:
                     delta = None
                 elif kind == 1:

@@ -10,13 +10,14 @@ topology.cpp), and the labelled per-level blocks of a timeloop-model stats file.
   instances (at least 1); the arithmetic units have no leakage in this Timeloop.
 * Cycles of a storage level = ceil(compute cycles / slowdown), slowdown = min(1, read_bandwidth /
   read demand, write_bandwidth / write demand, shared_bandwidth / total demand), demands in words per cycle
-  per instance (reads; fills + updates). Total cycles = the maximum over levels and compute.
+  per instance (reads; fills + updates), in Timeloop's double arithmetic (per data space, summed; no
+  tolerance on the ceil). Total cycles = the maximum over levels and compute.
 * Utilisation = computes / (cycles x compute instances).
 """
 from __future__ import annotations
 
 import math
-from typing import Any, Optional
+from typing import Any, Optional, Sequence, Union
 
 import numpy as np
 
@@ -49,20 +50,40 @@ def vector_accesses(x: float, block: int) -> float:
 
 
 
-def bandwidth_slowdown(level: ir.Level, reads: float, writes: float, compute_cycles: float) -> float:
+def demand(accesses: Union[float, Sequence[float]], compute_cycles: float) -> float:
+    """Words per cycle per instance: Timeloop's double arithmetic (BufferLevel::ComputePerformance), each data
+    space's accesses / compute cycles, summed in data-space order (``accesses`` a sequence), or one total."""
+    if isinstance(accesses, (int, float)):
+        return accesses / compute_cycles
+    total = 0.0
+    for a in accesses:
+        total += a / compute_cycles
+    return total
+
+
+def bandwidth_slowdown(level: ir.Level, reads: Union[float, Sequence[float]], writes: Union[float, Sequence[float]],
+                       compute_cycles: float) -> float:
     """How much a level's bandwidth slows the computation down (1: not at all): min(1, read bandwidth /
     reads per cycle, write bandwidth / (fills + updates) per cycle, shared bandwidth / both per cycle), with
-    ``reads``/``writes`` the scalar accesses per instance over ``compute_cycles`` (Timeloop's model)."""
+    ``reads``/``writes`` the scalar accesses per instance over ``compute_cycles`` (Timeloop's model; per data
+    space for Timeloop's exact floating-point result, see :func:`demand`)."""
     slow = 1.0
     if compute_cycles > 0:
-        rd, wr, lv = reads, writes, level
-        if lv.read_bandwidth is not None and rd / compute_cycles > lv.read_bandwidth:
-            slow = min(slow, lv.read_bandwidth / (rd / compute_cycles))
-        if lv.write_bandwidth is not None and wr / compute_cycles > lv.write_bandwidth:
-            slow = min(slow, lv.write_bandwidth / (wr / compute_cycles))
-        if lv.shared_bandwidth is not None and (rd + wr) / compute_cycles > lv.shared_bandwidth:
-            slow = min(slow, lv.shared_bandwidth / ((rd + wr) / compute_cycles))
+        rd, wr, lv = demand(reads, compute_cycles), demand(writes, compute_cycles), level
+        if lv.read_bandwidth is not None and rd > lv.read_bandwidth:
+            slow = min(slow, lv.read_bandwidth / rd)
+        if lv.write_bandwidth is not None and wr > lv.write_bandwidth:
+            slow = min(slow, lv.write_bandwidth / wr)
+        if lv.shared_bandwidth is not None and wr + rd > lv.shared_bandwidth:
+            slow = min(slow, lv.shared_bandwidth / (wr + rd))
     return slow
+
+
+def level_cycles(compute_cycles: float, slowdown: float) -> int:
+    """Cycles of a level: ceil(compute cycles / slowdown) in double precision, as Timeloop computes them
+    (``std::uint64_t(ceil(compute_cycles / stats_.slowdown))``): a demand of 116.571... words/cycle on a
+    32 words/cycle port over 224 compute cycles gives 817, not 816 (real timeloop-model 4cf6d4c)."""
+    return int(math.ceil(compute_cycles / slowdown)) if slowdown > 0 else int(compute_cycles)
 
 
 def cluster_size(level: ir.Level) -> int:
@@ -105,17 +126,19 @@ def _level_costs(nest: Nest, s: int, counts: list[TileCounts], compute_cycles: i
         warnings.append(f"{lv.name}: no ERT energy for {', '.join(missing)}; counted as 0 pJ")
     er, ef, eu = er or 0.0, ef or 0.0, eu or 0.0
     block = lv.block_size
-    rd = wr = 0.0
+    rds: list[float] = []
+    wrs: list[float] = []
     ds_energy = {}
     for d, c in enumerate(counts):
         if not c.kept:
             continue
-        rd += c.reads
-        wr += c.fills + c.updates
+        rds.append(c.reads)
+        wrs.append(c.fills + c.updates)
         ds_energy[d] = {"read": vector_accesses(c.reads, block) * er, "fill": vector_accesses(c.fills, block) * ef,
                         "update": vector_accesses(c.updates, block) * eu}
-    slow = bandwidth_slowdown(lv, rd, wr, compute_cycles)
-    cyc = int(math.ceil(compute_cycles / slow - 1e-9)) if slow > 0 else compute_cycles
+    rd, wr = sum(rds), sum(wrs)
+    slow = bandwidth_slowdown(lv, rds, wrs, compute_cycles)
+    cyc = level_cycles(compute_cycles, slow)
     return {"er": er, "ef": ef, "eu": eu, "ds_energy": ds_energy, "reads": rd, "writes": wr, "slowdown": slow,
             "cycles": cyc}
 

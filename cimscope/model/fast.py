@@ -27,6 +27,7 @@ import numpy as np
 
 from cimscope import ir
 from cimscope.errors import MappingError
+from cimscope.model.analysis import stationary_keeps_stride
 from cimscope.model.cost import (COMPUTE_ACTIONS, FILL_ACTIONS, READ_ACTIONS, UPDATE_ACTIONS, action_energy,
                                  cluster_size)
 from cimscope.model.nest import coefficient, hardware_fanouts, min_utilization
@@ -78,6 +79,7 @@ class Static:
     full_size: np.ndarray                # [S] whole tensor sizes
     arch_keep: np.ndarray                # [L, S] forced keep
     arch_bypass: np.ndarray              # [L, S] forced bypass
+    keep_stride: bool = True             # a stationary step keeps the stride state (analysis.stationary_keeps_stride)
 
 
 def make_static(problem: ir.Problem, arch: ir.Arch) -> Static:
@@ -129,7 +131,7 @@ def make_static(problem: ir.Problem, arch: ir.Arch) -> Static:
         sbw=np.array([inf if lv.shared_bandwidth is None else lv.shared_bandwidth for lv in levels]),
         ec=e(arch.compute, COMPUTE_ACTIONS), comp_inst=arch.compute.instances,
         clusters=np.array([lv.instances // cluster_size(lv) for lv in levels], dtype=np.int64),
-        full_size=full, arch_keep=ak, arch_bypass=ab)
+        full_size=full, arch_keep=ak, arch_bypass=ab, keep_stride=stationary_keeps_stride(arch))
 
 
 def batch_from_mappings(problem: ir.Problem, arch: ir.Arch, mappings: Sequence[ir.Mapping]) -> Batch:
@@ -224,7 +226,8 @@ def _deltas(st: Static, g: dict[str, Any], d: int) -> tuple[np.ndarray, np.ndarr
             delta = g["cycles_c"]
         else:
             delta = stream_totals(Pm, st.multi[d], g["E"][:, s - 1], g["lb"][:, s:].reshape(N, -1),
-                                  g["ldim"][:, s:].reshape(N, -1), g["lst"][:, s:].reshape(N, -1))
+                                  g["ldim"][:, s:].reshape(N, -1), g["lst"][:, s:].reshape(N, -1),
+                                  st.keep_stride)
         T[:, s] = multicast_classes(Pm, g["sf"][:, s], g["E_below"][:, s]) * delta
         W[:, s] = g["fan"][:, s] * delta
     return T, W
@@ -292,15 +295,18 @@ def _costs(st: Static, g: dict[str, Any], reads, fills, updates, alive) -> dict[
     per_inst = (vec(reads) * st.er[None, :, None] + vec(fills) * st.ef[None, :, None]
                 + vec(updates) * st.eu[None, :, None]) / cu
     dyn = (per_inst * rep).sum(axis=2)                          # [N, L]
-    rd_tot = reads.sum(axis=2)
-    wr_tot = (fills + updates).sum(axis=2)
     cc = np.maximum(cycles_c, 1)[:, None]
+    rd_dem = np.zeros((N, len(st.levels)))
+    wr_dem = np.zeros((N, len(st.levels)))
+    for s in range(reads.shape[2]):            # Timeloop's double arithmetic (cost.demand): per data space, summed
+        rd_dem = rd_dem + reads[:, :, s] / cc
+        wr_dem = wr_dem + (fills[:, :, s] + updates[:, :, s]) / cc
     slow = np.ones((N, len(st.levels)))
     with np.errstate(divide="ignore", invalid="ignore"):
-        for dem, cap in ((rd_tot / cc, st.rbw), (wr_tot / cc, st.wbw), ((rd_tot + wr_tot) / cc, st.sbw)):
+        for dem, cap in ((rd_dem, st.rbw), (wr_dem, st.wbw), (wr_dem + rd_dem, st.sbw)):
             lim = np.where(dem > cap[None, :], cap[None, :] / np.where(dem > 0, dem, 1), 1.0)
             slow = np.minimum(slow, lim)
-    lvl_cycles = np.ceil(cycles_c[:, None] / slow - 1e-9)
+    lvl_cycles = np.ceil(cycles_c[:, None] / slow)             # cost.level_cycles: no tolerance, as Timeloop
     cycles = np.maximum(cycles_c, lvl_cycles.max(axis=1))
     leaking = np.where(alive.any(axis=2), repl, 1)
     leak = st.leak[None, :] * cycles[:, None] * leaking

@@ -87,11 +87,12 @@ def _moves(P: np.ndarray, active: np.ndarray, ldims: np.ndarray, strides: np.nda
 
 
 def stream_totals(P: np.ndarray, multi: bool, E_dim: np.ndarray, bounds: np.ndarray, ldims: np.ndarray,
-                  strides: np.ndarray) -> np.ndarray:
+                  strides: np.ndarray, keep: bool = True) -> np.ndarray:
     """Per-candidate sum of child-tile deltas over Timeloop's visit sequence.
 
     P [R, D]; E_dim [N, D] child extents; bounds, ldims, strides [N, K]: the temporal loops above the child
-    (inner first; bound 1 = absent)."""
+    (inner first; bound 1 = absent); ``keep``: a step that does not move the tile keeps the stride state
+    (:func:`cimscope.model.analysis.stationary_keeps_stride`)."""
     N, K = bounds.shape
     if not multi:
         full = box_size(P, E_dim).astype(np.float64)
@@ -107,7 +108,7 @@ def stream_totals(P: np.ndarray, multi: bool, E_dim: np.ndarray, bounds: np.ndar
     active = bounds > 1
     n_active = active.sum(axis=1)
     if N < GROUP_MIN_ROWS:
-        return full + _stream_dp(P, E, full, *_active_first(bounds, ldims, strides, active))
+        return full + _stream_dp(P, E, full, *_active_first(bounds, ldims, strides, active), keep=keep)
     # candidates grouped by their number of active loops: the DP costs O(active^2) per row, so a row is not
     # padded to the batch's largest count
     out = np.empty(N)
@@ -115,7 +116,8 @@ def stream_totals(P: np.ndarray, multi: bool, E_dim: np.ndarray, bounds: np.ndar
     for g in np.unique(group):
         idx = np.nonzero(group == g)[0]
         out[idx] = full[idx] + _stream_dp(P, E[idx], full[idx],
-                                          *_active_first(bounds[idx], ldims[idx], strides[idx], active[idx]))
+                                          *_active_first(bounds[idx], ldims[idx], strides[idx], active[idx]),
+                                          keep=keep)
     return out
 
 
@@ -126,9 +128,10 @@ GROUP_WIDTH = 3
 
 
 def _stream_dp(P: np.ndarray, E: np.ndarray, full: np.ndarray, bounds: np.ndarray, ldims: np.ndarray,
-               strides: np.ndarray, active: np.ndarray) -> np.ndarray:
+               strides: np.ndarray, active: np.ndarray, *, keep: bool = True) -> np.ndarray:
     """The summed deltas beyond the first tile, for data spaces with multi-term ranks: the stride-state DP over
-    the active loops (:func:`_active_first`). E [N, R] child rank extents, full [N] its size."""
+    the active loops (:func:`_active_first`). E [N, R] child rank extents, full [N] its size; ``keep``: a step
+    that does not move the tile keeps the stride state (else it records "stationary", Timeloop before PR #297)."""
     N, K = bounds.shape
     # Stride states (analysis.transition): 0 = no translation recorded, 1 + j = the translation of loop j's
     # carry (the first active loop with that vector), K + 1 = stationary.
@@ -150,7 +153,7 @@ def _stream_dp(P: np.ndarray, E: np.ndarray, full: np.ndarray, bounds: np.ndarra
         same = (s1 == 0) | (s1 == tid[:, k, None])
         zero = (cnt[:, k] == 0)[:, None]
         d = np.where(zero, 0.0, np.where(same & slab_ok[:, k, None], partial[:, k, None], full[:, None]))
-        s2 = np.where(zero, STAT, np.where(same, tid[:, k, None], 0))
+        s2 = np.where(zero, s1 if keep else STAT, np.where(same, tid[:, k, None], 0))
         a2 = acc[rows, s2]
         s3 = out[rows, s2]
         n = bounds[:, k][:, None]

@@ -32,7 +32,7 @@ from typing import Any, Iterator, Optional, Union
 import yaml
 
 from cimscope import ir
-from cimscope.arch.builders import compound_components, timeloop_class, timeloop_role
+from cimscope.arch.builders import REQUIRED_ACTIONS, compound_components, timeloop_class, timeloop_role
 from cimscope.atomic import write_text
 from cimscope.errors import EngineError
 
@@ -112,11 +112,18 @@ AccelergyDumper.add_representer(
     _Quoted, lambda dumper, value: dumper.represent_scalar("tag:yaml.org,2002:str", str(value), style='"'))
 
 
+#: Documents whose attribute strings are expressions Accelergy must evaluate (a compound class binds its
+#: subcomponent's ``depth: depth``; ``must_specify``), so they are written unquoted.
+EXPRESSION_DOCUMENTS = ("compound_components",)
+
+
 def quote_attribute_strings(doc: Any, *, inside: bool = False) -> Any:
     """A copy of ``doc`` in which every string value under an ``attributes`` key (at any depth) is quoted, so
-    Accelergy 0.4 keeps it a string instead of evaluating it."""
+    Accelergy 0.4 keeps it a string instead of evaluating it; :data:`EXPRESSION_DOCUMENTS` are left as they are
+    (a quoted binding would reach the plug-in as the literal string)."""
     if isinstance(doc, dict):
-        return {k: quote_attribute_strings(v, inside=inside or k == "attributes") for k, v in doc.items()}
+        return {k: (v if k in EXPRESSION_DOCUMENTS else quote_attribute_strings(v, inside=inside or k == "attributes"))
+                for k, v in doc.items()}
     if isinstance(doc, list):
         return [quote_attribute_strings(v, inside=inside) for v in doc]
     if inside and isinstance(doc, str):
@@ -144,11 +151,23 @@ def architecture_doc(arch: ir.Arch) -> dict:
     from cimscope.timeloop.yaml_io import arch_constraints_to_yaml, arch_to_yaml
 
     tl = timeloop_arch(arch)
-    doc = {"architecture": arch_to_yaml(tl)}
+    doc = {"architecture": with_required_actions(arch_to_yaml(tl))}
     ac = arch_constraints_to_yaml(tl)
     if ac["targets"]:
         doc["architecture_constraints"] = ac
     return doc
+
+
+def with_required_actions(tree: dict) -> dict:
+    """``tree`` (an ``architecture`` value, flattened form) with each component's ``required_actions`` by its
+    Timeloop role (:data:`cimscope.arch.builders.REQUIRED_ACTIONS`), as timeloopfe writes them: the actions
+    Accelergy 0.4 prices for a primitive class it has no class definition for (``tensor_core_mac``)."""
+    for sub in tree.get("subtree") or []:
+        for comp in sub.get("local") or []:
+            role = timeloop_role(str(comp.get("class", "")))
+            if role in REQUIRED_ACTIONS:
+                comp["required_actions"] = list(REQUIRED_ACTIONS[role])
+    return tree
 
 
 def timeloop_class_problems(doc: dict) -> list[str]:

@@ -7,8 +7,12 @@ Definitions (from the stats file itself and Timeloop's buffer model):
 * ``Scalar reads/fills/updates (per-instance)``: word accesses to one instance; ``Result.accesses`` holds
   them times ``Utilized instances (max)`` (totals over instances).
 * ``Energy (total)`` of a data space = vector accesses x ERT energy per action x utilized instances; a
-  level's energy adds ``Leakage energy (total)``; the ``fJ/Compute`` block gives each level's energy per
-  compute, so a level's energy is ``fJ/Compute x Computes / 1000`` pJ (more digits than the pJ lines).
+  level's energy (BufferLevel::Energy) adds its ``Temporal Reduction Energy (total)``, ``Address Generation
+  Energy (total)`` and ``Leakage energy (total)``; the ``fJ/Compute`` block gives the same per compute. Both
+  are printed with 2 decimals, so a level's energy is read from whichever has the smaller rounding error:
+  the block's pJ lines (0.005 pJ each) or ``fJ/Compute x Computes / 1000`` (0.005 fJ x Computes). With 1.2e8
+  computes the ``fJ/Compute`` line of a small level (``RF = 0.12``) is 2 % off, its pJ lines exact to 1e-6
+  (real timeloop-model 4cf6d4c, tests/test_timeloop_stats.py).
 * ``Summary Stats``: ``Cycles``, ``Utilization`` (%), ``Energy`` (uJ), ``EDP(J*cycle)``.
 """
 from __future__ import annotations
@@ -63,6 +67,7 @@ class _StatsReader:
         self.per_compute_unit = "fJ"
         self.computes_line: Optional[float] = None
         self.fj_width: Optional[int] = None
+        self.per_compute_bound = 0.0
         self.cur: Optional[dict] = None
         self.sub: Optional[str] = None
         self.ds: Optional[str] = None
@@ -126,6 +131,7 @@ class _StatsReader:
         m = re.match(r"^(.+?)\s*=\s*(\S+)$", s)
         if m:
             self.per_compute[m.group(1).strip()] = float(m.group(2))
+            self.per_compute_bound = max(self.per_compute_bound, half_unit(m.group(2)))
             self.fj_width = line.index("=") - 4
         elif ":" in s:
             label, _, value = s.partition(":")
@@ -152,10 +158,45 @@ def parse_stats_blocks(text: str, source: str = "<text>") -> dict:
     if not rd.levels:
         raise InputError(f"{source}: no 'Buffer and Arithmetic Levels' section; is this a timeloop-model stats file?")
     per_compute = rd.per_compute
+    fj_bound = rd.per_compute_bound
     if rd.per_compute_unit == "pJ":
         per_compute = {k: v * 1000.0 for k, v in per_compute.items()}
+        fj_bound *= 1000.0
     return {"levels": rd.levels, "summary": rd.summary, "intensity": rd.intensity, "fJ_per_compute": per_compute,
-            "computes": rd.computes_line, "source": source, "fJ_width": rd.fj_width}
+            "computes": rd.computes_line, "source": source, "fJ_width": rd.fj_width, "fJ_bound": fj_bound}
+
+
+def half_unit(text: Optional[str]) -> float:
+    """Rounding error bound of a printed number: half a unit of its last decimal (``"13550.58 pJ"`` ->
+    0.005); 0 for a missing value."""
+    m = _NUM.match(str(text)) if text is not None else None
+    if not m:
+        return 0.0
+    num = m.group(1)
+    mant, _, exp = num.lower().partition("e")
+    decimals = len(mant.partition(".")[2])
+    return 0.5 * 10.0 ** (-decimals + (int(exp) if exp else 0))
+
+
+_LEVEL_ENERGY_LINES = ("Temporal Reduction Energy (total)", "Address Generation Energy (total)")
+
+
+def level_energy(lv: dict, fj_per_compute: Optional[float], fj_bound: float, computes: float
+                 ) -> tuple[float, float]:
+    """(energy in pJ, rounding error bound) of one level of the stats blocks: its pJ lines (arithmetic:
+    ``Energy (total)``; buffer: per data space ``Energy (total)`` + the two lines of
+    :data:`_LEVEL_ENERGY_LINES`, + ``Leakage energy (total)``) or ``fJ/Compute x Computes``, whichever is
+    the more precise."""
+    if lv["kind"] == "arithmetic":
+        texts = [lv["stats"].get("Energy (total)")]
+    else:
+        texts = [d.get(k) for d in lv["dataspaces"].values() for k in ("Energy (total)",) + _LEVEL_ENERGY_LINES]
+        texts.append(lv["specs"].get("Leakage energy (total)"))
+    block = sum(stat_value(t) or 0.0 for t in texts)
+    block_bound = sum(half_unit(t) for t in texts)
+    if fj_per_compute is not None and (fj_bound * computes / 1000.0 < block_bound or not any(texts)):
+        return fj_per_compute * computes / 1000.0, fj_bound * computes / 1000.0
+    return block, block_bound
 
 
 def parse_stats(text_or_path: Union[str, Path], *, map_text: Optional[Union[str, Path]] = None) -> ir.Result:
@@ -163,7 +204,8 @@ def parse_stats(text_or_path: Union[str, Path], *, map_text: Optional[Union[str,
 
     Totals over instances: ``accesses[level][dataspace].reads = Scalar reads (per-instance) x Utilized
     instances (max)`` (likewise fills, updates); ``tile_words`` is the utilized capacity per instance.
-    Level energies come from ``fJ/Compute x Computes``; total energy from the ``Total`` line.
+    Level energies: :func:`level_energy` (the more precise of the pJ lines and ``fJ/Compute x Computes``);
+    total energy: the ``Total`` line or the sum of the levels (and networks), the more precise.
     """
     text, source = _read_text(text_or_path)
     b = parse_stats_blocks(text, source)
@@ -182,17 +224,11 @@ def parse_stats(text_or_path: Union[str, Path], *, map_text: Optional[Union[str,
     utilization = util / 100.0 if util is not None else 0.0
     per_compute = b["fJ_per_compute"]
     energy_per_level: dict[str, float] = {}
+    bounds: dict[str, float] = {}
     accesses: dict[str, dict[str, ir.DataspaceAccesses]] = {}
     for lv in levels:
         name = lv["name"]
-        if name in per_compute:
-            energy_per_level[name] = per_compute[name] * computes / 1000.0
-        elif lv["kind"] == "arithmetic":
-            energy_per_level[name] = stat_value(lv["stats"].get("Energy (total)")) or 0.0
-        else:
-            e = sum(stat_value(d.get("Energy (total)")) or 0.0 for d in lv["dataspaces"].values())
-            e += stat_value(lv["specs"].get("Leakage energy (total)")) or 0.0
-            energy_per_level[name] = e
+        energy_per_level[name], bounds[name] = level_energy(lv, per_compute.get(name), b["fJ_bound"], computes)
         if lv["kind"] == "buffer":
             accesses[name] = {}
             for dsn, d in lv["dataspaces"].items():
@@ -203,8 +239,13 @@ def parse_stats(text_or_path: Union[str, Path], *, map_text: Optional[Union[str,
                     updates=(stat_value(d.get("Scalar updates (per-instance)")) or 0.0) * inst,
                     tile_words=stat_value(d.get("Utilized capacity")) or 0.0,
                 )
-    if "Total" in per_compute:
+    others = [k for k in per_compute if k != "Total" and k not in energy_per_level]      # networks
+    summed = sum(energy_per_level.values()) + sum(per_compute[k] * computes / 1000.0 for k in others)
+    summed_bound = sum(bounds.values()) + len(others) * b["fJ_bound"] * computes / 1000.0
+    if "Total" in per_compute and b["fJ_bound"] * computes / 1000.0 < summed_bound:
         energy = per_compute["Total"] * computes / 1000.0
+    elif "Total" in per_compute or summary.get("Energy") is None:
+        energy = summed
     elif summary.get("Energy") is not None:
         energy = (stat_value(summary["Energy"]) or 0.0) * 1e6
     else:
