@@ -21,7 +21,6 @@ from __future__ import annotations
 
 import functools
 import math
-import re
 import types
 import typing
 from pathlib import Path
@@ -32,6 +31,7 @@ from pydantic import BeforeValidator, Field, Strict, TypeAdapter, ValidationErro
 from pydantic import StrictBool as _PydanticStrictBool
 
 from cimscope.errors import InputError, UnknownNameError
+from cimscope.textio import describe_range, exact_number, read_text_utf8
 
 #: A real number, finite (NaN and +-inf are refused); ints are taken as floats, booleans and text are not.
 FiniteFloat = Annotated[float, Strict(), Field(allow_inf_nan=False)]
@@ -56,27 +56,6 @@ SEQ_LEN_RANGE: tuple[int, int] = (1, 131072)
 #: minute on a laptop CPU, so it stops only code that never returns.
 FACTORY_TIMEOUT_S: float = 600.0
 
-_INT_TEXT = re.compile(r"^[+-]?\d+$")
-_FLOAT_TEXT = re.compile(r"^[+-]?(\d+\.?\d*|\.\d+)([eE][+-]?\d+)?$")
-
-
-def exact_number(value: Any) -> Any:
-    """Before-validator: a number written as text becomes that number (``"8"`` -> 8, ``"1e3"`` -> 1000.0,
-    ``"inf"``/``"nan"`` stay text and are refused); an integral float becomes an int (8.0 -> 8, never 8.5 ->
-    8). Anything else passes unchanged to the strict check."""
-    if isinstance(value, str):
-        s = value.strip()
-        if _INT_TEXT.match(s):
-            return int(s)
-        if _FLOAT_TEXT.match(s):
-            value = float(s)
-        else:
-            return value
-    if isinstance(value, float) and math.isfinite(value) and value.is_integer():
-        return int(value)
-    return value
-
-
 def _float_from_text(value: Any) -> Any:
     v = exact_number(value)
     return float(v) if isinstance(v, int) and not isinstance(v, bool) else v
@@ -94,25 +73,6 @@ IntegralInt = Annotated[int, BeforeValidator(_integral), Strict()]
 ExactInt = Annotated[int, BeforeValidator(exact_number), Strict()]
 #: A finite float given as a number or number text; booleans, NaN, inf and "x" are refused.
 ExactFloat = Annotated[float, BeforeValidator(_float_from_text), Strict(), Field(allow_inf_nan=False)]
-
-
-def describe_range(low: Optional[float], high: Optional[float], *, integer: bool = False,
-                   low_open: bool = False) -> str:
-    """``"an integer in [1, 64]"``, ``"a finite number > 0"`` ... for error messages and ``--list``."""
-    what = "an integer" if integer else "a finite number"
-    lo = None if low is None else _num(low)
-    hi = None if high is None else _num(high)
-    if lo is not None and hi is not None:
-        return f"{what} in {'(' if low_open else '['}{lo}, {hi}]"
-    if lo is not None:
-        return f"{what} {'>' if low_open else '>='} {lo}"
-    if hi is not None:
-        return f"{what} <= {hi}"
-    return what
-
-
-def _num(x: float) -> str:
-    return str(int(x)) if float(x).is_integer() and abs(x) < 1e15 else f"{x:g}"
 
 
 def _first_error(exc: ValidationError) -> tuple[str, str, Any]:
@@ -202,22 +162,6 @@ def in_range(value: Any, where: str, low: int, high: Optional[int] = None, unit:
     InputError naming ``where`` and the valid range (``unit`` appended, e.g. ``" (pixels)"``) otherwise."""
     tp = Annotated[int, Strict(), Field(ge=low, le=high)]
     return validate(tp, value, where, describe_range(low, high, integer=True) + unit)
-
-
-def read_text_utf8(path: str | Path, what: str = "file") -> str:
-    """The text of a user file; a missing, unreadable or non-UTF-8 file raises one line naming it."""
-    p = Path(path)
-    try:
-        data = p.read_bytes()
-    except IsADirectoryError:
-        raise InputError(f"{what} {str(p)!r} is a folder, not a file") from None
-    except OSError as exc:
-        raise InputError(f"{what} {str(p)!r} cannot be read ({exc.strerror or exc})") from None
-    try:
-        return data.decode("utf-8")
-    except UnicodeDecodeError as exc:
-        raise InputError(f"{what} {str(p)!r} is not UTF-8 text (byte 0x{data[exc.start]:02x} at offset "
-                         f"{exc.start}); save it as UTF-8") from None
 
 
 def load_yaml(path: str | Path, what: str = "YAML file") -> Any:

@@ -13,10 +13,9 @@ from pathlib import Path
 from typing import Annotated, Any, Optional, Union
 
 import yaml
-from pydantic import Field, TypeAdapter, ValidationError
 
 from cimscope.errors import InputError
-from cimscope.validation import ExactFloat, ExactInt, describe_range, read_text_utf8
+from cimscope.textio import describe_range, exact_number, read_text_utf8
 
 
 class _Loader(getattr(yaml, "CSafeLoader", yaml.SafeLoader)):   # libyaml when PyYAML has it: ~7x faster
@@ -99,21 +98,30 @@ def parse_name(name: str, where: str = "") -> tuple[str, int]:
 
 
 @functools.lru_cache(maxsize=None)
-def _number_type(integer: bool, low: Optional[float]) -> TypeAdapter:
+def _number_type(integer: bool, low: Optional[float]) -> Any:
+    """pydantic's TypeAdapter of the number (imported here: only a value that is not already a plain number,
+    such as number text or a bad value, needs it)."""
+    from pydantic import Field, TypeAdapter
+
+    from cimscope.validation import ExactFloat, ExactInt
     base = ExactInt if integer else ExactFloat
     return TypeAdapter(base if low is None else Annotated[base, Field(ge=low)])
 
 
 def _checked(value: Any, what: str, integer: bool, low: Optional[float]) -> Union[int, float]:
-    # What pydantic would return unchanged (a plain int, or for a float a finite float, in range) skips building
-    # its validator: the fast path of `cimscope model` reads hundreds of such values. Everything else, number
-    # text included, is pydantic's to accept or refuse.
-    if type(value) is int and (low is None or value >= low):
-        return value if integer else float(value)
-    if not integer and type(value) is float and math.isfinite(value) and (low is None or value >= low):
-        return value
+    # What pydantic would return without building its validator: a plain int, or for a float a finite float, in
+    # range, also when written as plain number text ("8", "1e-9": exact_number, the before-validator of
+    # ExactInt/ExactFloat); the fast path of `cimscope model` reads hundreds of such values. Everything else is
+    # pydantic's to accept or refuse.
+    plain = exact_number(value) if type(value) is str else value
+    if type(plain) is int and (low is None or plain >= low):
+        return plain if integer else float(plain)
+    if not integer and type(plain) is float and math.isfinite(plain) and (low is None or plain >= low):
+        return plain
+    adapter = _number_type(integer, low)
+    from pydantic import ValidationError
     try:
-        return _number_type(integer, low).validate_python(value)
+        return adapter.validate_python(value)
     except ValidationError:
         raise InputError(f"{what}: expected a number ({describe_range(low, None, integer=integer)}), "
                          f"got {value!r}") from None
