@@ -37,8 +37,9 @@ from cimscope.workloads.zoo import check_model_name, check_phase, check_sizes
 #: The primitive reported with placement "none" (no CiM: it changes nothing).
 DEFAULT_PRIMITIVE = "analog6T"
 #: Bump when the meaning of cached per-operator results changes.
-RESULT_VERSION = 4          # 2: awkward dimensions padded (cimscope.padding); 3: constraint-safe mapper (budget in evaluations)
+RESULT_VERSION = 5          # 2: awkward dimensions padded (cimscope.padding); 3: constraint-safe mapper (budget in evaluations)
 #                             4: baseline tensor cores in the format of the GEMM's operands (pipeline.gemm.tensor_core_arch)
+#                             5: Timeloop's fill rule since its PR #297 and its bandwidth-cycle arithmetic (cimscope.model)
 
 
 def arch_placements(arch: str) -> tuple[str, ...]:

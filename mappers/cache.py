@@ -19,7 +19,8 @@ from cimscope import ir
 from cimscope.atomic import write_json
 
 _MEMORY: dict[str, list] = {}
-FORMAT = 2        # 2: mapper with constraint-checked output and Timeloop's leakage/cluster rules
+FORMAT = 3        # 2: mapper with constraint-checked output and Timeloop's leakage/cluster rules
+#                   3: the model it searches with follows Timeloop's fill rule since PR #297 (best mappings may differ)
 
 
 def cache_dir() -> Path:

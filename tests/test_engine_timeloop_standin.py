@@ -59,3 +59,54 @@ def test_timeloop_engine_without_binaries_says_what_to_install(tmp_path, monkeyp
     monkeypatch.setenv("PATH", str(tmp_path / "empty"))
     with pytest.raises(EngineError, match="timeloop-model not found"):
         evaluate_network(tiny, "a100_sm", "none", None, engine="timeloop", cache=None, progress=False)
+
+
+def test_baseline_on_timeloop_engine_keeps_the_better_of_the_two_searches(standin_binaries, tiny):
+    """A timeloop-mapper that stops after 300 evaluations (a weak search): the baseline on the timeloop engine
+    takes the builtin mapper's mapping, scored by timeloop-model, so each GEMM equals the builtin engine's, and
+    the result says which search it kept."""
+    import sys
+
+    weak = standin_binaries / "timeloop-mapper"
+    weak.write_text(f'#!/bin/sh\nexec "{sys.executable}" -m cimscope mapper "$@" --max-evaluations 300 --out .\n')
+    kw = dict(cache=None, progress=False)
+    tl = evaluate_network(tiny, "a100_sm", "none", None, engine="timeloop", **kw)
+    bi = evaluate_network(tiny, "a100_sm", "none", None, engine="builtin", **kw)
+    gemms = [(a, b) for a, b in zip(tl.ops, bi.ops) if a.op_class == "GEMM"]
+    assert len(gemms) == 2
+    for a, b in gemms:
+        assert a.energy_pJ == pytest.approx(b.energy_pJ, rel=1e-6), a.name
+        assert a.latency_s == pytest.approx(b.latency_s, rel=1e-6), a.name
+
+
+def test_objective_values_compare_as_timeloop_metrics():
+    from cimscope import ir
+    from cimscope.engine import objective_value
+
+    def result(energy_pJ, cycles):
+        return ir.Result(energy_pJ=energy_pJ, cycles=cycles, computes=1, utilization=1.0, energy_pJ_per_level={},
+                         accesses={})
+
+    fast_costly = result(10.0, 5)
+    slow_cheap = result(4.0, 20)
+    assert objective_value(fast_costly, "edp") < objective_value(slow_cheap, "edp")
+    assert objective_value(slow_cheap, "energy") < objective_value(fast_costly, "energy")
+    assert objective_value(fast_costly, "delay") < objective_value(slow_cheap, "delay")
+    assert objective_value(result(1.0, 5), "delay") < objective_value(fast_costly, "delay")
+
+
+def test_map_best_known_names_the_search_it_kept(standin_binaries):
+    import sys
+
+    from cimscope.arch.builders import build_arch
+    from cimscope.engine import get_engine
+    from cimscope.evaluate import gemm_op
+
+    weak = standin_binaries / "timeloop-mapper"
+    weak.write_text(f'#!/bin/sh\nexec "{sys.executable}" -m cimscope mapper "$@" --max-evaluations 300 --out .\n')
+    problem = gemm_op(64, 256, 256, name="fc").to_problem()
+    _, r = get_engine("timeloop").map_best_known(problem, build_arch("a100_sm"), objective="edp")
+    m = r.extra["mapper"]
+    assert m["scored_by"] == "timeloop-model"
+    assert m["chosen"] == "cimscope mapper" and m["edp_cimscope_mapper"] < m["edp_timeloop_mapper"]
+    assert r.energy_pJ * r.cycles == pytest.approx(m["edp_cimscope_mapper"], rel=1e-9)

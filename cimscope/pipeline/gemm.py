@@ -36,14 +36,18 @@ Post = Optional[Callable[[ir.Result], ir.Result]]
 
 
 def map_baseline(problem: ir.Problem, arch: ir.Arch, study: Study) -> tuple[ir.Mapping, ir.Result]:
-    """The engine's mapper on the baseline (objective EDP; the builtin mapper caches by shape)."""
+    """The engine's mapper on the baseline (objective EDP; the builtin mapper caches by shape). On the timeloop
+    engine, the better of timeloop-mapper's and the builtin mapper's mappings as the real timeloop-model scores
+    them (:meth:`cimscope.engine.TimeloopEngine.map_best_known`)."""
     kwargs: dict[str, Any] = {"objective": "edp"}
     if study.mapper_budget_s is not None:
         kwargs["budget_s"] = study.mapper_budget_s
     if study.mapper_max_evaluations is not None:
         kwargs["max_evaluations"] = study.mapper_max_evaluations
-    engine = get_engine(study.engine, progress=False) if study.engine == "builtin" else get_engine(study.engine)
-    return engine.map(problem, arch, **kwargs)
+    if study.engine == "builtin":
+        return get_engine("builtin", progress=False).map(problem, arch, **kwargs)
+    # the timeloop engine: timeloop-mapper's mapping or the builtin mapper's, whichever timeloop-model scores better
+    return get_engine(study.engine).map_best_known(problem, arch, **kwargs)
 
 
 def best_baseline(problem: ir.Problem, arch: ir.Arch, study: Study, post: Post = None
