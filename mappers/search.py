@@ -271,12 +271,14 @@ def _finalists(problem: ir.Problem, arch: ir.Arch, space, elites, objective: str
 
 
 def _no_fit(space, problem: ir.Problem, arch: ir.Arch, evals: int, overflow: np.ndarray) -> MappingError:
-    """Explain why no mapping fits: try the smallest tiles (everything at the outermost level)."""
+    """Explain why no mapping fits: try the smallest footprint (every loop at the outermost level, and every data
+    space bypassed wherever the mapspace may bypass it); only when even that breaks a level is "nothing fits"
+    the reason, else the search ran out of evaluations."""
     levels = []
     for lv in arch.levels:
         lm = ir.LevelMapping(target=lv.name, temporal_factors={d: 1 for d in problem.dims})
         s = space.levels.index(lv)
-        byp = [space.ds[k] for k in range(space.S) if space.keep_fixed[s, k] == -1]
+        byp = [space.ds[k] for k in range(space.S) if space.keep_fixed[s, k] != 1]
         if byp:
             lm.bypass = byp
         levels.append(lm)

@@ -47,3 +47,21 @@ def test_a_tiny_mapspace_is_exhausted_and_said_so():
     assert r.evaluations < 5.0 * EVALUATIONS_PER_SECOND
     assert r.result.extra["mapper"]["exhausted"]
     assert r.result.energy_pJ == pytest.approx(search(p, a, budget_s=1.0, seed=0, progress=False).result.energy_pJ)
+
+
+def test_no_mapping_error_tells_a_small_budget_from_an_architecture_that_cannot_fit():
+    """The first-found error names the true reason: a level too small for even the smallest footprint (with every
+    data space bypassed where the mapspace may bypass it), or a budget that found no valid candidate."""
+    from cimscope.arch.builders import build_arch
+    from cimscope.errors import MappingError
+    from cimscope.evaluate import gemm_op
+    from cimscope.mappers import map_problem
+
+    fc = gemm_op(64, 256, 256, name="fc").to_problem()
+    with pytest.raises(MappingError, match=r"no valid mapping of fc found in 1 evaluations"):
+        map_problem(fc, build_arch("a100_sm"), max_evaluations=1, cache=False, progress=False)
+    tiny = _arch()
+    tiny.levels[2].depth = 1
+    tiny.levels[2].keep = ["A", "B", "Z"]            # forced to keep all three in a one-word RF
+    with pytest.raises(MappingError, match=r"no mapping of gemm fits a3: even with the smallest tiles.*RF"):
+        map_problem(_gemm(8, 8, 8), tiny, max_evaluations=50, cache=False, progress=False)
