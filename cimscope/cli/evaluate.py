@@ -46,7 +46,8 @@ SHARED_OPTIONS = {
     "workload": (None, "--workload", "exported workload folder(s) (workload.yaml), comma separated; replaces "
                                      "--model and needs no torch"),
     "arch": ("a100_like", "--arch", "architecture preset: a100_like | a100_sm"),
-    "engine": ("builtin", "--engine", "builtin | timeloop"),
+    "engine": ("builtin", "--engine", "builtin | timeloop (real timeloop-model scores every mapping; the baseline "
+                                      "keeps the better of timeloop-mapper's and the builtin mapper's)"),
     "batch": (1, "--batch", "batch size"),
     "seq": (128, "--seq", "sequence length (text models), tokens"),
     "image_size": (224, "--image-size", "image height = width (vision models), px"),
