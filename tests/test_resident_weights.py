@@ -202,3 +202,28 @@ def test_bandwidth_slowdown_and_vector_accesses_by_hand():
     assert bandwidth_slowdown(smem, 840, 420, 0) == 1.0                      # nothing computed: no slowdown
     assert vector_accesses(64, 32) == 2 and vector_accesses(65, 32) == 3 and vector_accesses(0, 32) == 0
     assert vector_accesses(64 * (1 + 1e-12), 32) == 2                        # float noise is not a new row
+
+
+@pytest.mark.parametrize("M,N,K,bw", [(12, 7, 3, 0.7), (12, 14, 24, 0.3), (28, 7, 24, 0.3), (28, 22, 24, 0.3)])
+def test_removing_nothing_keeps_the_engines_cycles_on_bandwidth_bound_levels(M, N, K, bw):
+    """Residency recomputes cycles with the engine's own rule (cost.bandwidth_slowdown per data space,
+    cost.level_cycles without tolerance): removing nothing gives the engine's cycles exactly (a summed demand and
+    ceil(x - 1e-9) were one cycle short on these shapes)."""
+    from cimscope import ir
+    from cimscope.mappers import map_problem
+    from cimscope.pipeline.residency import remove_weight_traffic
+
+    e = {"read": 200.0, "write": 200.0, "update": 200.0}
+    arch = ir.Arch("a3", [
+        ir.Level("DRAM", "DRAM", depth=None, action_energy_pJ=e, read_bandwidth=bw, write_bandwidth=bw),
+        ir.Level("GLB", "SRAM", depth=512, action_energy_pJ={"read": 6.0, "write": 7.0, "update": 7.0}),
+        ir.Level("RF", "regfile", instances=4, mesh_x=4, depth=32,
+                 action_energy_pJ={"read": 0.4, "write": 0.5, "update": 0.5}),
+    ], ir.ComputeLevel("MAC", instances=4, mesh_x=4, action_energy_pJ={"compute": 0.8}))
+    problem = ir.Problem(name="gemm", dims={"M": M, "N": N, "K": K}, dataspaces=[
+        ir.Tensor("A", "input", [[("M", 1)], [("K", 1)]], 8),
+        ir.Tensor("B", "weight", [[("K", 1)], [("N", 1)]], 8),
+        ir.Tensor("Z", "output", [[("M", 1)], [("N", 1)]], 8, read_write=True)])
+    _, r = map_problem(problem, arch, max_evaluations=200, cache=False, progress=False)
+    assert r.cycles > r.compute_cycles                       # bandwidth-bound
+    assert remove_weight_traffic(r, arch, "B", {}).cycles == r.cycles

@@ -31,21 +31,21 @@ Per removed (level, dataspace, action), with the level's ERT and block size as t
 
 and the cycles are recomputed from the remaining transfers as the engine computes them
 (:mod:`cimscope.model.cost`): per level, slowdown = min(1, read bandwidth / reads per cycle, write
-bandwidth / (fills + updates) per cycle, shared bandwidth / all per cycle), level cycles =
-ceil(compute cycles / slowdown), cycles = max(compute cycles, level cycles). Leakage (ERT ``leak``,
+bandwidth / (fills + updates) per cycle, shared bandwidth / all per cycle; demands per data space, summed in
+Timeloop's double arithmetic), level cycles = ceil(compute cycles / slowdown) (``cost.level_cycles``), cycles =
+max(compute cycles, level cycles). Leakage (ERT ``leak``,
 pJ per instance per cycle) follows the new cycles.
 """
 from __future__ import annotations
 
 import copy
-import math
 from dataclasses import replace
 from typing import Optional
 
 from cimscope import ir
 from cimscope.errors import CimscopeError, InputError
 from cimscope.model.cost import (FILL_ACTIONS, READ_ACTIONS, UPDATE_ACTIONS, action_energy, bandwidth_slowdown,
-                                 vector_accesses)
+                                 level_cycles, vector_accesses)
 from cimscope.pipeline.factors import tile_words
 from cimscope.study import Study, op_bits, placed
 
@@ -134,13 +134,16 @@ def keep_weights_arch(arch: ir.Arch, level: str, weights: str) -> ir.Arch:
 
 
 def removed_level(lv: ir.Level, stats: ir.LevelStats, weights: str, actions: tuple[str, ...]
-                  ) -> tuple[ir.LevelStats, float, dict[str, float], float, float]:
+                  ) -> tuple[ir.LevelStats, float, dict[str, float], list[float], list[float]]:
     """One buffer level without ``actions`` of dataspace ``weights``: (its new stats, energy removed, words
-    removed per action that had any, remaining reads and writes as the bandwidth check counts them)."""
+    removed per action that had any, remaining reads and writes per data space, in order, as the bandwidth
+    check counts them: :func:`cimscope.model.cost.demand`)."""
     e = lv.action_energy_pJ or {}
     ert = {"reads": action_energy(e, READ_ACTIONS) or 0.0, "fills": action_energy(e, FILL_ACTIONS) or 0.0,
            "updates": action_energy(e, UPDATE_ACTIONS) or 0.0}
-    removed, words, rd, wr = 0.0, {}, 0.0, 0.0
+    removed, words = 0.0, {}
+    rd: list[float] = []
+    wr: list[float] = []
     new_ds = {}
     for ds, d in stats.dataspaces.items():
         cnt = {k: float(getattr(d, k)) for k in ACTIONS}
@@ -151,8 +154,8 @@ def removed_level(lv: ir.Level, stats: ir.LevelStats, weights: str, actions: tup
                     words[act] = cnt[act] * d.instances
                     cnt[act] = 0.0
         new_ds[ds] = replace(d, **cnt)
-        rd += cnt["reads"]
-        wr += cnt["fills"] + cnt["updates"]
+        rd.append(cnt["reads"])
+        wr.append(cnt["fills"] + cnt["updates"])
     return replace(stats, dataspaces=new_ds), removed, words, rd, wr
 
 
@@ -170,7 +173,7 @@ def remove_weight_traffic(result: ir.Result, arch: ir.Arch, weights: str,
     level_stats = dict(result.level_stats)
     removed_pJ: dict[str, float] = {}
     removed_words: dict[str, float] = {}
-    level_cycles = []
+    cycles_per_level = []
     for lv in arch.levels:
         st = level_stats.get(lv.name)
         if st is None or st.kind != "buffer":
@@ -183,9 +186,8 @@ def remove_weight_traffic(result: ir.Result, arch: ir.Arch, weights: str,
                 removed_words[f"{lv.name}.{act}"] = n
                 if weights in accesses.get(lv.name, {}):
                     setattr(accesses[lv.name][weights], act, 0.0)
-        slow = bandwidth_slowdown(lv, rd, wr, compute_cycles)
-        level_cycles.append(math.ceil(compute_cycles / slow - 1e-9) if slow > 0 else compute_cycles)
-    cycles = float(max([compute_cycles] + level_cycles))
+        cycles_per_level.append(level_cycles(compute_cycles, bandwidth_slowdown(lv, rd, wr, compute_cycles)))
+    cycles = float(max([compute_cycles] + cycles_per_level))
     # leakage follows the cycles (pJ per instance per cycle)
     dc = cycles - float(result.cycles)
     leak_delta = 0.0
