@@ -116,12 +116,13 @@ class TimeloopEngine:
         for the best mapping either search found, not the weaker search's. ``extra["mapper"]`` names the one
         chosen and both objective values. (``cimscope mapper --engine timeloop`` keeps timeloop-mapper's own
         answer: :meth:`map`.)"""
+        from cimscope.mappers.search import result_score      # the ranking the builtin mapper uses
         tl_map, tl_res = self.map(problem, arch, objective=objective, budget_s=budget_s,
                                   max_evaluations=max_evaluations, seed=seed, constraints=constraints)
         bi_map, _ = BuiltinEngine().map(problem, arch, objective=objective, budget_s=budget_s,
                                         max_evaluations=max_evaluations, seed=seed, constraints=constraints)
         bi_res = self.evaluate(problem, arch, bi_map)
-        score = {"tl": objective_value(tl_res, objective), "builtin": objective_value(bi_res, objective)}
+        score = {"tl": result_score(tl_res, objective), "builtin": result_score(bi_res, objective)}
         chosen = "builtin" if score["builtin"] < score["tl"] else "tl"
         m, r = (bi_map, bi_res) if chosen == "builtin" else (tl_map, tl_res)
         r.extra["mapper"] = {**tl_res.extra.get("mapper", {}), "objective": objective,
@@ -130,16 +131,6 @@ class TimeloopEngine:
                              f"{objective}_cimscope_mapper": score["builtin"][0],
                              "scored_by": "timeloop-model"}
         return m, r
-
-
-def objective_value(r: ir.Result, objective: str) -> tuple[float, ...]:
-    """What a mapper minimises, compared in order as Timeloop's optimization_metrics are: ``edp`` (pJ x cycles),
-    ``energy`` (pJ) or ``delay`` (cycles, then energy)."""
-    if objective == "energy":
-        return (r.energy_pJ,)
-    if objective == "delay":
-        return (r.cycles, r.energy_pJ)
-    return (r.energy_pJ * r.cycles,)
 
 
 def get_engine(name: str = "builtin", **kw: Any) -> Engine:

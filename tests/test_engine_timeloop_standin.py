@@ -80,8 +80,9 @@ def test_baseline_on_timeloop_engine_keeps_the_better_of_the_two_searches(standi
 
 
 def test_objective_values_compare_as_timeloop_metrics():
+    """map_best_known ranks the two mappers' results with the builtin mapper's own score."""
     from cimscope import ir
-    from cimscope.engine import objective_value
+    from cimscope.mappers.search import result_score as objective_value
 
     def result(energy_pJ, cycles):
         return ir.Result(energy_pJ=energy_pJ, cycles=cycles, computes=1, utilization=1.0, energy_pJ_per_level={},
